@@ -1,0 +1,1035 @@
+//! The evaluation core, pure: (inventory, baseline, now) → one decision per package.
+//!
+//! Implements spec §2.2–§2.6 and §4 with the project decisions at the top of the spec:
+//! rejected first; then the approved list (which wins over global filters); then global filters
+//! and approval rules (OR'ed, each with its filters, date condition and non-security gate); the
+//! highest approved version wins; the compliance level is the highest contributing level.
+//! `InstalledRejected` only with `BLOCK`. Every decision carries the reasons that decided it.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::baseline::{Baseline, PatchFilter, RejectedAction};
+use crate::inventory::{Advisory, AvailableVersion, InstalledPackage, Inventory};
+use crate::model::{
+    ComplianceLevel, Family, FilterKey, OperatingSystem, PackageManagerKind, PatchState,
+};
+use crate::pattern::{InstallOverrideList, PackageRef};
+use crate::version::VersionScheme;
+
+/// Scan only reports; Install reports after installing (remaining `Missing` become `Failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Operation {
+    /// `Scan`.
+    Scan,
+    /// `Install`.
+    Install,
+}
+
+impl Operation {
+    /// `Scan` or `Install`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scan => "Scan",
+            Self::Install => "Install",
+        }
+    }
+}
+
+/// The inputs of an evaluation other than the inventory and the baseline.
+#[derive(Debug, Clone, Copy)]
+pub struct EvaluateOptions<'a> {
+    /// "Now", taken once per run (approve-after-days is measured from it).
+    pub now: DateTime<Utc>,
+    /// The operation whose result this evaluation reports.
+    pub operation: Operation,
+    /// The install override list of an Install, if any.
+    pub override_list: Option<&'a InstallOverrideList>,
+}
+
+/// Why a version was (or was not) approved; rule numbers are 1-based.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Reason {
+    /// Approval rule `rule` approved it.
+    #[serde(rename_all = "camelCase")]
+    ApprovedByRule {
+        /// The rule (1-based).
+        rule: usize,
+        /// The advisory that carried it (RPM, SUSE).
+        advisory: Option<String>,
+        /// Its release time, when dated.
+        released: Option<DateTime<Utc>>,
+        /// The security origin that offers it (apt).
+        origin: Option<String>,
+    },
+    /// An `ApprovedPatches` entry approved it.
+    ApprovedPatches {
+        /// The entry.
+        entry: String,
+    },
+    /// An `RejectedPatches` entry rejects it.
+    RejectedPatches {
+        /// The entry.
+        entry: String,
+        /// The baseline's `RejectedPatchesAction`.
+        action: RejectedAction,
+    },
+    /// A global filter dropped it.
+    GlobalFilter {
+        /// The filter key.
+        key: FilterKey,
+        /// The package's value for that key (`None`: it has none).
+        value: Option<String>,
+    },
+    /// A filter of rule `rule` did not pass.
+    RuleFilter {
+        /// The rule (1-based).
+        rule: usize,
+        /// The filter key.
+        key: FilterKey,
+        /// The package's value for that key (`None`: it has none).
+        value: Option<String>,
+    },
+    /// Released too recently for rule `rule`.
+    #[serde(rename_all = "camelCase")]
+    TooRecent {
+        /// The rule (1-based).
+        rule: usize,
+        /// The release time used.
+        released: DateTime<Utc>,
+        /// Releases strictly before this time are approved.
+        cutoff: DateTime<Utc>,
+    },
+    /// Rule `rule` approves security updates only (`EnableNonSecurity` is false).
+    NonSecurity {
+        /// The rule (1-based).
+        rule: usize,
+    },
+    /// An `ApprovedPatches` entry matched, but `ApprovedPatchesEnableNonSecurity` is false and
+    /// this is not a security update.
+    ApprovedPatchesNonSecurity {
+        /// The entry.
+        entry: String,
+    },
+    /// The baseline has no approval rules and the approved list does not name it.
+    NoApprovalRules,
+    /// No repository offers a version to judge.
+    NoAvailableVersion,
+    /// Installed by an earlier `NoReboot` install; the machine has not rebooted since.
+    PendingReboot,
+    /// The install override list leaves this update out.
+    NotInOverrideList,
+}
+
+fn day(time: &DateTime<Utc>) -> String {
+    time.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+fn or_none(value: Option<&String>) -> &str {
+    value.map_or("(none)", String::as_str)
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ApprovedByRule {
+                rule,
+                advisory,
+                released,
+                origin,
+            } => {
+                write!(f, "approved by rule {rule}")?;
+                let mut details = Vec::new();
+                if let Some(advisory) = advisory {
+                    details.push(advisory.clone());
+                }
+                if let Some(origin) = origin {
+                    details.push(format!("from `{origin}`"));
+                }
+                if let Some(released) = released {
+                    details.push(format!("released {}", day(released)));
+                }
+                if !details.is_empty() {
+                    write!(f, " ({})", details.join(", "))?;
+                }
+                Ok(())
+            }
+            Self::ApprovedPatches { entry } => write!(f, "approved by ApprovedPatches `{entry}`"),
+            Self::RejectedPatches { entry, action } => {
+                write!(f, "rejected by RejectedPatches `{entry}` ({})", action.as_str())
+            }
+            Self::GlobalFilter { key, value } => {
+                write!(f, "global filter {key} does not pass `{}`", or_none(value.as_ref()))
+            }
+            Self::RuleFilter { rule, key, value } => write!(
+                f,
+                "rule {rule}: {key} does not pass `{}`",
+                or_none(value.as_ref())
+            ),
+            Self::TooRecent {
+                rule,
+                released,
+                cutoff,
+            } => write!(
+                f,
+                "rule {rule}: released {}, approves only releases before {}",
+                day(released),
+                day(cutoff)
+            ),
+            Self::NonSecurity { rule } => {
+                write!(f, "rule {rule}: not a security update and EnableNonSecurity is false")
+            }
+            Self::ApprovedPatchesNonSecurity { entry } => write!(
+                f,
+                "ApprovedPatches `{entry}` matches, but not a security update and \
+                 ApprovedPatchesEnableNonSecurity is false"
+            ),
+            Self::NoApprovalRules => f.write_str("the baseline has no approval rule for it"),
+            Self::NoAvailableVersion => f.write_str("no repository offers an approvable version"),
+            Self::PendingReboot => {
+                f.write_str("installed by a NoReboot install; the machine has not rebooted since")
+            }
+            Self::NotInOverrideList => f.write_str("not in the install override list"),
+        }
+    }
+}
+
+/// The decision for one package (one name and architecture).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackageDecision {
+    /// Name.
+    pub name: String,
+    /// Architecture.
+    pub arch: String,
+    /// The patch state.
+    pub state: PatchState,
+    /// The installed version, if installed.
+    pub installed_version: Option<String>,
+    /// The version the report shows: installed for `Installed*`, the approved one otherwise.
+    pub version: String,
+    /// The highest approved version, if any.
+    pub approved_version: Option<String>,
+    /// The compliance level (`Severity` of the compliance item).
+    pub compliance: ComplianceLevel,
+    /// `Classification` (`Security`, `Bugfix`, … or `""`).
+    pub classification: String,
+    /// `PatchSeverity`: vendor severity (RPM, SUSE) or Debian priority (apt).
+    pub patch_severity: String,
+    /// Advisories behind the approved version.
+    pub advisory_ids: Vec<String>,
+    /// CVEs fixed between the installed and the approved version (RPM, SUSE; Missing/Failed).
+    pub cve_ids: Vec<String>,
+    /// When the installed version was installed, if known.
+    pub installed_time: Option<DateTime<Utc>>,
+    /// Whether an advisory of the approved version suggests a reboot.
+    pub reboot_suggested: bool,
+    /// The reasons, most decisive first.
+    pub reasons: Vec<Reason>,
+}
+
+impl PackageDecision {
+    /// `name.arch`, the compliance item `Id`.
+    pub fn id(&self) -> String {
+        format!("{}.{}", self.name, self.arch)
+    }
+
+    /// One line saying why the package is in its state.
+    pub fn explanation(&self) -> String {
+        let reasons = self
+            .reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let approved = self.approved_version.as_deref().unwrap_or("");
+        match self.state {
+            PatchState::Missing => format!("{approved} is approved: {reasons}"),
+            PatchState::Failed => format!("{approved} is approved but still not installed: {reasons}"),
+            PatchState::Installed => {
+                format!("at or above approved {approved}: {reasons}")
+            }
+            PatchState::NotApplicable => format!("not installed; {approved} {reasons}"),
+            PatchState::InstalledOther => format!("no approved version: {reasons}"),
+            PatchState::InstalledRejected | PatchState::InstalledPendingReboot => reasons,
+        }
+    }
+}
+
+/// The per-state counts of an evaluation (the `AWS:PatchSummary` counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Counts {
+    /// `InstalledCount`.
+    pub installed: usize,
+    /// `InstalledOtherCount`.
+    pub installed_other: usize,
+    /// `InstalledRejectedCount`.
+    pub installed_rejected: usize,
+    /// `InstalledPendingRebootCount`.
+    pub installed_pending_reboot: usize,
+    /// `NotApplicableCount`.
+    pub not_applicable: usize,
+    /// `MissingCount`.
+    pub missing: usize,
+    /// `FailedCount`.
+    pub failed: usize,
+    /// `CriticalNonCompliantCount`: non-compliant with compliance level CRITICAL.
+    pub critical_non_compliant: usize,
+    /// `SecurityNonCompliantCount`: non-compliant with classification Security.
+    pub security_non_compliant: usize,
+    /// `OtherNonCompliantCount`: non-compliant and neither of the above.
+    pub other_non_compliant: usize,
+}
+
+/// One update an install applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedUpdate {
+    /// Name.
+    pub name: String,
+    /// Architecture.
+    pub arch: String,
+    /// The installed version.
+    pub from_version: String,
+    /// The exact version to install.
+    pub version: String,
+    /// Why it is in the plan.
+    pub reason: String,
+}
+
+/// The result of evaluating a baseline against an inventory.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluation {
+    /// The inventory's operating system.
+    #[serde(serialize_with = "ser_os")]
+    pub operating_system: OperatingSystem,
+    /// The inventory's product.
+    pub product: String,
+    /// The package manager.
+    pub package_manager: PackageManagerKind,
+    /// The baseline id reported.
+    pub baseline_id: String,
+    /// The baseline name.
+    pub baseline_name: String,
+    /// "Now".
+    pub now: DateTime<Utc>,
+    /// The operation.
+    pub operation: Operation,
+    /// Decisions in report order (state, then name, then arch).
+    pub decisions: Vec<PackageDecision>,
+}
+
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's serialize_with signature")]
+fn ser_os<S: serde::Serializer>(os: &OperatingSystem, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(os.as_aws())
+}
+
+impl Evaluation {
+    /// The per-state counts.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for decision in &self.decisions {
+            match decision.state {
+                PatchState::Installed => counts.installed += 1,
+                PatchState::InstalledOther => counts.installed_other += 1,
+                PatchState::InstalledRejected => counts.installed_rejected += 1,
+                PatchState::InstalledPendingReboot => counts.installed_pending_reboot += 1,
+                PatchState::NotApplicable => counts.not_applicable += 1,
+                PatchState::Missing => counts.missing += 1,
+                PatchState::Failed => counts.failed += 1,
+            }
+            if decision.state.is_non_compliant() {
+                let critical = decision.compliance == ComplianceLevel::Critical;
+                let security = decision.classification.eq_ignore_ascii_case("security");
+                counts.critical_non_compliant += usize::from(critical);
+                counts.security_non_compliant += usize::from(security);
+                counts.other_non_compliant += usize::from(!critical && !security);
+            }
+        }
+        counts
+    }
+
+    /// True if and only if no package is non-compliant.
+    pub fn is_compliant(&self) -> bool {
+        !self.decisions.iter().any(|d| d.state.is_non_compliant())
+    }
+
+    /// `NonCompliantSeverity`: when something is non-compliant, the highest compliance level
+    /// among the non-compliant packages, at least `INFORMATIONAL` (spec §4.5).
+    pub fn non_compliant_severity(&self) -> Option<ComplianceLevel> {
+        self.decisions
+            .iter()
+            .filter(|d| d.state.is_non_compliant())
+            .map(|d| d.compliance.max(ComplianceLevel::Informational))
+            .max()
+    }
+
+    /// The updates an install applies: every `Missing` package at its approved version, limited
+    /// to the override list when one is given.
+    pub fn install_plan(&self, override_list: Option<&InstallOverrideList>) -> Vec<PlannedUpdate> {
+        let family = self.package_manager.family();
+        self.decisions
+            .iter()
+            .filter(|d| d.state == PatchState::Missing)
+            .filter_map(|d| {
+                let version = d.approved_version.clone()?;
+                let mut reason = d.explanation();
+                if let Some(list) = override_list {
+                    let package = PackageRef {
+                        name: &d.name,
+                        arch: &d.arch,
+                        version: &version,
+                    };
+                    let entry = list.matching_entry(family, package)?;
+                    reason = format!(
+                        "{reason}; in the install override list (`{}`)",
+                        InstallOverrideList::describe(entry)
+                    );
+                }
+                Some(PlannedUpdate {
+                    name: d.name.clone(),
+                    arch: d.arch.clone(),
+                    from_version: d.installed_version.clone().unwrap_or_default(),
+                    version,
+                    reason,
+                })
+            })
+            .collect()
+    }
+}
+
+/// An inventory and a baseline that cannot be evaluated together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvaluateError {
+    /// The baseline is for another family of systems.
+    #[error(
+        "baseline `{baseline}` is for {baseline_os} systems, but the inventory comes from a \
+         {package_manager} system ({inventory_os})"
+    )]
+    FamilyMismatch {
+        /// The baseline's name.
+        baseline: String,
+        /// The baseline's operating system.
+        baseline_os: OperatingSystem,
+        /// The inventory's package manager.
+        package_manager: &'static str,
+        /// The inventory's operating system.
+        inventory_os: OperatingSystem,
+    },
+}
+
+/// The metadata one approval decision looks at: a version seen through one of its advisories
+/// (RPM, SUSE) or through its Packages stanza (apt).
+struct View<'a> {
+    advisory: Option<usize>,
+    classification: Option<String>,
+    severity: Option<&'a str>,
+    priority: Option<&'a str>,
+    section: Option<&'a str>,
+    released: Option<DateTime<Utc>>,
+    security: bool,
+    origin: Option<String>,
+}
+
+/// The judgement of one available version.
+struct Verdict {
+    approved: bool,
+    compliance: ComplianceLevel,
+    /// The reasons: the approving ones when approved, otherwise the first failure per rule.
+    reasons: Vec<Reason>,
+    /// The advisory that counted most (approved) or the first one.
+    advisory: Option<usize>,
+    security: bool,
+}
+
+struct Judge<'a> {
+    baseline: &'a Baseline,
+    family: Family,
+    package_manager: PackageManagerKind,
+    product: &'a str,
+    advisories: &'a [Advisory],
+    cutoffs: Vec<DateTime<Utc>>,
+    medium_is_moderate: bool,
+}
+
+impl<'a> Judge<'a> {
+    fn views(&self, version: &'a AvailableVersion, advisory_indexes: &[usize]) -> Vec<View<'a>> {
+        match self.family {
+            Family::Apt => {
+                let security_origin = version.origins.iter().find(|o| o.is_security());
+                vec![View {
+                    advisory: None,
+                    classification: None,
+                    severity: None,
+                    priority: version.priority.as_deref(),
+                    section: version.section.as_deref(),
+                    released: None,
+                    security: security_origin.is_some(),
+                    origin: security_origin.map(|o| {
+                        if o.archive.is_empty() {
+                            o.codename.clone()
+                        } else {
+                            o.archive.clone()
+                        }
+                    }),
+                }]
+            }
+            Family::Rpm | Family::Zypper => {
+                if advisory_indexes.is_empty() {
+                    return vec![View {
+                        advisory: None,
+                        classification: None,
+                        severity: None,
+                        priority: None,
+                        section: None,
+                        released: version.build_time,
+                        security: false,
+                        origin: None,
+                    }];
+                }
+                advisory_indexes
+                    .iter()
+                    .map(|&index| {
+                        let advisory = &self.advisories[index];
+                        let dated = match self.package_manager {
+                            PackageManagerKind::Yum => advisory.updated.or(advisory.issued),
+                            PackageManagerKind::Zypper => advisory.issued.or(advisory.updated),
+                            _ => advisory.issued,
+                        };
+                        let released = match (self.package_manager, dated, version.build_time) {
+                            (PackageManagerKind::Yum, Some(d), Some(b)) => Some(d.max(b)),
+                            (_, None, build) => build,
+                            (_, dated, _) => dated,
+                        };
+                        let classification = advisory.classification();
+                        View {
+                            advisory: Some(index),
+                            security: classification.eq_ignore_ascii_case("security"),
+                            classification: Some(classification).filter(|c| !c.is_empty()),
+                            severity: Some(advisory.severity_text()).filter(|s| !s.is_empty()),
+                            priority: None,
+                            section: None,
+                            released,
+                            origin: None,
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The first filter of `filters` that `view` fails: its key and the view's value.
+    fn failing_filter(
+        &self,
+        filters: &[PatchFilter],
+        view: &View<'_>,
+    ) -> Option<(FilterKey, Option<String>)> {
+        filters.iter().find_map(|filter| {
+            let (passes, value) = match filter.key {
+                FilterKey::Product => {
+                    let passes = if self.family == Family::Apt {
+                        filter.passes_ignore_case(self.product)
+                    } else {
+                        filter.passes_exact(self.product)
+                    };
+                    (passes, Some(self.product))
+                }
+                FilterKey::Classification => (
+                    view.classification
+                        .as_deref()
+                        .map_or(filter.matches_anything(), |c| filter.passes_ignore_case(c)),
+                    view.classification.as_deref(),
+                ),
+                FilterKey::Severity => (self.severity_passes(filter, view.severity), view.severity),
+                FilterKey::Priority => (
+                    view.priority
+                        .map_or(filter.matches_anything(), |p| filter.passes_ignore_case(p)),
+                    view.priority,
+                ),
+                FilterKey::Section => (
+                    view.section
+                        .map_or(filter.matches_anything(), |s| filter.passes_ignore_case(s)),
+                    view.section,
+                ),
+            };
+            (!passes).then(|| (filter.key, value.map(str::to_string)))
+        })
+    }
+
+    fn severity_passes(&self, filter: &PatchFilter, severity: Option<&str>) -> bool {
+        match severity {
+            None => filter.matches_anything() || filter.passes_ignore_case("None"),
+            Some(severity) => {
+                filter.passes_ignore_case(severity)
+                    || (self.medium_is_moderate
+                        && ((severity.eq_ignore_ascii_case("medium")
+                            && filter.passes_ignore_case("moderate"))
+                            || (severity.eq_ignore_ascii_case("moderate")
+                                && filter.passes_ignore_case("medium"))))
+            }
+        }
+    }
+
+    fn judge(&self, version: &'a AvailableVersion, advisory_indexes: &[usize]) -> Verdict {
+        let baseline = self.baseline;
+        let package = PackageRef {
+            name: &version.name,
+            arch: &version.arch,
+            version: &version.version,
+        };
+        if let Some(entry) = baseline.rejected_patches.match_package(self.family, package) {
+            return Verdict {
+                approved: false,
+                compliance: ComplianceLevel::Unspecified,
+                reasons: vec![Reason::RejectedPatches {
+                    entry: entry.to_string(),
+                    action: baseline.rejected_action,
+                }],
+                advisory: advisory_indexes.first().copied(),
+                security: false,
+            };
+        }
+        let views = self.views(version, advisory_indexes);
+        let security = views.iter().any(|v| v.security);
+        let has_metadata = match self.family {
+            Family::Rpm => views.iter().any(|v| v.classification.is_some()),
+            Family::Zypper => true,
+            Family::Apt => security,
+        };
+
+        let mut approved = false;
+        let mut compliance = ComplianceLevel::Unspecified;
+        let mut best: Option<(ComplianceLevel, Reason, Option<usize>)> = None;
+        let mut failures: Vec<Reason> = Vec::new();
+        let mut consider = |level: ComplianceLevel, reason: Reason, advisory: Option<usize>| {
+            if best.as_ref().is_none_or(|(l, _, _)| level > *l) {
+                best = Some((level, reason, advisory));
+            }
+        };
+
+        // The approved list wins over global filters (project decision).
+        let listed = baseline
+            .approved_patches
+            .match_package(self.family, package)
+            .or_else(|| {
+                if self.family == Family::Apt {
+                    return None;
+                }
+                views.iter().find_map(|v| {
+                    let advisory = &self.advisories[v.advisory?];
+                    std::iter::once(&advisory.id)
+                        .chain(&advisory.cves)
+                        .chain(&advisory.bugzillas)
+                        .find_map(|id| baseline.approved_patches.match_id(id))
+                })
+            });
+        if let Some(entry) = listed {
+            if has_metadata || baseline.approved_enable_non_security {
+                approved = true;
+                compliance = baseline.approved_compliance;
+                let advisory = views.iter().find_map(|v| v.advisory);
+                consider(
+                    baseline.approved_compliance,
+                    Reason::ApprovedPatches {
+                        entry: entry.to_string(),
+                    },
+                    advisory,
+                );
+            } else {
+                failures.push(Reason::ApprovedPatchesNonSecurity {
+                    entry: entry.to_string(),
+                });
+            }
+        }
+
+        let global_ok: Vec<&View<'_>> = views
+            .iter()
+            .filter(|view| match self.failing_filter(&baseline.global_filters, view) {
+                None => true,
+                Some((key, value)) => {
+                    if failures.len() < 4 {
+                        failures.push(Reason::GlobalFilter { key, value });
+                    }
+                    false
+                }
+            })
+            .collect();
+        if !global_ok.is_empty() {
+            failures.retain(|r| !matches!(r, Reason::GlobalFilter { .. }));
+        }
+        for (index, rule) in baseline.rules.iter().enumerate() {
+            let number = index + 1;
+            let mut first_failure: Option<Reason> = None;
+            for view in &global_ok {
+                let failure = if let Some((key, value)) = self.failing_filter(&rule.filters, view) {
+                    Some(Reason::RuleFilter {
+                        rule: number,
+                        key,
+                        value,
+                    })
+                } else if self.family != Family::Zypper
+                    && !rule.enable_non_security
+                    && !(if self.family == Family::Apt {
+                        view.security
+                    } else {
+                        has_metadata
+                    })
+                {
+                    Some(Reason::NonSecurity { rule: number })
+                } else if self.family == Family::Apt {
+                    None
+                } else {
+                    let released = view.released.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+                    let cutoff = self.cutoffs[index];
+                    (released >= cutoff).then_some(Reason::TooRecent {
+                        rule: number,
+                        released,
+                        cutoff,
+                    })
+                };
+                match failure {
+                    None => {
+                        approved = true;
+                        compliance = compliance.max(rule.compliance);
+                        consider(
+                            rule.compliance,
+                            Reason::ApprovedByRule {
+                                rule: number,
+                                advisory: view.advisory.map(|i| self.advisories[i].id.clone()),
+                                released: view.released,
+                                origin: view.origin.clone(),
+                            },
+                            view.advisory,
+                        );
+                        first_failure = None;
+                        break;
+                    }
+                    Some(reason) => {
+                        first_failure.get_or_insert(reason);
+                    }
+                }
+            }
+            if let Some(reason) = first_failure {
+                failures.push(reason);
+            }
+        }
+        if baseline.rules.is_empty() && !approved && failures.is_empty() {
+            failures.push(Reason::NoApprovalRules);
+        }
+        match best {
+            Some((_, reason, advisory)) if approved => Verdict {
+                approved,
+                compliance,
+                reasons: vec![reason],
+                advisory: advisory.or_else(|| views.iter().find_map(|v| v.advisory)),
+                security,
+            },
+            _ => Verdict {
+                approved: false,
+                compliance: ComplianceLevel::Unspecified,
+                reasons: failures,
+                advisory: views.iter().find_map(|v| v.advisory),
+                security,
+            },
+        }
+    }
+}
+
+struct Group<'a> {
+    installed: Option<&'a InstalledPackage>,
+    versions: Vec<&'a AvailableVersion>,
+}
+
+/// Evaluates `baseline` against `inventory`.
+pub fn evaluate(
+    inventory: &Inventory,
+    baseline: &Baseline,
+    options: &EvaluateOptions<'_>,
+) -> Result<Evaluation, EvaluateError> {
+    let family = inventory.package_manager.family();
+    if baseline.family() != family {
+        return Err(EvaluateError::FamilyMismatch {
+            baseline: baseline.name.clone(),
+            baseline_os: baseline.operating_system,
+            package_manager: inventory.package_manager.as_str(),
+            inventory_os: inventory.operating_system,
+        });
+    }
+    let scheme = family.version_scheme();
+    let advisory_index: HashMap<&str, usize> = inventory
+        .advisories
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.as_str(), i))
+        .collect();
+    let judge = Judge {
+        baseline,
+        family,
+        package_manager: inventory.package_manager,
+        product: &inventory.product,
+        advisories: &inventory.advisories,
+        cutoffs: baseline
+            .rules
+            .iter()
+            .map(|r| r.approve.cutoff(options.now))
+            .collect(),
+        medium_is_moderate: matches!(
+            inventory.operating_system,
+            OperatingSystem::AmazonLinux2023 | OperatingSystem::AmazonLinux2022
+        ),
+    };
+
+    let mut groups: HashMap<(&str, &str), Group<'_>> =
+        HashMap::with_capacity(inventory.installed.len() + inventory.available.len() / 2);
+    for package in &inventory.installed {
+        groups
+            .entry((package.name.as_str(), package.arch.as_str()))
+            .or_insert_with(|| Group {
+                installed: None,
+                versions: Vec::new(),
+            })
+            .installed = Some(package);
+    }
+    for version in &inventory.available {
+        groups
+            .entry((version.name.as_str(), version.arch.as_str()))
+            .or_insert_with(|| Group {
+                installed: None,
+                versions: Vec::new(),
+            })
+            .versions
+            .push(version);
+    }
+    let pending: HashSet<(&str, &str, &str)> = inventory
+        .pending_reboot
+        .iter()
+        .map(|p| (p.name.as_str(), p.arch.as_str(), p.version.as_str()))
+        .collect();
+
+    let mut decisions = Vec::with_capacity(inventory.installed.len() + 16);
+    let mut advisory_indexes: Vec<usize> = Vec::new();
+    for ((name, arch), mut group) in groups {
+        group
+            .versions
+            .sort_by(|a, b| scheme.compare(&b.version, &a.version));
+        if family == Family::Apt
+            && let Some(installed) = group.installed
+        {
+            // apt considers only versions at or above the installed one (spec §2.5).
+            group
+                .versions
+                .retain(|v| scheme.compare(&v.version, &installed.version) != Ordering::Less);
+        }
+        if group.installed.is_none() && group.versions.is_empty() {
+            continue;
+        }
+        let mut verdicts: Vec<(usize, Verdict)> = Vec::new();
+        let mut best: Option<usize> = None;
+        for (index, version) in group.versions.iter().enumerate() {
+            advisory_indexes.clear();
+            advisory_indexes.extend(
+                version
+                    .advisories
+                    .iter()
+                    .filter_map(|id| advisory_index.get(id.as_str()).copied()),
+            );
+            let verdict = judge.judge(version, &advisory_indexes);
+            let approved = verdict.approved;
+            verdicts.push((index, verdict));
+            if approved {
+                best = Some(verdicts.len() - 1);
+                break;
+            }
+        }
+        let decision = decide(
+            &judge,
+            scheme,
+            name,
+            arch,
+            group.installed,
+            &group.versions,
+            &verdicts,
+            best,
+            &advisory_index,
+            &pending,
+            options,
+        );
+        if let Some(decision) = decision {
+            decisions.push(decision);
+        }
+    }
+    decisions.sort_by(|a, b| {
+        a.state
+            .cmp(&b.state)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.arch.cmp(&b.arch))
+    });
+    Ok(Evaluation {
+        operating_system: inventory.operating_system,
+        product: inventory.product.clone(),
+        package_manager: inventory.package_manager,
+        baseline_id: baseline.report_id().to_string(),
+        baseline_name: baseline.name.clone(),
+        now: options.now,
+        operation: options.operation,
+        decisions,
+    })
+}
+
+#[expect(clippy::too_many_arguments, reason = "one call site; a struct would only rename them")]
+fn decide(
+    judge: &Judge<'_>,
+    scheme: VersionScheme,
+    name: &str,
+    arch: &str,
+    installed: Option<&InstalledPackage>,
+    versions: &[&AvailableVersion],
+    verdicts: &[(usize, Verdict)],
+    best: Option<usize>,
+    advisory_index: &HashMap<&str, usize>,
+    pending: &HashSet<(&str, &str, &str)>,
+    options: &EvaluateOptions<'_>,
+) -> Option<PackageDecision> {
+    let family = judge.family;
+    let baseline = judge.baseline;
+    let best_version = best.map(|i| versions[verdicts[i].0]);
+    let best_verdict = best.map(|i| &verdicts[i].1);
+    let mut decision = PackageDecision {
+        name: name.to_string(),
+        arch: arch.to_string(),
+        state: PatchState::InstalledOther,
+        installed_version: installed.map(|p| p.version.clone()),
+        version: String::new(),
+        approved_version: best_version.map(|v| v.version.clone()),
+        compliance: ComplianceLevel::Unspecified,
+        classification: String::new(),
+        patch_severity: String::new(),
+        advisory_ids: Vec::new(),
+        cve_ids: Vec::new(),
+        installed_time: None,
+        reboot_suggested: false,
+        reasons: Vec::new(),
+    };
+    if let (Some(version), Some(verdict)) = (best_version, best_verdict) {
+        decision.compliance = verdict.compliance;
+        match family {
+            Family::Apt => {
+                if verdict.security {
+                    decision.classification = "Security".into();
+                }
+                decision.patch_severity = version.priority.clone().unwrap_or_default();
+            }
+            Family::Rpm | Family::Zypper => {
+                if let Some(advisory) = verdict.advisory.map(|i| &judge.advisories[i]) {
+                    decision.classification = advisory.classification();
+                    decision.patch_severity = advisory.severity_text().to_string();
+                }
+                decision.advisory_ids.clone_from(&version.advisories);
+                decision.reboot_suggested = version
+                    .advisories
+                    .iter()
+                    .filter_map(|id| advisory_index.get(id.as_str()))
+                    .any(|&i| judge.advisories[i].reboot_suggested);
+            }
+        }
+        decision.reasons.clone_from(&verdict.reasons);
+    }
+
+    let Some(installed) = installed else {
+        let version = best_version?;
+        decision.state = PatchState::NotApplicable;
+        decision.version = version.version.clone();
+        return Some(decision);
+    };
+    decision.installed_time = installed.installed_time;
+    decision.version = installed.version.clone();
+    let installed_ref = PackageRef {
+        name,
+        arch,
+        version: &installed.version,
+    };
+    let newer = best_version.filter(|v| scheme.compare(&v.version, &installed.version) == Ordering::Greater);
+    if let Some(version) = newer {
+        decision.state = PatchState::Missing;
+        decision.version = version.version.clone();
+        if family != Family::Apt {
+            let mut cves = BTreeSet::new();
+            for candidate in versions {
+                if scheme.compare(&candidate.version, &installed.version) != Ordering::Greater {
+                    continue;
+                }
+                if scheme.compare(&candidate.version, &version.version) == Ordering::Greater {
+                    continue;
+                }
+                let indexes: Vec<usize> = candidate
+                    .advisories
+                    .iter()
+                    .filter_map(|id| advisory_index.get(id.as_str()).copied())
+                    .collect();
+                // Only approved updates contribute their CVEs (spec §5.3).
+                if !std::ptr::eq(*candidate, version) && !judge.judge(candidate, &indexes).approved {
+                    continue;
+                }
+                for index in indexes {
+                    cves.extend(judge.advisories[index].cves.iter().cloned());
+                }
+            }
+            decision.cve_ids = cves.into_iter().collect();
+        }
+        if options.operation == Operation::Install {
+            let covered = options.override_list.is_none_or(|list| {
+                list.matching_entry(
+                    family,
+                    PackageRef {
+                        name,
+                        arch,
+                        version: &version.version,
+                    },
+                )
+                .is_some()
+            });
+            if covered {
+                decision.state = PatchState::Failed;
+            } else {
+                decision.reasons.push(Reason::NotInOverrideList);
+            }
+        }
+        return Some(decision);
+    }
+    let rejected = (baseline.rejected_action == RejectedAction::Block)
+        .then(|| baseline.rejected_patches.match_package(family, installed_ref))
+        .flatten();
+    if let Some(entry) = rejected {
+        decision.state = PatchState::InstalledRejected;
+        decision.compliance = ComplianceLevel::Unspecified;
+        decision.classification.clear();
+        decision.patch_severity.clear();
+        decision.reasons = vec![Reason::RejectedPatches {
+            entry: entry.to_string(),
+            action: RejectedAction::Block,
+        }];
+    } else if best_version.is_some() {
+        decision.state = PatchState::Installed;
+    } else {
+        decision.state = PatchState::InstalledOther;
+        decision.compliance = ComplianceLevel::Unspecified;
+        decision.reasons = verdicts
+            .first()
+            .map(|(_, v)| v.reasons.clone())
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| vec![Reason::NoAvailableVersion]);
+        decision.advisory_ids.clear();
+    }
+    if pending.contains(&(name, arch, installed.version.as_str())) {
+        decision.state = PatchState::InstalledPendingReboot;
+        decision.reasons.insert(0, Reason::PendingReboot);
+    }
+    Some(decision)
+}

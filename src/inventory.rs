@@ -1,0 +1,374 @@
+//! The inventory: what is installed and what is available, with advisory metadata and origins.
+//!
+//! This is the input of the evaluation core. Backends (apt, dnf, yum, zypper) produce it from the
+//! host; `patch-baseline evaluate --inventory FILE` reads it from a JSON file whose format is
+//! documented in the README ("Inventory format"). Loading validates every field and reports the
+//! JSON path of the first bad one.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::model::{OperatingSystem, PackageManagerKind, is_valid_package_name, parse_date};
+
+/// An inventory file that failed to load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}: {path}: {message}")]
+pub struct InventoryError {
+    /// The file name.
+    pub source_name: String,
+    /// The JSON path of the offending value.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// One security advisory (updateinfo `<update>`, SUSE patch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Advisory {
+    /// Advisory id (`ALAS2-2023-1234`, `RHSA-2024:0001`, SUSE patch name).
+    pub id: String,
+    /// Type / category as published (`security`, `bugfix`, `recommended`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Severity as published (`Important`, `moderate`, `None`); absent when not published.
+    #[serde(default)]
+    pub severity: Option<String>,
+    /// Issue date.
+    #[serde(default, deserialize_with = "de_date")]
+    pub issued: Option<DateTime<Utc>>,
+    /// Update date.
+    #[serde(default, deserialize_with = "de_date")]
+    pub updated: Option<DateTime<Utc>>,
+    /// CVE ids referenced.
+    #[serde(default)]
+    pub cves: Vec<String>,
+    /// Bugzilla ids referenced.
+    #[serde(default)]
+    pub bugzillas: Vec<String>,
+    /// Whether the advisory suggests a reboot for its packages.
+    #[serde(default)]
+    pub reboot_suggested: bool,
+}
+
+impl Advisory {
+    /// The classification as AWS shows it: the type with a capital first letter
+    /// (`security` → `Security`).
+    pub fn classification(&self) -> String {
+        let mut chars = self.kind.trim().chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+            None => String::new(),
+        }
+    }
+
+    /// The severity as published, or `""`.
+    pub fn severity_text(&self) -> &str {
+        self.severity.as_deref().map_or("", str::trim)
+    }
+}
+
+/// Where an apt package version is offered (one `Release` file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AptOrigin {
+    /// `Suite` (apt's "archive"), e.g. `bookworm-security` or `oldstable-security`.
+    #[serde(default)]
+    pub archive: String,
+    /// `Codename`, e.g. `bookworm-security`.
+    #[serde(default)]
+    pub codename: String,
+    /// `Origin`, e.g. `Debian`.
+    #[serde(default)]
+    pub origin: String,
+    /// `Label`, e.g. `Debian-Security`.
+    #[serde(default)]
+    pub label: String,
+    /// The host the repository is on, e.g. `security.debian.org`.
+    #[serde(default)]
+    pub site: String,
+    /// Whether apt trusts the repository (signed, or `[trusted=yes]`).
+    #[serde(default)]
+    pub trusted: bool,
+}
+
+impl AptOrigin {
+    /// True if and only if this origin is a security source (spec §2.5): trusted, and its suite
+    /// or codename contains `security`, or its site is `security.debian.org`.
+    pub fn is_security(&self) -> bool {
+        self.trusted
+            && (self.archive.to_lowercase().contains("security")
+                || self.codename.to_lowercase().contains("security")
+                || self.site.to_lowercase().contains("security.debian.org"))
+    }
+}
+
+/// An installed package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstalledPackage {
+    /// Name.
+    pub name: String,
+    /// Architecture.
+    pub arch: String,
+    /// Installed version (`[epoch:]version-release` or Debian version).
+    pub version: String,
+    /// When it was installed, if known.
+    #[serde(default, deserialize_with = "de_date")]
+    pub installed_time: Option<DateTime<Utc>>,
+}
+
+/// A version offered by a repository, with what the rules need to judge it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AvailableVersion {
+    /// Name.
+    pub name: String,
+    /// Architecture.
+    pub arch: String,
+    /// Version.
+    pub version: String,
+    /// Ids of the advisories (in [`Inventory::advisories`]) that list exactly this version.
+    #[serde(default)]
+    pub advisories: Vec<String>,
+    /// Package build time (RPM), used as the release time when no advisory dates it.
+    #[serde(default, deserialize_with = "de_date")]
+    pub build_time: Option<DateTime<Utc>>,
+    /// apt: the releases offering this version.
+    #[serde(default)]
+    pub origins: Vec<AptOrigin>,
+    /// apt: `Priority`.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// apt: `Section`.
+    #[serde(default)]
+    pub section: Option<String>,
+    /// The repository it comes from (informational).
+    #[serde(default)]
+    pub repository: Option<String>,
+}
+
+/// A package installed by an earlier `NoReboot` install whose reboot has not happened yet.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PendingRebootPackage {
+    /// Name.
+    pub name: String,
+    /// Architecture.
+    pub arch: String,
+    /// The version that was installed.
+    pub version: String,
+}
+
+/// Everything the evaluation needs to know about one machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Inventory {
+    /// The operating system, AWS spelling (`AMAZON_LINUX_2023`).
+    #[serde(deserialize_with = "de_os", serialize_with = "ser_os")]
+    pub operating_system: OperatingSystem,
+    /// The product string the PRODUCT filter compares, e.g. `AmazonLinux2023`, `Debian12`.
+    pub product: String,
+    /// The package manager: `yum`, `dnf`, `apt` or `zypper`.
+    #[serde(deserialize_with = "de_pm")]
+    pub package_manager: PackageManagerKind,
+    /// The instance id, when known.
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// Advisories referenced by available versions.
+    #[serde(default)]
+    pub advisories: Vec<Advisory>,
+    /// Installed packages.
+    #[serde(default)]
+    pub installed: Vec<InstalledPackage>,
+    /// Available versions (all known versions, including installed ones when a repository
+    /// offers them).
+    #[serde(default)]
+    pub available: Vec<AvailableVersion>,
+    /// Packages still waiting for a reboot after a `NoReboot` install.
+    #[serde(default)]
+    pub pending_reboot: Vec<PendingRebootPackage>,
+}
+
+impl Inventory {
+    /// Loads and validates an inventory from JSON text.
+    pub fn from_json(text: &str, source_name: &str) -> Result<Self, InventoryError> {
+        let error = |path: String, message: String| InventoryError {
+            source_name: source_name.to_string(),
+            path,
+            message,
+        };
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let mut inventory: Self = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let path = if inner.is_syntax() || inner.is_eof() || path == "." || path.is_empty() {
+                format!("line {} column {}", inner.line(), inner.column())
+            } else {
+                format!("$.{path}")
+            };
+            error(path, inner.to_string())
+        })?;
+        inventory.validate().map_err(|(path, message)| error(path, message))?;
+        inventory.merge_duplicates();
+        Ok(inventory)
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        if self.operating_system.family() != Some(self.package_manager.family()) {
+            return Err((
+                "$.packageManager".into(),
+                format!(
+                    "`{}` does not manage `{}` systems",
+                    self.package_manager.as_str(),
+                    self.operating_system
+                ),
+            ));
+        }
+        let check = |path: String, name: &str, arch: &str, version: &str| {
+            if !is_valid_package_name(name) {
+                return Err((format!("{path}.name"), format!("`{name}` is not a valid package name")));
+            }
+            if arch.is_empty() || !arch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err((format!("{path}.arch"), format!("`{arch}` is not a valid architecture")));
+            }
+            if version.trim().is_empty() || version.chars().any(char::is_whitespace) {
+                return Err((format!("{path}.version"), format!("`{version}` is not a valid version")));
+            }
+            Ok(())
+        };
+        for (i, p) in self.installed.iter().enumerate() {
+            check(format!("$.installed[{i}]"), &p.name, &p.arch, &p.version)?;
+        }
+        let ids: HashMap<&str, usize> = self
+            .advisories
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.as_str(), i))
+            .collect();
+        for (i, a) in self.advisories.iter().enumerate() {
+            if a.id.trim().is_empty() {
+                return Err((format!("$.advisories[{i}].id"), "advisory id is empty".into()));
+            }
+        }
+        for (i, p) in self.available.iter().enumerate() {
+            check(format!("$.available[{i}]"), &p.name, &p.arch, &p.version)?;
+            for (j, id) in p.advisories.iter().enumerate() {
+                if !ids.contains_key(id.as_str()) {
+                    return Err((
+                        format!("$.available[{i}].advisories[{j}]"),
+                        format!("advisory `{id}` is not in $.advisories"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges entries of `available` that name the same version of the same package (the same
+    /// version offered by two repositories), keeping every advisory and origin.
+    fn merge_duplicates(&mut self) {
+        let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
+        let mut merged: Vec<AvailableVersion> = Vec::with_capacity(self.available.len());
+        for version in self.available.drain(..) {
+            let key = (version.name.clone(), version.arch.clone(), version.version.clone());
+            if let Some(&index) = seen.get(&key) {
+                let target = &mut merged[index];
+                for advisory in version.advisories {
+                    if !target.advisories.contains(&advisory) {
+                        target.advisories.push(advisory);
+                    }
+                }
+                for origin in version.origins {
+                    if !target.origins.contains(&origin) {
+                        target.origins.push(origin);
+                    }
+                }
+                target.priority = target.priority.take().or(version.priority);
+                target.section = target.section.take().or(version.section);
+                target.build_time = target.build_time.or(version.build_time);
+            } else {
+                seen.insert(key, merged.len());
+                merged.push(version);
+            }
+        }
+        self.available = merged;
+    }
+}
+
+fn de_date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Number(f64),
+    }
+    let raw: Option<Raw> = Option::deserialize(deserializer)?;
+    match raw {
+        None => Ok(None),
+        Some(Raw::Text(text)) => parse_date(&text)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a date"))),
+        Some(Raw::Number(seconds)) => parse_date(&seconds.to_string())
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{seconds}` is not a date"))),
+    }
+}
+
+fn de_os<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OperatingSystem, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    OperatingSystem::from_aws(&text)
+        .filter(|os| os.family().is_some())
+        .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a supported Linux OperatingSystem")))
+}
+
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's serialize_with signature")]
+fn ser_os<S: serde::Serializer>(os: &OperatingSystem, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(os.as_aws())
+}
+
+fn de_pm<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PackageManagerKind, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    PackageManagerKind::parse(&text).ok_or_else(|| {
+        serde::de::Error::custom(format!("`{text}` is not one of yum, dnf, apt, zypper"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"operatingSystem":"AMAZON_LINUX_2023","product":"AmazonLinux2023","packageManager":"dnf",
+        "advisories":[{"id":"A-1","type":"security","severity":"Important","issued":"2024-01-01 00:00:00"}],
+        "installed":[{"name":"curl","arch":"x86_64","version":"8.0-1"}],
+        "available":[{"name":"curl","arch":"x86_64","version":"8.1-1","advisories":["A-1"]},
+                     {"name":"curl","arch":"x86_64","version":"8.1-1","advisories":[]}]}"#;
+
+    #[test]
+    fn loads_and_merges_duplicates() {
+        let inventory = Inventory::from_json(MINIMAL, "inv.json").unwrap();
+        assert_eq!(inventory.available.len(), 1);
+        assert_eq!(inventory.available[0].advisories, vec!["A-1".to_string()]);
+        assert_eq!(inventory.advisories[0].classification(), "Security");
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let bad = MINIMAL.replace("8.0-1", "8.0 -1");
+        let e = Inventory::from_json(&bad, "inv.json").unwrap_err();
+        assert_eq!(e.path, "$.installed[0].version");
+        let bad = MINIMAL.replace(r#""advisories":["A-1"]"#, r#""advisories":["A-2"]"#);
+        let e = Inventory::from_json(&bad, "inv.json").unwrap_err();
+        assert_eq!(e.to_string(), "inv.json: $.available[0].advisories[0]: advisory `A-2` is not in $.advisories");
+        let bad = MINIMAL.replace("2024-01-01 00:00:00", "soon");
+        let e = Inventory::from_json(&bad, "inv.json").unwrap_err();
+        assert_eq!(e.path, "$.advisories[0].issued");
+        let bad = MINIMAL.replace("\"dnf\"", "\"apt\"");
+        assert_eq!(Inventory::from_json(&bad, "inv.json").unwrap_err().path, "$.packageManager");
+        let bad = MINIMAL.replace("\"curl\"", "\"-rf\"");
+        assert_eq!(Inventory::from_json(&bad, "inv.json").unwrap_err().path, "$.installed[0].name");
+        assert!(Inventory::from_json("{", "inv.json").unwrap_err().path.starts_with("line 1"));
+    }
+}

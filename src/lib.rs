@@ -1,0 +1,34 @@
+//! # patch-baseline
+//!
+//! A native replacement for the Linux step of AWS Systems Manager's `AWS-RunPatchBaseline`:
+//! it evaluates an AWS patch baseline against a machine's packages exactly as Patch Manager does,
+//! says why for every package, and reports `AWS:PatchSummary` and `AWS:ComplianceItem`.
+//!
+//! ## Module map
+//!
+//! | module | owns | pure? |
+//! |---|---|---|
+//! | [`version`] | dpkg and rpm version ordering | yes |
+//! | [`model`] | shared value types: OS, families, compliance levels, states, dates | yes |
+//! | [`pattern`] | approved/rejected name forms, wildcards, install override lists | yes |
+//! | [`baseline`] | the baseline model, both JSON shapes, validation, built-in baselines | yes |
+//! | [`inventory`] | the inventory format (installed, available, advisories, origins) | yes |
+//! | [`evaluate`] | the evaluation core: one decision per package, with reasons | yes |
+//! | [`report`] | PutInventory items, the report file, terminal table, JSON output | yes |
+//! | [`platform`] | `os-release` parsing and the one OS detection table | yes (reads under a root) |
+//! | [`cli`] | command line, file reading, clock and environment: the effectful shell | no |
+//! | [`exit`] | every exit code, decided in one place | yes |
+//!
+//! The purity rule: nothing in a pure module reads the clock, the environment or a file that the
+//! caller did not hand it. "Now", the root directory and the environment come in as parameters.
+
+pub mod baseline;
+pub mod cli;
+pub mod evaluate;
+pub mod exit;
+pub mod inventory;
+pub mod model;
+pub mod pattern;
+pub mod platform;
+pub mod report;
+pub mod version;

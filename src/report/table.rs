@@ -1,0 +1,98 @@
+//! The terminal table: one line per reported package and a summary, readable at 100 columns.
+
+use std::fmt::Write as _;
+
+use crate::evaluate::Evaluation;
+use crate::model::PatchState;
+
+/// Renders the evaluation as a table. Non-compliant packages come first; compliant ones are
+/// listed only with `all`; NotApplicable ones are only counted.
+pub fn render_table(evaluation: &Evaluation, all: bool) -> String {
+    let mut rows: Vec<[String; 5]> = Vec::new();
+    let mut ordered: Vec<_> = evaluation
+        .decisions
+        .iter()
+        .filter(|d| d.state != PatchState::NotApplicable)
+        .filter(|d| all || d.state.is_non_compliant())
+        .collect();
+    ordered.sort_by_key(|d| !d.state.is_non_compliant());
+    for d in ordered {
+        let target = match d.state {
+            PatchState::Missing | PatchState::Failed => d.version.clone(),
+            _ => String::new(),
+        };
+        rows.push([
+            d.state.as_str().to_string(),
+            d.id(),
+            d.installed_version.clone().unwrap_or_default(),
+            target,
+            d.explanation(),
+        ]);
+    }
+    let headers = ["STATE", "PACKAGE", "INSTALLED", "APPROVED", "WHY"];
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row.iter()).take(4) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Baseline {} ({}) on {} {} at {}",
+        evaluation.baseline_name,
+        evaluation.baseline_id,
+        evaluation.product,
+        evaluation.package_manager.as_str(),
+        evaluation.now.format("%Y-%m-%d %H:%M:%SZ")
+    );
+    if !rows.is_empty() {
+        let line = |cells: [&str; 5]| {
+            format!(
+                "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
+                cells[0],
+                cells[1],
+                cells[2],
+                cells[3],
+                cells[4],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2],
+                w3 = widths[3]
+            )
+        };
+        let _ = writeln!(out, "{}", line(headers).trim_end());
+        for row in &rows {
+            let cells = [
+                row[0].as_str(),
+                row[1].as_str(),
+                row[2].as_str(),
+                row[3].as_str(),
+                row[4].as_str(),
+            ];
+            let _ = writeln!(out, "{}", line(cells).trim_end());
+        }
+    }
+    let c = evaluation.counts();
+    let _ = writeln!(
+        out,
+        "{}: {} installed, {} installed-other, {} installed-rejected, {} pending-reboot, {} missing, \
+         {} failed, {} not-applicable",
+        if evaluation.is_compliant() {
+            "COMPLIANT"
+        } else {
+            "NON_COMPLIANT"
+        },
+        c.installed,
+        c.installed_other,
+        c.installed_rejected,
+        c.installed_pending_reboot,
+        c.missing,
+        c.failed,
+        c.not_applicable
+    );
+    if !all && c.installed + c.installed_other > 0 {
+        let _ = writeln!(out, "(compliant packages hidden; --all lists them)");
+    }
+    out
+}
