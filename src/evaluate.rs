@@ -164,11 +164,11 @@ impl fmt::Display for Reason {
                 write!(f, "rejected by RejectedPatches `{entry}` ({})", action.as_str())
             }
             Self::GlobalFilter { key, value } => {
-                write!(f, "global filter {key} does not pass `{}`", or_none(value.as_ref()))
+                write!(f, "global filter {key}: `{}` is not among its values", or_none(value.as_ref()))
             }
             Self::RuleFilter { rule, key, value } => write!(
                 f,
-                "rule {rule}: {key} does not pass `{}`",
+                "rule {rule}: {key} `{}` is not among its values",
                 or_none(value.as_ref())
             ),
             Self::TooRecent {

@@ -1,2 +1,19 @@
-//! The single integration-test binary. Modules:
-//! - `util`: helpers to run the built binary and build inventories.
+//! The single integration-test binary (one link step). Modules:
+//! - `util`: helpers to evaluate fixtures through the library and run the built binary.
+//! - `evaluate_rpm`, `evaluate_apt`, `evaluate_zypper`: table tests, one case per rule of spec
+//!   §2–§4 per family (filters, dates, gates, lists, states).
+//! - `baseline_load`: every real AWS baseline loads or is refused with its reason; every
+//!   validation error names file, JSON path and value.
+//! - `report`: the PutInventory request, checked against botocore's service model and Python's
+//!   `json.dumps` hash.
+//! - `version_crosscheck`: our version ordering against the real `dpkg` and `rpm`.
+//! - `cli`: the binary's output, messages and exit codes.
+
+mod baseline_load;
+mod cli;
+mod evaluate_apt;
+mod evaluate_rpm;
+mod evaluate_zypper;
+mod report;
+mod util;
+mod version_crosscheck;

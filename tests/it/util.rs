@@ -1,0 +1,119 @@
+//! Helpers: evaluate JSON fixtures through the library, and run the built binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::{DateTime, Utc};
+use patch_baseline::baseline::Baseline;
+use patch_baseline::evaluate::{EvaluateOptions, Evaluation, Operation, PackageDecision, evaluate};
+use patch_baseline::inventory::Inventory;
+use patch_baseline::model::PatchState;
+use patch_baseline::pattern::InstallOverrideList;
+use serde_json::{Value, json};
+
+/// The fixed "now" of the table tests.
+pub const NOW: &str = "2024-06-01T00:00:00Z";
+
+pub fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(NOW).unwrap().with_timezone(&Utc)
+}
+
+/// A time `days` days and `seconds` seconds before NOW, in the inventory's RFC 3339 form.
+pub fn ago(days: i64, seconds: i64) -> String {
+    (now() - chrono::Duration::days(days) - chrono::Duration::seconds(seconds)).to_rfc3339()
+}
+
+/// A baseline in API shape with the given OS and rules, and overrides merged in.
+pub fn baseline(os: &str, rules: Value, extra: Value) -> Baseline {
+    let mut doc = json!({
+        "BaselineId": "pb-0123456789abcdef0",
+        "Name": "test-baseline",
+        "OperatingSystem": os,
+        "GlobalFilters": {"PatchFilters": []},
+        "ApprovalRules": {"PatchRules": rules},
+        "ApprovedPatches": [],
+        "RejectedPatches": [],
+    });
+    if let (Some(target), Some(extra)) = (doc.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+    Baseline::from_json(&doc.to_string(), "test-baseline.json").unwrap()
+}
+
+/// One rule in API shape.
+pub fn rule(filters: Value, days: i64, compliance: &str, non_security: bool) -> Value {
+    let filters: Vec<Value> = filters
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| json!({"Key": k, "Values": v}))
+        .collect();
+    json!({"PatchFilterGroup": {"PatchFilters": filters}, "ApproveAfterDays": days,
+           "ComplianceLevel": compliance, "EnableNonSecurity": non_security})
+}
+
+/// Builds an inventory from its parts.
+pub fn inventory(os: &str, product: &str, pm: &str, advisories: Value, installed: Value, available: Value) -> Inventory {
+    let doc = json!({"operatingSystem": os, "product": product, "packageManager": pm,
+        "advisories": advisories, "installed": installed, "available": available});
+    Inventory::from_json(&doc.to_string(), "test-inventory.json").unwrap()
+}
+
+pub fn run_scan(inventory: &Inventory, baseline: &Baseline) -> Evaluation {
+    run_with(inventory, baseline, Operation::Scan, None)
+}
+
+pub fn run_with(
+    inventory: &Inventory,
+    baseline: &Baseline,
+    operation: Operation,
+    override_list: Option<&InstallOverrideList>,
+) -> Evaluation {
+    evaluate(
+        inventory,
+        baseline,
+        &EvaluateOptions {
+            now: now(),
+            operation,
+            override_list,
+        },
+    )
+    .unwrap()
+}
+
+pub fn decision<'e>(evaluation: &'e Evaluation, name: &str) -> &'e PackageDecision {
+    evaluation
+        .decisions
+        .iter()
+        .find(|d| d.name == name)
+        .unwrap_or_else(|| panic!("no decision for {name}: {:#?}", evaluation.decisions))
+}
+
+/// Asserts the state of each named package, printing the explanation on failure.
+pub fn assert_states(evaluation: &Evaluation, expected: &[(&str, PatchState)]) {
+    for (name, state) in expected {
+        let d = decision(evaluation, name);
+        assert_eq!(d.state, *state, "{name}: {}", d.explanation());
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_patch-baseline"))
+}
+
+pub fn run_binary(args: &[&str], cwd: &Path) -> Output {
+    Command::new(binary())
+        .args(args)
+        .current_dir(cwd)
+        .env("LC_ALL", "C")
+        .env_remove("AWS_SSM_INSTANCE_ID")
+        .env_remove("SSM_COMMAND_ID")
+        .output()
+        .unwrap()
+}
