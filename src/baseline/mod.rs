@@ -249,6 +249,21 @@ impl Baseline {
             };
             error(&path, e.into_inner().to_string())
         })?;
+        let nothing = dto.name.is_none()
+            && dto.baseline_id.is_none()
+            && dto.operating_system.is_none()
+            && dto.approval_rules.is_none()
+            && dto.global_filters.is_none()
+            && dto.approved_patches.is_none()
+            && dto.rejected_patches.is_none();
+        if nothing {
+            return Err(error(
+                root,
+                "not a patch baseline: none of Name, BaselineId, OperatingSystem, ApprovalRules, \
+                 GlobalFilters, ApprovedPatches, RejectedPatches is present"
+                    .into(),
+            ));
+        }
         let patch_group = match &value {
             serde_json::Value::Object(map) => map
                 .get("patchGroup")
