@@ -190,7 +190,7 @@ impl fmt::Display for Reason {
                  ApprovedPatchesEnableNonSecurity is false"
             ),
             Self::NoApprovalRules => f.write_str("the baseline has no approval rule for it"),
-            Self::NoAvailableVersion => f.write_str("no repository offers an approvable version"),
+            Self::NoAvailableVersion => f.write_str("no repository offers a version of it to approve"),
             Self::PendingReboot => {
                 f.write_str("installed by a NoReboot install; the machine has not rebooted since")
             }
