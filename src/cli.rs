@@ -3,6 +3,7 @@
 //! pure core and writes outputs.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -244,7 +245,7 @@ fn valid_instance_id(id: &str) -> bool {
 
 /// Runs a parsed command, writing normal output to `stdout`.
 pub fn run(cli: Cli, context: &Context, stdout: &mut dyn Write) -> Result<Outcome, CliError> {
-    let result = match cli.command {
+    match cli.command {
         Command::Evaluate(args) => run_evaluate(&args, context, stdout),
         Command::Baseline {
             command: BaselineCommand::Validate { files },
@@ -263,8 +264,7 @@ pub fn run(cli: Cli, context: &Context, stdout: &mut dyn Write) -> Result<Outcom
             write_out(stdout, builtin.json.trim_end())?;
             Ok(Outcome::Success)
         }
-    };
-    result
+    }
 }
 
 fn write_out(stdout: &mut dyn Write, text: &str) -> Result<(), CliError> {
@@ -284,7 +284,11 @@ fn run_validate(files: &[PathBuf], stdout: &mut dyn Write) -> Result<Outcome, Cl
                 &format!(
                     "ok: {}: {} ({}), {} rule(s)",
                     file.display(),
-                    if baseline.name.is_empty() { "(unnamed)" } else { &baseline.name },
+                    if baseline.name.is_empty() {
+                        "(unnamed)"
+                    } else {
+                        &baseline.name
+                    },
                     baseline.operating_system,
                     baseline.rules.len()
                 ),
@@ -314,24 +318,27 @@ fn run_list(root: &Path, stdout: &mut dyn Write) -> Result<Outcome, CliError> {
             " "
         };
         let id = builtin.load().map(|b| b.id).unwrap_or_default();
-        text.push_str(&format!(
-            "{marker} {:<42} {:<24} {id}\n",
+        let _ = writeln!(
+            text,
+            "{marker} {:<42} {:<24} {id}",
             builtin.name,
             builtin.operating_system.as_aws()
-        ));
+        );
     }
-    match &detected {
-        Some(p) => text.push_str(&format!(
+    let _ = match &detected {
+        Some(p) => write!(
+            text,
             "* applies to this system: {} ({}, {})",
             p.product,
             p.operating_system,
             p.package_manager.as_str()
-        )),
-        None => text.push_str(&format!(
+        ),
+        None => write!(
+            text,
             "no supported Linux detected under `{}` (no usable etc/os-release)",
             root.display()
-        )),
-    }
+        ),
+    };
     write_out(stdout, &text)?;
     Ok(Outcome::Success)
 }
@@ -357,7 +364,8 @@ fn run_evaluate(
         ));
     }
     if let Some(id) = &args.snapshot_id
-        && uuid::Uuid::try_parse(id).map_or(true, |u| u.hyphenated().to_string() != id.to_lowercase())
+        && uuid::Uuid::try_parse(id)
+            .map_or(true, |u| u.hyphenated().to_string() != id.to_lowercase())
     {
         return Err(CliError::Usage(format!(
             "--snapshot-id `{id}` is not a UUID (8-4-4-4-12 hex digits)"
@@ -423,10 +431,18 @@ fn run_evaluate(
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             patch_group: baseline.patch_group.clone(),
             start: now,
-            end: if args.now.is_some() { now } else { context.now.max(now) },
+            end: if args.now.is_some() {
+                now
+            } else {
+                context.now.max(now)
+            },
             reboot_option: "RebootIfNeeded".into(),
             install_override_list: (operation == Operation::Install)
-                .then(|| args.install_override_list.as_ref().map(|p| p.to_string_lossy().into_owned()))
+                .then(|| {
+                    args.install_override_list
+                        .as_ref()
+                        .map(|p| p.to_string_lossy().into_owned())
+                })
                 .flatten(),
             last_no_reboot_install: None,
         };
@@ -442,12 +458,13 @@ fn run_evaluate(
     match args.output {
         OutputFormat::Table => write_out(stdout, render_table(&evaluation, args.all).trim_end())?,
         OutputFormat::Json => {
-            let text = serde_json::to_string_pretty(&evaluation_json(&evaluation)).map_err(|e| {
-                CliError::Write {
-                    path: PathBuf::from("<stdout>"),
-                    source: std::io::Error::other(e),
-                }
-            })?;
+            let text =
+                serde_json::to_string_pretty(&evaluation_json(&evaluation)).map_err(|e| {
+                    CliError::Write {
+                        path: PathBuf::from("<stdout>"),
+                        source: std::io::Error::other(e),
+                    }
+                })?;
             write_out(stdout, &text)?;
         }
     }

@@ -161,10 +161,18 @@ impl fmt::Display for Reason {
             }
             Self::ApprovedPatches { entry } => write!(f, "approved by ApprovedPatches `{entry}`"),
             Self::RejectedPatches { entry, action } => {
-                write!(f, "rejected by RejectedPatches `{entry}` ({})", action.as_str())
+                write!(
+                    f,
+                    "rejected by RejectedPatches `{entry}` ({})",
+                    action.as_str()
+                )
             }
             Self::GlobalFilter { key, value } => {
-                write!(f, "global filter {key}: `{}` is not among its values", or_none(value.as_ref()))
+                write!(
+                    f,
+                    "global filter {key}: `{}` is not among its values",
+                    or_none(value.as_ref())
+                )
             }
             Self::RuleFilter { rule, key, value } => write!(
                 f,
@@ -182,7 +190,10 @@ impl fmt::Display for Reason {
                 day(cutoff)
             ),
             Self::NonSecurity { rule } => {
-                write!(f, "rule {rule}: not a security update and EnableNonSecurity is false")
+                write!(
+                    f,
+                    "rule {rule}: not a security update and EnableNonSecurity is false"
+                )
             }
             Self::ApprovedPatchesNonSecurity { entry } => write!(
                 f,
@@ -190,7 +201,9 @@ impl fmt::Display for Reason {
                  ApprovedPatchesEnableNonSecurity is false"
             ),
             Self::NoApprovalRules => f.write_str("the baseline has no approval rule for it"),
-            Self::NoAvailableVersion => f.write_str("no repository offers a version of it to approve"),
+            Self::NoAvailableVersion => {
+                f.write_str("no repository offers a version of it to approve")
+            }
             Self::PendingReboot => {
                 f.write_str("installed by a NoReboot install; the machine has not rebooted since")
             }
@@ -250,7 +263,9 @@ impl PackageDecision {
         let approved = self.approved_version.as_deref().unwrap_or("");
         match self.state {
             PatchState::Missing => format!("{approved} is approved: {reasons}"),
-            PatchState::Failed => format!("{approved} is approved but still not installed: {reasons}"),
+            PatchState::Failed => {
+                format!("{approved} is approved but still not installed: {reasons}")
+            }
             PatchState::Installed => {
                 format!("at or above approved {approved}: {reasons}")
             }
@@ -326,7 +341,10 @@ pub struct Evaluation {
     pub decisions: Vec<PackageDecision>,
 }
 
-#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's serialize_with signature")]
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's serialize_with signature"
+)]
 fn ser_os<S: serde::Serializer>(os: &OperatingSystem, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(os.as_aws())
 }
@@ -584,7 +602,10 @@ impl<'a> Judge<'a> {
             arch: &version.arch,
             version: &version.version,
         };
-        if let Some(entry) = baseline.rejected_patches.match_package(self.family, package) {
+        if let Some(entry) = baseline
+            .rejected_patches
+            .match_package(self.family, package)
+        {
             return Verdict {
                 approved: false,
                 compliance: ComplianceLevel::Unspecified,
@@ -651,15 +672,17 @@ impl<'a> Judge<'a> {
 
         let global_ok: Vec<&View<'_>> = views
             .iter()
-            .filter(|view| match self.failing_filter(&baseline.global_filters, view) {
-                None => true,
-                Some((key, value)) => {
-                    if failures.len() < 4 {
-                        failures.push(Reason::GlobalFilter { key, value });
+            .filter(
+                |view| match self.failing_filter(&baseline.global_filters, view) {
+                    None => true,
+                    Some((key, value)) => {
+                        if failures.len() < 4 {
+                            failures.push(Reason::GlobalFilter { key, value });
+                        }
+                        false
                     }
-                    false
-                }
-            })
+                },
+            )
             .collect();
         if !global_ok.is_empty() {
             failures.retain(|r| !matches!(r, Reason::GlobalFilter { .. }));
@@ -883,7 +906,10 @@ pub fn evaluate(
     })
 }
 
-#[expect(clippy::too_many_arguments, reason = "one call site; a struct would only rename them")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; a struct would only rename them"
+)]
 fn decide(
     judge: &Judge<'_>,
     scheme: VersionScheme,
@@ -945,20 +971,21 @@ fn decide(
     let Some(installed) = installed else {
         let version = best_version?;
         decision.state = PatchState::NotApplicable;
-        decision.version = version.version.clone();
+        decision.version.clone_from(&version.version);
         return Some(decision);
     };
     decision.installed_time = installed.installed_time;
-    decision.version = installed.version.clone();
+    decision.version.clone_from(&installed.version);
     let installed_ref = PackageRef {
         name,
         arch,
         version: &installed.version,
     };
-    let newer = best_version.filter(|v| scheme.compare(&v.version, &installed.version) == Ordering::Greater);
+    let newer = best_version
+        .filter(|v| scheme.compare(&v.version, &installed.version) == Ordering::Greater);
     if let Some(version) = newer {
         decision.state = PatchState::Missing;
-        decision.version = version.version.clone();
+        decision.version.clone_from(&version.version);
         if family != Family::Apt {
             let mut cves = BTreeSet::new();
             for candidate in versions {
@@ -974,7 +1001,8 @@ fn decide(
                     .filter_map(|id| advisory_index.get(id.as_str()).copied())
                     .collect();
                 // Only approved updates contribute their CVEs (spec §5.3).
-                if !std::ptr::eq(*candidate, version) && !judge.judge(candidate, &indexes).approved {
+                if !std::ptr::eq(*candidate, version) && !judge.judge(candidate, &indexes).approved
+                {
                     continue;
                 }
                 for index in indexes {
@@ -1004,7 +1032,11 @@ fn decide(
         return Some(decision);
     }
     let rejected = (baseline.rejected_action == RejectedAction::Block)
-        .then(|| baseline.rejected_patches.match_package(family, installed_ref))
+        .then(|| {
+            baseline
+                .rejected_patches
+                .match_package(family, installed_ref)
+        })
         .flatten();
     if let Some(entry) = rejected {
         decision.state = PatchState::InstalledRejected;

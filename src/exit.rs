@@ -40,10 +40,16 @@ impl Outcome {
 
 /// Every exit code with its meaning, as the README lists them.
 pub const EXIT_CODES: &[(u8, &str)] = &[
-    (0, "success (the evaluation ran; compliance is in the output)"),
+    (
+        0,
+        "success (the evaluation ran; compliance is in the output)",
+    ),
     (4, "non-compliant, only with --fail-on-non-compliant"),
     (64, "bad command line"),
-    (65, "malformed or inconsistent input: baseline, inventory, override list"),
+    (
+        65,
+        "malformed or inconsistent input: baseline, inventory, override list",
+    ),
     (66, "an input file cannot be read"),
     (70, "internal error (a bug; please report it)"),
     (74, "an output file cannot be written"),

@@ -59,7 +59,10 @@ impl Advisory {
     pub fn classification(&self) -> String {
         let mut chars = self.kind.trim().chars();
         match chars.next() {
-            Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+            Some(first) => first
+                .to_uppercase()
+                .chain(chars.flat_map(char::to_lowercase))
+                .collect(),
             None => String::new(),
         }
     }
@@ -201,17 +204,21 @@ impl Inventory {
             message,
         };
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let mut inventory: Self = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let path = if inner.is_syntax() || inner.is_eof() || path == "." || path.is_empty() {
-                format!("line {} column {}", inner.line(), inner.column())
-            } else {
-                format!("$.{path}")
-            };
-            error(path, inner.to_string())
-        })?;
-        inventory.validate().map_err(|(path, message)| error(path, message))?;
+        let mut inventory: Self =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let path = if inner.is_syntax() || inner.is_eof() || path == "." || path.is_empty()
+                {
+                    format!("line {} column {}", inner.line(), inner.column())
+                } else {
+                    format!("$.{path}")
+                };
+                error(path, inner.to_string())
+            })?;
+        inventory
+            .validate()
+            .map_err(|(path, message)| error(path, message))?;
         inventory.merge_duplicates();
         Ok(inventory)
     }
@@ -229,13 +236,26 @@ impl Inventory {
         }
         let check = |path: String, name: &str, arch: &str, version: &str| {
             if !is_valid_package_name(name) {
-                return Err((format!("{path}.name"), format!("`{name}` is not a valid package name")));
+                return Err((
+                    format!("{path}.name"),
+                    format!("`{name}` is not a valid package name"),
+                ));
             }
-            if arch.is_empty() || !arch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-                return Err((format!("{path}.arch"), format!("`{arch}` is not a valid architecture")));
+            if arch.is_empty()
+                || !arch
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err((
+                    format!("{path}.arch"),
+                    format!("`{arch}` is not a valid architecture"),
+                ));
             }
             if version.trim().is_empty() || version.chars().any(char::is_whitespace) {
-                return Err((format!("{path}.version"), format!("`{version}` is not a valid version")));
+                return Err((
+                    format!("{path}.version"),
+                    format!("`{version}` is not a valid version"),
+                ));
             }
             Ok(())
         };
@@ -250,7 +270,10 @@ impl Inventory {
             .collect();
         for (i, a) in self.advisories.iter().enumerate() {
             if a.id.trim().is_empty() {
-                return Err((format!("$.advisories[{i}].id"), "advisory id is empty".into()));
+                return Err((
+                    format!("$.advisories[{i}].id"),
+                    "advisory id is empty".into(),
+                ));
             }
         }
         for (i, p) in self.available.iter().enumerate() {
@@ -273,7 +296,11 @@ impl Inventory {
         let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
         let mut merged: Vec<AvailableVersion> = Vec::with_capacity(self.available.len());
         for version in self.available.drain(..) {
-            let key = (version.name.clone(), version.arch.clone(), version.version.clone());
+            let key = (
+                version.name.clone(),
+                version.arch.clone(),
+                version.version.clone(),
+            );
             if let Some(&index) = seen.get(&key) {
                 let target = &mut merged[index];
                 for advisory in version.advisories {
@@ -321,10 +348,15 @@ fn de_os<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OperatingSystem, 
     let text = String::deserialize(deserializer)?;
     OperatingSystem::from_aws(&text)
         .filter(|os| os.family().is_some())
-        .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a supported Linux OperatingSystem")))
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("`{text}` is not a supported Linux OperatingSystem"))
+        })
 }
 
-#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's serialize_with signature")]
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's serialize_with signature"
+)]
 fn ser_os<S: serde::Serializer>(os: &OperatingSystem, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(os.as_aws())
 }
@@ -361,14 +393,28 @@ mod tests {
         assert_eq!(e.path, "$.installed[0].version");
         let bad = MINIMAL.replace(r#""advisories":["A-1"]"#, r#""advisories":["A-2"]"#);
         let e = Inventory::from_json(&bad, "inv.json").unwrap_err();
-        assert_eq!(e.to_string(), "inv.json: $.available[0].advisories[0]: advisory `A-2` is not in $.advisories");
+        assert_eq!(
+            e.to_string(),
+            "inv.json: $.available[0].advisories[0]: advisory `A-2` is not in $.advisories"
+        );
         let bad = MINIMAL.replace("2024-01-01 00:00:00", "soon");
         let e = Inventory::from_json(&bad, "inv.json").unwrap_err();
         assert_eq!(e.path, "$.advisories[0].issued");
         let bad = MINIMAL.replace("\"dnf\"", "\"apt\"");
-        assert_eq!(Inventory::from_json(&bad, "inv.json").unwrap_err().path, "$.packageManager");
+        assert_eq!(
+            Inventory::from_json(&bad, "inv.json").unwrap_err().path,
+            "$.packageManager"
+        );
         let bad = MINIMAL.replace("\"curl\"", "\"-rf\"");
-        assert_eq!(Inventory::from_json(&bad, "inv.json").unwrap_err().path, "$.installed[0].name");
-        assert!(Inventory::from_json("{", "inv.json").unwrap_err().path.starts_with("line 1"));
+        assert_eq!(
+            Inventory::from_json(&bad, "inv.json").unwrap_err().path,
+            "$.installed[0].name"
+        );
+        assert!(
+            Inventory::from_json("{", "inv.json")
+                .unwrap_err()
+                .path
+                .starts_with("line 1")
+        );
     }
 }

@@ -52,7 +52,10 @@ pub const OPERATING_SYSTEMS: &[(OperatingSystem, &str)] = &[
     (OperatingSystem::AmazonLinux2, "AMAZON_LINUX_2"),
     (OperatingSystem::AmazonLinux2022, "AMAZON_LINUX_2022"),
     (OperatingSystem::AmazonLinux2023, "AMAZON_LINUX_2023"),
-    (OperatingSystem::RedhatEnterpriseLinux, "REDHAT_ENTERPRISE_LINUX"),
+    (
+        OperatingSystem::RedhatEnterpriseLinux,
+        "REDHAT_ENTERPRISE_LINUX",
+    ),
     (OperatingSystem::Centos, "CENTOS"),
     (OperatingSystem::OracleLinux, "ORACLE_LINUX"),
     (OperatingSystem::RockyLinux, "ROCKY_LINUX"),
@@ -363,7 +366,9 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
             clippy::cast_possible_truncation,
             reason = "range-checked above; milliseconds are enough"
         )]
-        return Utc.timestamp_millis_opt((seconds * 1000.0).round() as i64).single();
+        return Utc
+            .timestamp_millis_opt((seconds * 1000.0).round() as i64)
+            .single();
     }
     if let Ok(parsed) = DateTime::parse_from_rfc3339(text) {
         return Some(parsed.with_timezone(&Utc));
@@ -376,11 +381,24 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
         ("%Y-%m-%d %H", 13),
     ] {
         // chrono needs minutes; an hour-only stamp gets `:00` appended.
-        let padded = head.get(..length).map(|p| if length == 13 { format!("{p}:00") } else { p.to_string() });
-        let format = if length == 13 { "%Y-%m-%d %H:%M" } else { format };
+        let padded = head.get(..length).map(|p| {
+            if length == 13 {
+                format!("{p}:00")
+            } else {
+                p.to_string()
+            }
+        });
+        let format = if length == 13 {
+            "%Y-%m-%d %H:%M"
+        } else {
+            format
+        };
         if let Some(prefix) = padded
             && let Ok(naive) = NaiveDateTime::parse_from_str(&prefix, format)
-            && text[length..].trim().chars().all(|c| c.is_ascii_alphabetic())
+            && text[length..]
+                .trim()
+                .chars()
+                .all(|c| c.is_ascii_alphabetic())
         {
             return Some(naive.and_utc());
         }
@@ -431,7 +449,10 @@ mod tests {
             parse_date("2018-01-11 21:05"),
             Some(want("2018-01-11T21:05:00Z"))
         );
-        assert_eq!(parse_date("2018-01-11 21"), Some(want("2018-01-11T21:00:00Z")));
+        assert_eq!(
+            parse_date("2018-01-11 21"),
+            Some(want("2018-01-11T21:00:00Z"))
+        );
         assert_eq!(parse_date("2018-01-11"), Some(want("2018-01-11T00:00:00Z")));
         assert_eq!(
             parse_date("2020-05-14T20:15:38Z"),
@@ -442,7 +463,14 @@ mod tests {
             parse_date("1525194800.068"),
             Some(want("2018-05-01T17:13:20.068Z"))
         );
-        for bad in ["", "None", "2018-13-01", "yesterday", "2018-01-11 21:05 +junk1", "1e400"] {
+        for bad in [
+            "",
+            "None",
+            "2018-13-01",
+            "yesterday",
+            "2018-01-11 21:05 +junk1",
+            "1e400",
+        ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
     }

@@ -327,7 +327,11 @@ impl InstallOverrideList {
     }
 
     /// The first entry whose `id` and `title` both match the package version, if any.
-    pub fn matching_entry(&self, family: Family, package: PackageRef<'_>) -> Option<&OverrideEntry> {
+    pub fn matching_entry(
+        &self,
+        family: Family,
+        package: PackageRef<'_>,
+    ) -> Option<&OverrideEntry> {
         let forms = name_forms(family, package);
         let any = |p: &Pattern| forms.iter().any(|f| p.matches_lowered(f));
         self.entries
@@ -382,7 +386,14 @@ mod tests {
             let list = PatternList::new(&[entry.to_string()]);
             assert_eq!(list.match_package(Family::Rpm, pkg), Some(entry), "{entry}");
         }
-        for entry in ["dbu", "dbus.i686", "dbus-2*", "2:1.12.28-1.amzn2023.0.1", "[!d]bus", "bus"] {
+        for entry in [
+            "dbu",
+            "dbus.i686",
+            "dbus-2*",
+            "2:1.12.28-1.amzn2023.0.1",
+            "[!d]bus",
+            "bus",
+        ] {
             let list = PatternList::new(&[entry.to_string()]);
             assert_eq!(list.match_package(Family::Rpm, pkg), None, "{entry}");
         }
@@ -416,7 +427,11 @@ mod tests {
 
     #[test]
     fn ids_match_exactly() {
-        let list = PatternList::new(&["ALAS2-2023-1234".into(), "CVE-2023-0286".into(), "ALAS*".into()]);
+        let list = PatternList::new(&[
+            "ALAS2-2023-1234".into(),
+            "CVE-2023-0286".into(),
+            "ALAS*".into(),
+        ]);
         assert_eq!(list.match_id("alas2-2023-1234"), Some("ALAS2-2023-1234"));
         assert_eq!(list.match_id("CVE-2023-0286"), Some("CVE-2023-0286"));
         assert_eq!(list.match_id("ALAS2-2023-9999"), None);
@@ -440,11 +455,24 @@ mod tests {
         let bind_other = rpm("bind", "x86_64", "32:9.8.2-0.68.rc1.60.amzn1");
         assert!(list.matching_entry(Family::Rpm, bind_ok).is_some());
         assert!(list.matching_entry(Family::Rpm, bind_other).is_none());
-        assert!(list.matching_entry(Family::Rpm, rpm("dhclient", "x86_64", "1-1")).is_none());
-        assert!(list.matching_entry(Family::Rpm, rpm("dhcp-common", "noarch", "1-1")).is_some());
+        assert!(
+            list.matching_entry(Family::Rpm, rpm("dhclient", "x86_64", "1-1"))
+                .is_none()
+        );
+        assert!(
+            list.matching_entry(Family::Rpm, rpm("dhcp-common", "noarch", "1-1"))
+                .is_some()
+        );
         let json = r#"{"patches": [{"id": "curl.x86_64", "title": "*"}]}"#;
-        assert_eq!(InstallOverrideList::parse(json, "o.json").unwrap().entries.len(), 1);
-        let missing = InstallOverrideList::parse("patches:\n  - title: x\n", "bad.yaml").unwrap_err();
+        assert_eq!(
+            InstallOverrideList::parse(json, "o.json")
+                .unwrap()
+                .entries
+                .len(),
+            1
+        );
+        let missing =
+            InstallOverrideList::parse("patches:\n  - title: x\n", "bad.yaml").unwrap_err();
         assert_eq!(missing.to_string(), "bad.yaml: patches[0].id is missing");
         assert!(InstallOverrideList::parse("nope: 1\n", "bad.yaml").is_err());
         assert!(InstallOverrideList::parse("patches: [\n", "bad.yaml").is_err());

@@ -78,19 +78,84 @@ struct Row {
 }
 
 const TABLE: &[Row] = &[
-    Row { id: "rhel", operating_system: OperatingSystem::RedhatEnterpriseLinux, product: "RedhatEnterpriseLinux", last_yum_major: 7 },
-    Row { id: "centos", operating_system: OperatingSystem::Centos, product: "CentOS", last_yum_major: 7 },
-    Row { id: "ol", operating_system: OperatingSystem::OracleLinux, product: "OracleLinux", last_yum_major: 7 },
-    Row { id: "rocky", operating_system: OperatingSystem::RockyLinux, product: "RockyLinux", last_yum_major: 0 },
-    Row { id: "almalinux", operating_system: OperatingSystem::AlmaLinux, product: "AlmaLinux", last_yum_major: 0 },
-    Row { id: "sles", operating_system: OperatingSystem::Suse, product: "Suse", last_yum_major: 0 },
-    Row { id: "sles_sap", operating_system: OperatingSystem::Suse, product: "Suse", last_yum_major: 0 },
-    Row { id: "opensuse-leap", operating_system: OperatingSystem::Suse, product: "OpenSUSE", last_yum_major: 0 },
-    Row { id: "opensuse-tumbleweed", operating_system: OperatingSystem::Suse, product: "OpenSUSETumbleweed", last_yum_major: 0 },
-    Row { id: "opensuse", operating_system: OperatingSystem::Suse, product: "OpenSUSE", last_yum_major: 0 },
-    Row { id: "ubuntu", operating_system: OperatingSystem::Ubuntu, product: "Ubuntu", last_yum_major: 0 },
-    Row { id: "debian", operating_system: OperatingSystem::Debian, product: "Debian", last_yum_major: 0 },
-    Row { id: "raspbian", operating_system: OperatingSystem::Raspbian, product: "Raspbian", last_yum_major: 0 },
+    Row {
+        id: "rhel",
+        operating_system: OperatingSystem::RedhatEnterpriseLinux,
+        product: "RedhatEnterpriseLinux",
+        last_yum_major: 7,
+    },
+    Row {
+        id: "centos",
+        operating_system: OperatingSystem::Centos,
+        product: "CentOS",
+        last_yum_major: 7,
+    },
+    Row {
+        id: "ol",
+        operating_system: OperatingSystem::OracleLinux,
+        product: "OracleLinux",
+        last_yum_major: 7,
+    },
+    Row {
+        id: "rocky",
+        operating_system: OperatingSystem::RockyLinux,
+        product: "RockyLinux",
+        last_yum_major: 0,
+    },
+    Row {
+        id: "almalinux",
+        operating_system: OperatingSystem::AlmaLinux,
+        product: "AlmaLinux",
+        last_yum_major: 0,
+    },
+    Row {
+        id: "sles",
+        operating_system: OperatingSystem::Suse,
+        product: "Suse",
+        last_yum_major: 0,
+    },
+    Row {
+        id: "sles_sap",
+        operating_system: OperatingSystem::Suse,
+        product: "Suse",
+        last_yum_major: 0,
+    },
+    Row {
+        id: "opensuse-leap",
+        operating_system: OperatingSystem::Suse,
+        product: "OpenSUSE",
+        last_yum_major: 0,
+    },
+    Row {
+        id: "opensuse-tumbleweed",
+        operating_system: OperatingSystem::Suse,
+        product: "OpenSUSETumbleweed",
+        last_yum_major: 0,
+    },
+    Row {
+        id: "opensuse",
+        operating_system: OperatingSystem::Suse,
+        product: "OpenSUSE",
+        last_yum_major: 0,
+    },
+    Row {
+        id: "ubuntu",
+        operating_system: OperatingSystem::Ubuntu,
+        product: "Ubuntu",
+        last_yum_major: 0,
+    },
+    Row {
+        id: "debian",
+        operating_system: OperatingSystem::Debian,
+        product: "Debian",
+        last_yum_major: 0,
+    },
+    Row {
+        id: "raspbian",
+        operating_system: OperatingSystem::Raspbian,
+        product: "Raspbian",
+        last_yum_major: 0,
+    },
 ];
 
 /// Maps an `os-release` to the platform, or `None` when the system is not one Patch Manager
@@ -152,19 +217,68 @@ mod tests {
     #[test]
     fn detection_table() {
         let cases = [
-            ("ID=amzn\nVERSION_ID=\"2023\"", OperatingSystem::AmazonLinux2023, "AmazonLinux2023", PackageManagerKind::Dnf),
-            ("ID=amzn\nVERSION_ID=\"2018.03\"", OperatingSystem::AmazonLinux, "AmazonLinux2018.03", PackageManagerKind::Yum),
-            ("ID=\"rhel\"\nVERSION_ID=\"7.9\"", OperatingSystem::RedhatEnterpriseLinux, "RedhatEnterpriseLinux7.9", PackageManagerKind::Yum),
-            ("ID=\"rhel\"\nVERSION_ID=\"9.3\"", OperatingSystem::RedhatEnterpriseLinux, "RedhatEnterpriseLinux9.3", PackageManagerKind::Dnf),
-            ("ID=\"rocky\"\nVERSION_ID=\"9.3\"", OperatingSystem::RockyLinux, "RockyLinux9.3", PackageManagerKind::Dnf),
-            ("ID=\"sles\"\nVERSION_ID=\"15.5\"", OperatingSystem::Suse, "Suse15.5", PackageManagerKind::Zypper),
-            ("ID=ubuntu\nVERSION_ID=\"22.04\"", OperatingSystem::Ubuntu, "Ubuntu22.04", PackageManagerKind::Apt),
-            ("ID=debian\nVERSION_ID=\"12\"", OperatingSystem::Debian, "Debian12", PackageManagerKind::Apt),
-            ("ID=linuxmint\nID_LIKE=\"ubuntu debian\"\nVERSION_ID=21", OperatingSystem::Ubuntu, "Ubuntu21", PackageManagerKind::Apt),
+            (
+                "ID=amzn\nVERSION_ID=\"2023\"",
+                OperatingSystem::AmazonLinux2023,
+                "AmazonLinux2023",
+                PackageManagerKind::Dnf,
+            ),
+            (
+                "ID=amzn\nVERSION_ID=\"2018.03\"",
+                OperatingSystem::AmazonLinux,
+                "AmazonLinux2018.03",
+                PackageManagerKind::Yum,
+            ),
+            (
+                "ID=\"rhel\"\nVERSION_ID=\"7.9\"",
+                OperatingSystem::RedhatEnterpriseLinux,
+                "RedhatEnterpriseLinux7.9",
+                PackageManagerKind::Yum,
+            ),
+            (
+                "ID=\"rhel\"\nVERSION_ID=\"9.3\"",
+                OperatingSystem::RedhatEnterpriseLinux,
+                "RedhatEnterpriseLinux9.3",
+                PackageManagerKind::Dnf,
+            ),
+            (
+                "ID=\"rocky\"\nVERSION_ID=\"9.3\"",
+                OperatingSystem::RockyLinux,
+                "RockyLinux9.3",
+                PackageManagerKind::Dnf,
+            ),
+            (
+                "ID=\"sles\"\nVERSION_ID=\"15.5\"",
+                OperatingSystem::Suse,
+                "Suse15.5",
+                PackageManagerKind::Zypper,
+            ),
+            (
+                "ID=ubuntu\nVERSION_ID=\"22.04\"",
+                OperatingSystem::Ubuntu,
+                "Ubuntu22.04",
+                PackageManagerKind::Apt,
+            ),
+            (
+                "ID=debian\nVERSION_ID=\"12\"",
+                OperatingSystem::Debian,
+                "Debian12",
+                PackageManagerKind::Apt,
+            ),
+            (
+                "ID=linuxmint\nID_LIKE=\"ubuntu debian\"\nVERSION_ID=21",
+                OperatingSystem::Ubuntu,
+                "Ubuntu21",
+                PackageManagerKind::Apt,
+            ),
         ];
         for (text, os, product, pm) in cases {
             let p = detect(&OsRelease::parse(text)).unwrap();
-            assert_eq!((p.operating_system, p.product.as_str(), p.package_manager), (os, product, pm), "{text}");
+            assert_eq!(
+                (p.operating_system, p.product.as_str(), p.package_manager),
+                (os, product, pm),
+                "{text}"
+            );
         }
         assert_eq!(detect(&OsRelease::parse("ID=arch\n")), None);
     }

@@ -238,7 +238,10 @@ impl Baseline {
         };
         let root = shape.root();
         if body.is_null() {
-            return Err(error(root, "`patchBaseline` is null: not a valid snapshot".into()));
+            return Err(error(
+                root,
+                "`patchBaseline` is null: not a valid snapshot".into(),
+            ));
         }
         let dto: BaselineDto = serde_path_to_error::deserialize(body).map_err(|e| {
             let inner = e.path().to_string();
@@ -311,14 +314,9 @@ fn allowed_values(family: Family, key: FilterKey) -> Option<&'static [&'static s
             "Document",
             "Yast",
         ]),
-        (Family::Rpm, FilterKey::Severity) => Some(&[
-            "Critical",
-            "Important",
-            "Medium",
-            "Moderate",
-            "Low",
-            "None",
-        ]),
+        (Family::Rpm, FilterKey::Severity) => {
+            Some(&["Critical", "Important", "Medium", "Moderate", "Low", "None"])
+        }
         (Family::Zypper, FilterKey::Severity) => {
             Some(&["Critical", "Important", "Moderate", "Low", "None"])
         }
@@ -340,7 +338,11 @@ impl Validator<'_> {
         format!(
             "{}.{}",
             self.shape.root(),
-            if self.shape == Shape::Api { api } else { snapshot }
+            if self.shape == Shape::Api {
+                api
+            } else {
+                snapshot
+            }
         )
     }
 
@@ -377,7 +379,9 @@ impl Validator<'_> {
 
         let global_filters = self.filters(
             family,
-            dto.global_filters.and_then(|g| g.filters).unwrap_or_default(),
+            dto.global_filters
+                .and_then(|g| g.filters)
+                .unwrap_or_default(),
             &self.path("GlobalFilters.PatchFilters", "globalFilters.filters"),
         )?;
 
@@ -405,12 +409,17 @@ impl Validator<'_> {
             );
             let filters = self.filters(
                 family,
-                rule.filter_group.and_then(|g| g.filters).unwrap_or_default(),
+                rule.filter_group
+                    .and_then(|g| g.filters)
+                    .unwrap_or_default(),
                 &group_path,
             )?;
             let compliance = self.compliance(
                 rule.compliance_level.as_deref(),
-                &format!("{rule_path}.{}", self.key("ComplianceLevel", "complianceLevel")),
+                &format!(
+                    "{rule_path}.{}",
+                    self.key("ComplianceLevel", "complianceLevel")
+                ),
             )?;
             let approve = self.approve_after(
                 rule.approve_after_days,
@@ -426,11 +435,11 @@ impl Validator<'_> {
         }
 
         let approved_patches = self.patch_list(
-            dto.approved_patches.unwrap_or_default(),
+            &dto.approved_patches.unwrap_or_default(),
             &self.path("ApprovedPatches", "approvedPatches"),
         )?;
         let rejected_patches = self.patch_list(
-            dto.rejected_patches.unwrap_or_default(),
+            &dto.rejected_patches.unwrap_or_default(),
             &self.path("RejectedPatches", "rejectedPatches"),
         )?;
         let approved_compliance = self.compliance(
@@ -483,7 +492,11 @@ impl Validator<'_> {
     }
 
     fn key<'k>(&self, api: &'k str, snapshot: &'k str) -> &'k str {
-        if self.shape == Shape::Api { api } else { snapshot }
+        if self.shape == Shape::Api {
+            api
+        } else {
+            snapshot
+        }
     }
 
     fn filters(
@@ -534,10 +547,7 @@ impl Validator<'_> {
             if values.is_empty() || values.len() > MAX_VALUES {
                 return Err((self.error)(
                     &values_path,
-                    format!(
-                        "{} values; AWS requires 1 to {MAX_VALUES}",
-                        values.len()
-                    ),
+                    format!("{} values; AWS requires 1 to {MAX_VALUES}", values.len()),
                 ));
             }
             let allowed = allowed_values(family, key);
@@ -589,8 +599,14 @@ impl Validator<'_> {
         until: Option<&str>,
         rule_path: &str,
     ) -> Result<ApproveAfter, BaselineError> {
-        let days_path = format!("{rule_path}.{}", self.key("ApproveAfterDays", "approveAfterDays"));
-        let until_path = format!("{rule_path}.{}", self.key("ApproveUntilDate", "approveUntilDate"));
+        let days_path = format!(
+            "{rule_path}.{}",
+            self.key("ApproveAfterDays", "approveAfterDays")
+        );
+        let until_path = format!(
+            "{rule_path}.{}",
+            self.key("ApproveUntilDate", "approveUntilDate")
+        );
         match (days, until) {
             (Some(_), Some(_)) => Err((self.error)(
                 rule_path,
@@ -626,7 +642,7 @@ impl Validator<'_> {
         }
     }
 
-    fn patch_list(&self, entries: Vec<String>, path: &str) -> Result<PatternList, BaselineError> {
+    fn patch_list(&self, entries: &[String], path: &str) -> Result<PatternList, BaselineError> {
         if entries.len() > MAX_PATCH_ENTRIES {
             return Err((self.error)(
                 path,
@@ -644,7 +660,7 @@ impl Validator<'_> {
                 ));
             }
         }
-        Ok(PatternList::new(&entries))
+        Ok(PatternList::new(entries))
     }
 
     fn sources(&self, sources: Vec<dto::SourceDto>) -> Result<Vec<PatchSource>, BaselineError> {
@@ -671,7 +687,10 @@ impl Validator<'_> {
             let configuration = source.configuration.unwrap_or_default();
             if configuration.is_empty() || configuration.len() > 1024 {
                 return Err((self.error)(
-                    &format!("{path}[{index}].{}", self.key("Configuration", "configuration")),
+                    &format!(
+                        "{path}[{index}].{}",
+                        self.key("Configuration", "configuration")
+                    ),
                     "configuration must be 1 to 1024 characters".into(),
                 ));
             }
@@ -691,7 +710,10 @@ impl Validator<'_> {
     ) -> Result<(), BaselineError> {
         let readable = match value {
             None | Some(serde_json::Value::Null) => true,
-            Some(serde_json::Value::Number(n)) => n.as_f64().and_then(|s| parse_date(&s.to_string())).is_some(),
+            Some(serde_json::Value::Number(n)) => n
+                .as_f64()
+                .and_then(|s| parse_date(&s.to_string()))
+                .is_some(),
             Some(serde_json::Value::String(s)) => parse_date(s).is_some(),
             Some(_) => false,
         };

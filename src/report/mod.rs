@@ -7,6 +7,8 @@ mod table;
 pub use python_json::python_json_dumps;
 pub use table::render_table;
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -59,10 +61,11 @@ pub fn item_title(family: Family, decision: &PackageDecision) -> String {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut out = String::with_capacity(64);
+    for byte in Sha256::digest(bytes) {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 fn string_map(pairs: Vec<(&str, String)>) -> Map<String, Value> {
@@ -73,7 +76,10 @@ fn string_map(pairs: Vec<(&str, String)>) -> Map<String, Value> {
 }
 
 /// The `AWS:PatchSummary` content map, keys in the payload's order, all values strings.
-pub fn patch_summary_content(evaluation: &Evaluation, context: &ReportContext) -> Map<String, Value> {
+pub fn patch_summary_content(
+    evaluation: &Evaluation,
+    context: &ReportContext,
+) -> Map<String, Value> {
     let counts: Counts = evaluation.counts();
     let mut pairs = vec![
         ("BaselineId", evaluation.baseline_id.clone()),
@@ -82,14 +88,29 @@ pub fn patch_summary_content(evaluation: &Evaluation, context: &ReportContext) -
         ("ExecutionId", context.execution_id.clone()),
         ("InstalledCount", counts.installed.to_string()),
         ("InstalledOtherCount", counts.installed_other.to_string()),
-        ("InstalledRejectedCount", counts.installed_rejected.to_string()),
-        ("InstalledPendingRebootCount", counts.installed_pending_reboot.to_string()),
+        (
+            "InstalledRejectedCount",
+            counts.installed_rejected.to_string(),
+        ),
+        (
+            "InstalledPendingRebootCount",
+            counts.installed_pending_reboot.to_string(),
+        ),
         ("NotApplicableCount", counts.not_applicable.to_string()),
         ("MissingCount", counts.missing.to_string()),
         ("FailedCount", counts.failed.to_string()),
-        ("CriticalNonCompliantCount", counts.critical_non_compliant.to_string()),
-        ("SecurityNonCompliantCount", counts.security_non_compliant.to_string()),
-        ("OtherNonCompliantCount", counts.other_non_compliant.to_string()),
+        (
+            "CriticalNonCompliantCount",
+            counts.critical_non_compliant.to_string(),
+        ),
+        (
+            "SecurityNonCompliantCount",
+            counts.security_non_compliant.to_string(),
+        ),
+        (
+            "OtherNonCompliantCount",
+            counts.other_non_compliant.to_string(),
+        ),
         ("OperationType", evaluation.operation.as_str().to_string()),
         ("OperationStartTime", format_aws_time(context.start)),
         ("OperationEndTime", format_aws_time(context.end)),
@@ -109,7 +130,10 @@ pub fn patch_summary_content(evaluation: &Evaluation, context: &ReportContext) -
 
 /// The `AWS:ComplianceItem` content: one map per reported package, in report order
 /// (`NotApplicable` packages are counted, not itemised, as on Linux).
-pub fn compliance_content(evaluation: &Evaluation, context: &ReportContext) -> Vec<Map<String, Value>> {
+pub fn compliance_content(
+    evaluation: &Evaluation,
+    context: &ReportContext,
+) -> Vec<Map<String, Value>> {
     let family = evaluation.package_manager.family();
     evaluation
         .decisions

@@ -196,7 +196,11 @@ mod tests {
             ("amzn2", "amzn2.0.1", Less),
             ("a", "1", Less),
             ("1a", "1.a", Equal),
-            ("2.module+el8.4.0+404+316a0dc5.2", "2.module+el8.4.0+404+316a0dc5.10", Less),
+            (
+                "2.module+el8.4.0+404+316a0dc5.2",
+                "2.module+el8.4.0+404+316a0dc5.10",
+                Less,
+            ),
         ];
         for (a, b, want) in cases {
             assert_eq!(rpmvercmp(a, b), want, "{a} vs {b}");

@@ -16,32 +16,114 @@ fn fixture(name: &str) -> (String, String) {
 #[test]
 fn every_real_baseline_loads_or_is_refused_with_its_reason() {
     let expected: &[(&str, Result<OperatingSystem, &str>)] = &[
-        ("AWS-AlmaLinuxDefaultPatchBaseline.json", Ok(OperatingSystem::AlmaLinux)),
-        ("AWS-AmazonLinux2022DefaultPatchBaseline.json", Ok(OperatingSystem::AmazonLinux2022)),
-        ("AWS-AmazonLinux2023DefaultPatchBaseline.json", Ok(OperatingSystem::AmazonLinux2023)),
-        ("AWS-AmazonLinux2DefaultPatchBaseline.json", Ok(OperatingSystem::AmazonLinux2)),
-        ("AWS-AmazonLinuxDefaultPatchBaseline.json", Ok(OperatingSystem::AmazonLinux)),
-        ("AWS-CentOSDefaultPatchBaseline.json", Ok(OperatingSystem::Centos)),
-        ("AWS-DebianDefaultPatchBaseline.json", Ok(OperatingSystem::Debian)),
-        ("AWS-OracleLinuxDefaultPatchBaseline.json", Ok(OperatingSystem::OracleLinux)),
-        ("AWS-RaspbianDefaultPatchBaseline.json", Ok(OperatingSystem::Raspbian)),
-        ("AWS-RedHatDefaultPatchBaseline.json", Ok(OperatingSystem::RedhatEnterpriseLinux)),
-        ("AWS-RockyLinuxDefaultPatchBaseline.json", Ok(OperatingSystem::RockyLinux)),
-        ("AWS-SuseDefaultPatchBaseline.json", Ok(OperatingSystem::Suse)),
-        ("AWS-UbuntuDefaultPatchBaseline.json", Ok(OperatingSystem::Ubuntu)),
-        ("awsdoc-cli-create-baseline-custom-repos-AL.json", Ok(OperatingSystem::AmazonLinux)),
-        ("tf-prod-al2023.converted.json", Ok(OperatingSystem::AmazonLinux2023)),
-        ("AWS-DefaultPatchBaseline.json", Err("$.OperatingSystem: `WINDOWS` baselines are not supported")),
-        ("AWS-WindowsPredefinedPatchBaseline-OS.json", Err("$.OperatingSystem: `WINDOWS` baselines are not supported")),
-        ("AWS-WindowsPredefinedPatchBaseline-OS-Applications.json", Err("$.OperatingSystem: `WINDOWS` baselines are not supported")),
-        ("AWS-MacOSDefaultPatchBaseline.json", Err("$.OperatingSystem: `MACOS` baselines are not supported")),
-        ("awsdoc-cli-get-patch-baseline-windows.json", Err("(no OperatingSystem given; AWS defaults to WINDOWS)")),
-        ("awsdoc-cli-update-baseline-windows-rejected.json", Err("AWS defaults to WINDOWS")),
-        ("awsdoc-cli-update-baseline-windows-rename.json", Err("AWS defaults to WINDOWS")),
-        ("awsdoc-baselineoverride-example.json", Err("$: is a JSON array")),
-        ("describe-patch-baselines.json", Err("$: not a patch baseline")),
-        ("cfn-financial-al2.converted.json", Err("$.ApprovalRules.PatchRules[0].PatchFilterGroup.PatchFilters[0].Values[2]: `Critical` is not a CLASSIFICATION value")),
-        ("tf-linux-security-critical-al2023.converted.json", Err("$.ApprovalRules.PatchRules[0].PatchFilterGroup.PatchFilters[0].Values[0]: `CriticalUpdates` is not a CLASSIFICATION value")),
+        (
+            "AWS-AlmaLinuxDefaultPatchBaseline.json",
+            Ok(OperatingSystem::AlmaLinux),
+        ),
+        (
+            "AWS-AmazonLinux2022DefaultPatchBaseline.json",
+            Ok(OperatingSystem::AmazonLinux2022),
+        ),
+        (
+            "AWS-AmazonLinux2023DefaultPatchBaseline.json",
+            Ok(OperatingSystem::AmazonLinux2023),
+        ),
+        (
+            "AWS-AmazonLinux2DefaultPatchBaseline.json",
+            Ok(OperatingSystem::AmazonLinux2),
+        ),
+        (
+            "AWS-AmazonLinuxDefaultPatchBaseline.json",
+            Ok(OperatingSystem::AmazonLinux),
+        ),
+        (
+            "AWS-CentOSDefaultPatchBaseline.json",
+            Ok(OperatingSystem::Centos),
+        ),
+        (
+            "AWS-DebianDefaultPatchBaseline.json",
+            Ok(OperatingSystem::Debian),
+        ),
+        (
+            "AWS-OracleLinuxDefaultPatchBaseline.json",
+            Ok(OperatingSystem::OracleLinux),
+        ),
+        (
+            "AWS-RaspbianDefaultPatchBaseline.json",
+            Ok(OperatingSystem::Raspbian),
+        ),
+        (
+            "AWS-RedHatDefaultPatchBaseline.json",
+            Ok(OperatingSystem::RedhatEnterpriseLinux),
+        ),
+        (
+            "AWS-RockyLinuxDefaultPatchBaseline.json",
+            Ok(OperatingSystem::RockyLinux),
+        ),
+        (
+            "AWS-SuseDefaultPatchBaseline.json",
+            Ok(OperatingSystem::Suse),
+        ),
+        (
+            "AWS-UbuntuDefaultPatchBaseline.json",
+            Ok(OperatingSystem::Ubuntu),
+        ),
+        (
+            "awsdoc-cli-create-baseline-custom-repos-AL.json",
+            Ok(OperatingSystem::AmazonLinux),
+        ),
+        (
+            "tf-prod-al2023.converted.json",
+            Ok(OperatingSystem::AmazonLinux2023),
+        ),
+        (
+            "AWS-DefaultPatchBaseline.json",
+            Err("$.OperatingSystem: `WINDOWS` baselines are not supported"),
+        ),
+        (
+            "AWS-WindowsPredefinedPatchBaseline-OS.json",
+            Err("$.OperatingSystem: `WINDOWS` baselines are not supported"),
+        ),
+        (
+            "AWS-WindowsPredefinedPatchBaseline-OS-Applications.json",
+            Err("$.OperatingSystem: `WINDOWS` baselines are not supported"),
+        ),
+        (
+            "AWS-MacOSDefaultPatchBaseline.json",
+            Err("$.OperatingSystem: `MACOS` baselines are not supported"),
+        ),
+        (
+            "awsdoc-cli-get-patch-baseline-windows.json",
+            Err("(no OperatingSystem given; AWS defaults to WINDOWS)"),
+        ),
+        (
+            "awsdoc-cli-update-baseline-windows-rejected.json",
+            Err("AWS defaults to WINDOWS"),
+        ),
+        (
+            "awsdoc-cli-update-baseline-windows-rename.json",
+            Err("AWS defaults to WINDOWS"),
+        ),
+        (
+            "awsdoc-baselineoverride-example.json",
+            Err("$: is a JSON array"),
+        ),
+        (
+            "describe-patch-baselines.json",
+            Err("$: not a patch baseline"),
+        ),
+        (
+            "cfn-financial-al2.converted.json",
+            Err(
+                "$.ApprovalRules.PatchRules[0].PatchFilterGroup.PatchFilters[0].Values[2]: `Critical` is not a CLASSIFICATION value",
+            ),
+        ),
+        (
+            "tf-linux-security-critical-al2023.converted.json",
+            Err(
+                "$.ApprovalRules.PatchRules[0].PatchFilterGroup.PatchFilters[0].Values[0]: `CriticalUpdates` is not a CLASSIFICATION value",
+            ),
+        ),
     ];
     let mut files: Vec<String> = std::fs::read_dir(repo_root().join("fixtures/aws_baselines"))
         .unwrap()
@@ -49,7 +131,11 @@ fn every_real_baseline_loads_or_is_refused_with_its_reason() {
         .filter(|n| n.ends_with(".json"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), expected.len(), "every fixture has an expectation: {files:?}");
+    assert_eq!(
+        files.len(),
+        expected.len(),
+        "every fixture has an expectation: {files:?}"
+    );
     for (name, want) in expected {
         let (text, source) = fixture(name);
         match (Baseline::from_json(&text, &source), want) {
@@ -67,8 +153,12 @@ fn every_real_baseline_loads_or_is_refused_with_its_reason() {
 
 #[test]
 fn snapshots_load_with_defaults() {
-    for file in ["patch-baseline-snapshot.json", "patch-baseline-operations_snapshot.json"] {
-        let text = std::fs::read_to_string(repo_root().join("fixtures/aws_snapshot").join(file)).unwrap();
+    for file in [
+        "patch-baseline-snapshot.json",
+        "patch-baseline-operations_snapshot.json",
+    ] {
+        let text =
+            std::fs::read_to_string(repo_root().join("fixtures/aws_snapshot").join(file)).unwrap();
         let b = Baseline::from_json(&text, file).unwrap();
         assert_eq!(b.operating_system, OperatingSystem::Ubuntu, "{file}");
         assert_eq!(b.id, "pb-0c7e89f711c3095f4");
@@ -88,7 +178,10 @@ fn snapshots_load_with_defaults() {
     assert_eq!(b.rejected_action, RejectedAction::AllowAsDependency);
     assert_eq!(b.patch_group, "web");
     let null = Baseline::from_json(r#"{"patchBaseline": null}"#, "snap.json").unwrap_err();
-    assert_eq!(null.to_string(), "snap.json: $.patchBaseline: `patchBaseline` is null: not a valid snapshot");
+    assert_eq!(
+        null.to_string(),
+        "snap.json: $.patchBaseline: `patchBaseline` is null: not a valid snapshot"
+    );
 }
 
 fn valid() -> Value {
@@ -104,7 +197,9 @@ fn valid() -> Value {
 fn refused(mutate: impl FnOnce(&mut Value)) -> String {
     let mut doc = valid();
     mutate(&mut doc);
-    Baseline::from_json(&doc.to_string(), "b.json").unwrap_err().to_string()
+    Baseline::from_json(&doc.to_string(), "b.json")
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -112,61 +207,169 @@ fn every_validation_rule_names_path_and_value() {
     assert!(Baseline::from_json(&valid().to_string(), "b.json").is_ok());
     let rule = "$.ApprovalRules.PatchRules[0]";
     let cases: Vec<(String, Box<dyn FnOnce(&mut Value)>)> = vec![
-        ("b.json: $.OperatingSystem: unknown OperatingSystem `FEDORA`".into(), Box::new(|d| d["OperatingSystem"] = json!("FEDORA"))),
-        (format!("b.json: {rule}.PatchFilterGroup.PatchFilters[0].Key: filter key `PRIORITY` is not valid for this operating system (valid: PRODUCT, CLASSIFICATION, SEVERITY)"),
-            Box::new(|d| d["ApprovalRules"]["PatchRules"][0]["PatchFilterGroup"]["PatchFilters"][0]["Key"] = json!("PRIORITY"))),
-        ("b.json: $.GlobalFilters.PatchFilters[0].Key: filter key `MSRC_SEVERITY` is not valid".into(),
-            Box::new(|d| d["GlobalFilters"]["PatchFilters"][0]["Key"] = json!("MSRC_SEVERITY"))),
-        (format!("b.json: {rule}.ApproveAfterDays: `361` is outside 0–360"), Box::new(|d| d["ApprovalRules"]["PatchRules"][0]["ApproveAfterDays"] = json!(361))),
-        (format!("b.json: {rule}.ApproveAfterDays: `-1` is outside 0–360"), Box::new(|d| d["ApprovalRules"]["PatchRules"][0]["ApproveAfterDays"] = json!(-1))),
-        (format!("b.json: {rule}: gives both ApproveAfterDays and ApproveUntilDate"), Box::new(|d| d["ApprovalRules"]["PatchRules"][0]["ApproveUntilDate"] = json!("2024-01-01"))),
-        (format!("b.json: {rule}: gives neither ApproveAfterDays nor ApproveUntilDate"), Box::new(|d| { d["ApprovalRules"]["PatchRules"][0].as_object_mut().unwrap().remove("ApproveAfterDays"); })),
-        (format!("b.json: {rule}.ApproveUntilDate: `2024-13-01` is not a date of the form YYYY-MM-DD"), Box::new(|d| {
-            let r = d["ApprovalRules"]["PatchRules"][0].as_object_mut().unwrap();
-            r.remove("ApproveAfterDays");
-            r.insert("ApproveUntilDate".into(), json!("2024-13-01"));
-        })),
-        (format!("b.json: {rule}.ApproveAfterDays: invalid type: string \"7\""), Box::new(|d| d["ApprovalRules"]["PatchRules"][0]["ApproveAfterDays"] = json!("7"))),
-        ("b.json: $.ApprovalRules.PatchRules: 11 approval rules; AWS allows at most 10".into(), Box::new(|d| {
-            let r = d["ApprovalRules"]["PatchRules"][0].clone();
-            d["ApprovalRules"]["PatchRules"] = Value::Array(vec![r; 11]);
-        })),
-        (format!("b.json: {rule}.PatchFilterGroup.PatchFilters: 5 filters; AWS allows at most 4 per group"), Box::new(|d| {
-            d["ApprovalRules"]["PatchRules"][0]["PatchFilterGroup"]["PatchFilters"] = json!([
+        (
+            "b.json: $.OperatingSystem: unknown OperatingSystem `FEDORA`".into(),
+            Box::new(|d| d["OperatingSystem"] = json!("FEDORA")),
+        ),
+        (
+            format!(
+                "b.json: {rule}.PatchFilterGroup.PatchFilters[0].Key: filter key `PRIORITY` is not valid for this operating system (valid: PRODUCT, CLASSIFICATION, SEVERITY)"
+            ),
+            Box::new(|d| {
+                d["ApprovalRules"]["PatchRules"][0]["PatchFilterGroup"]["PatchFilters"][0]["Key"] =
+                    json!("PRIORITY")
+            }),
+        ),
+        (
+            "b.json: $.GlobalFilters.PatchFilters[0].Key: filter key `MSRC_SEVERITY` is not valid"
+                .into(),
+            Box::new(|d| d["GlobalFilters"]["PatchFilters"][0]["Key"] = json!("MSRC_SEVERITY")),
+        ),
+        (
+            format!("b.json: {rule}.ApproveAfterDays: `361` is outside 0–360"),
+            Box::new(|d| d["ApprovalRules"]["PatchRules"][0]["ApproveAfterDays"] = json!(361)),
+        ),
+        (
+            format!("b.json: {rule}.ApproveAfterDays: `-1` is outside 0–360"),
+            Box::new(|d| d["ApprovalRules"]["PatchRules"][0]["ApproveAfterDays"] = json!(-1)),
+        ),
+        (
+            format!("b.json: {rule}: gives both ApproveAfterDays and ApproveUntilDate"),
+            Box::new(|d| {
+                d["ApprovalRules"]["PatchRules"][0]["ApproveUntilDate"] = json!("2024-01-01")
+            }),
+        ),
+        (
+            format!("b.json: {rule}: gives neither ApproveAfterDays nor ApproveUntilDate"),
+            Box::new(|d| {
+                d["ApprovalRules"]["PatchRules"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("ApproveAfterDays");
+            }),
+        ),
+        (
+            format!(
+                "b.json: {rule}.ApproveUntilDate: `2024-13-01` is not a date of the form YYYY-MM-DD"
+            ),
+            Box::new(|d| {
+                let r = d["ApprovalRules"]["PatchRules"][0].as_object_mut().unwrap();
+                r.remove("ApproveAfterDays");
+                r.insert("ApproveUntilDate".into(), json!("2024-13-01"));
+            }),
+        ),
+        (
+            format!("b.json: {rule}.ApproveAfterDays: invalid type: string \"7\""),
+            Box::new(|d| d["ApprovalRules"]["PatchRules"][0]["ApproveAfterDays"] = json!("7")),
+        ),
+        (
+            "b.json: $.ApprovalRules.PatchRules: 11 approval rules; AWS allows at most 10".into(),
+            Box::new(|d| {
+                let r = d["ApprovalRules"]["PatchRules"][0].clone();
+                d["ApprovalRules"]["PatchRules"] = Value::Array(vec![r; 11]);
+            }),
+        ),
+        (
+            format!(
+                "b.json: {rule}.PatchFilterGroup.PatchFilters: 5 filters; AWS allows at most 4 per group"
+            ),
+            Box::new(|d| {
+                d["ApprovalRules"]["PatchRules"][0]["PatchFilterGroup"]["PatchFilters"] = json!([
                 {"Key": "PRODUCT", "Values": ["*"]}, {"Key": "CLASSIFICATION", "Values": ["*"]}, {"Key": "SEVERITY", "Values": ["*"]},
                 {"Key": "SEVERITY", "Values": ["*"]}, {"Key": "PRODUCT", "Values": ["*"]}]);
-        })),
-        (format!("b.json: {rule}.PatchFilterGroup.PatchFilters[1].Key: filter key `CLASSIFICATION` appears twice in one group"), Box::new(|d| {
-            d["ApprovalRules"]["PatchRules"][0]["PatchFilterGroup"]["PatchFilters"] = json!([
+            }),
+        ),
+        (
+            format!(
+                "b.json: {rule}.PatchFilterGroup.PatchFilters[1].Key: filter key `CLASSIFICATION` appears twice in one group"
+            ),
+            Box::new(|d| {
+                d["ApprovalRules"]["PatchRules"][0]["PatchFilterGroup"]["PatchFilters"] = json!([
                 {"Key": "CLASSIFICATION", "Values": ["Security"]}, {"Key": "CLASSIFICATION", "Values": ["Bugfix"]}]);
-        })),
-        ("b.json: $.GlobalFilters.PatchFilters[0].Values: 21 values; AWS requires 1 to 20".into(), Box::new(|d| d["GlobalFilters"]["PatchFilters"][0]["Values"] = Value::Array(vec![json!("*"); 21]))),
-        ("b.json: $.GlobalFilters.PatchFilters[0].Values: 0 values".into(), Box::new(|d| d["GlobalFilters"]["PatchFilters"][0]["Values"] = json!([]))),
-        ("b.json: $.ApprovedPatches: 51 entries; AWS allows at most 50".into(), Box::new(|d| d["ApprovedPatches"] = Value::Array(vec![json!("x"); 51]))),
-        ("b.json: $.RejectedPatches: 51 entries; AWS allows at most 50".into(), Box::new(|d| d["RejectedPatches"] = Value::Array(vec![json!("x"); 51]))),
-        ("b.json: $.RejectedPatches[0]: `` must be 1 to 100 characters".into(), Box::new(|d| d["RejectedPatches"] = json!([""]))),
-        ("b.json: $.RejectedPatchesAction: unknown RejectedPatchesAction `DENY`".into(), Box::new(|d| d["RejectedPatchesAction"] = json!("DENY"))),
-        (format!("b.json: {rule}.ComplianceLevel: unknown ComplianceLevel `SEVERE`"), Box::new(|d| d["ApprovalRules"]["PatchRules"][0]["ComplianceLevel"] = json!("SEVERE"))),
-        ("b.json: $.ApprovedPatchesComplianceLevel: unknown ComplianceLevel `high`".into(), Box::new(|d| d["ApprovedPatchesComplianceLevel"] = json!("high"))),
-        ("b.json: $.OperatingSystem: `WINDOWS` baselines are not supported".into(), Box::new(|d| d["OperatingSystem"] = json!("WINDOWS"))),
-        ("b.json: $.Sources[0].Name: source name `x` must match".into(), Box::new(|d| d["Sources"] = json!([{"Name": "x", "Products": ["*"], "Configuration": "[x]"}]))),
-        ("b.json: $.CreatedDate: `\"yesterday\"` is not a timestamp".into(), Box::new(|d| d["CreatedDate"] = json!("yesterday"))),
+            }),
+        ),
+        (
+            "b.json: $.GlobalFilters.PatchFilters[0].Values: 21 values; AWS requires 1 to 20"
+                .into(),
+            Box::new(|d| {
+                d["GlobalFilters"]["PatchFilters"][0]["Values"] = Value::Array(vec![json!("*"); 21])
+            }),
+        ),
+        (
+            "b.json: $.GlobalFilters.PatchFilters[0].Values: 0 values".into(),
+            Box::new(|d| d["GlobalFilters"]["PatchFilters"][0]["Values"] = json!([])),
+        ),
+        (
+            "b.json: $.ApprovedPatches: 51 entries; AWS allows at most 50".into(),
+            Box::new(|d| d["ApprovedPatches"] = Value::Array(vec![json!("x"); 51])),
+        ),
+        (
+            "b.json: $.RejectedPatches: 51 entries; AWS allows at most 50".into(),
+            Box::new(|d| d["RejectedPatches"] = Value::Array(vec![json!("x"); 51])),
+        ),
+        (
+            "b.json: $.RejectedPatches[0]: `` must be 1 to 100 characters".into(),
+            Box::new(|d| d["RejectedPatches"] = json!([""])),
+        ),
+        (
+            "b.json: $.RejectedPatchesAction: unknown RejectedPatchesAction `DENY`".into(),
+            Box::new(|d| d["RejectedPatchesAction"] = json!("DENY")),
+        ),
+        (
+            format!("b.json: {rule}.ComplianceLevel: unknown ComplianceLevel `SEVERE`"),
+            Box::new(|d| d["ApprovalRules"]["PatchRules"][0]["ComplianceLevel"] = json!("SEVERE")),
+        ),
+        (
+            "b.json: $.ApprovedPatchesComplianceLevel: unknown ComplianceLevel `high`".into(),
+            Box::new(|d| d["ApprovedPatchesComplianceLevel"] = json!("high")),
+        ),
+        (
+            "b.json: $.OperatingSystem: `WINDOWS` baselines are not supported".into(),
+            Box::new(|d| d["OperatingSystem"] = json!("WINDOWS")),
+        ),
+        (
+            "b.json: $.Sources[0].Name: source name `x` must match".into(),
+            Box::new(|d| {
+                d["Sources"] = json!([{"Name": "x", "Products": ["*"], "Configuration": "[x]"}])
+            }),
+        ),
+        (
+            "b.json: $.CreatedDate: `\"yesterday\"` is not a timestamp".into(),
+            Box::new(|d| d["CreatedDate"] = json!("yesterday")),
+        ),
     ];
     for (want, mutate) in cases {
         let got = refused(mutate);
-        assert!(got.starts_with(&want), "want prefix:\n  {want}\ngot:\n  {got}");
+        assert!(
+            got.starts_with(&want),
+            "want prefix:\n  {want}\ngot:\n  {got}"
+        );
         assert!(!got.contains('\n'));
     }
-    let e = Baseline::from_json("{\"Name\": ", "b.json").unwrap_err().to_string();
-    assert!(e.starts_with("b.json: line 1 column 9: not valid JSON"), "{e}");
+    let e = Baseline::from_json("{\"Name\": ", "b.json")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("b.json: line 1 column 9: not valid JSON"),
+        "{e}"
+    );
     // Snapshot-shape errors use the snapshot's own key names.
     let snap = json!({"patchBaseline": {"operatingSystem": "UBUNTU", "approvalRules": {"rules": [
         {"filterGroup": {"filters": [{"key": "SEVERITY", "values": ["Critical"]}]}, "approveAfterDays": 7}]}}});
-    let e = Baseline::from_json(&snap.to_string(), "s.json").unwrap_err().to_string();
+    let e = Baseline::from_json(&snap.to_string(), "s.json")
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("s.json: $.patchBaseline.approvalRules.rules[0].filterGroup.filters[0].key: filter key `SEVERITY`"), "{e}");
     let snap = json!({"patchBaseline": {"operatingSystem": "UBUNTU", "approvalRules": {"rules": [{"approveAfterDays": "x"}]}}});
-    let e = Baseline::from_json(&snap.to_string(), "s.json").unwrap_err().to_string();
-    assert!(e.starts_with("s.json: $.patchBaseline.approvalRules.rules[0].approveAfterDays: invalid type"), "{e}");
+    let e = Baseline::from_json(&snap.to_string(), "s.json")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(
+            "s.json: $.patchBaseline.approvalRules.rules[0].approveAfterDays: invalid type"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -175,7 +378,10 @@ fn truncated_and_mangled_input_never_panics() {
     for end in 0..text.len() {
         let _ = Baseline::from_json(&text[..end], "cut.json");
     }
-    let snapshot = std::fs::read_to_string(repo_root().join("fixtures/aws_snapshot/patch-baseline-snapshot.json")).unwrap();
+    let snapshot = std::fs::read_to_string(
+        repo_root().join("fixtures/aws_snapshot/patch-baseline-snapshot.json"),
+    )
+    .unwrap();
     let bytes = snapshot.as_bytes();
     for i in (0..bytes.len()).step_by(3) {
         for replacement in [b'0', b'"', b'}', b'[', b'-'] {

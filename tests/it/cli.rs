@@ -14,20 +14,70 @@ fn stderr(out: &std::process::Output) -> String {
 fn evaluate_prints_a_table_and_exit_codes_follow_the_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let inventory = fixture("fixtures/inventories/al2023-mixed.json");
-    let out = run_binary(&["evaluate", "--inventory", &inventory, "--now", "2024-06-01T00:00:00Z"], dir.path());
+    let out = run_binary(
+        &[
+            "evaluate",
+            "--inventory",
+            &inventory,
+            "--now",
+            "2024-06-01T00:00:00Z",
+        ],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Missing  openssl-libs.x86_64  1:3.0.8-1.amzn2023.0.9  1:3.0.8-1.amzn2023.0.11"), "{text}");
-    assert!(text.contains("NON_COMPLIANT: 1 installed, 4 installed-other"), "{text}");
-    assert!(!text.contains("bash.x86_64"), "compliant packages only with --all");
-    let all = run_binary(&["evaluate", "--inventory", &inventory, "--now", "2024-06-01T00:00:00Z", "--all"], dir.path());
+    assert!(
+        text.contains(
+            "Missing  openssl-libs.x86_64  1:3.0.8-1.amzn2023.0.9  1:3.0.8-1.amzn2023.0.11"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("NON_COMPLIANT: 1 installed, 4 installed-other"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("bash.x86_64"),
+        "compliant packages only with --all"
+    );
+    let all = run_binary(
+        &[
+            "evaluate",
+            "--inventory",
+            &inventory,
+            "--now",
+            "2024-06-01T00:00:00Z",
+            "--all",
+        ],
+        dir.path(),
+    );
     assert!(String::from_utf8_lossy(&all.stdout).contains("bash.x86_64"));
-    let strict = run_binary(&["evaluate", "--inventory", &inventory, "--fail-on-non-compliant", "--now", "2024-06-01T00:00:00Z"], dir.path());
+    let strict = run_binary(
+        &[
+            "evaluate",
+            "--inventory",
+            &inventory,
+            "--fail-on-non-compliant",
+            "--now",
+            "2024-06-01T00:00:00Z",
+        ],
+        dir.path(),
+    );
     assert_eq!(strict.status.code(), Some(4));
     // Against a baseline that approves nothing, the same machine is compliant.
     let nothing = dir.path().join("nothing.json");
     std::fs::write(&nothing, r#"{"Name": "none", "OperatingSystem": "AMAZON_LINUX_2023", "ApprovalRules": {"PatchRules": []}}"#).unwrap();
-    let ok = run_binary(&["evaluate", "--inventory", &inventory, "--baseline", nothing.to_str().unwrap(), "--fail-on-non-compliant"], dir.path());
+    let ok = run_binary(
+        &[
+            "evaluate",
+            "--inventory",
+            &inventory,
+            "--baseline",
+            nothing.to_str().unwrap(),
+            "--fail-on-non-compliant",
+        ],
+        dir.path(),
+    );
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("COMPLIANT: 0 installed"));
 }
@@ -35,16 +85,38 @@ fn evaluate_prints_a_table_and_exit_codes_follow_the_outcome() {
 #[test]
 fn json_output_carries_reasons() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_binary(&["evaluate", "--inventory", &fixture("fixtures/inventories/al2023-mixed.json"),
-        "--baseline", "AWS-AmazonLinux2023DefaultPatchBaseline", "--output", "json", "--now", "2024-06-01T00:00:00Z"], dir.path());
+    let out = run_binary(
+        &[
+            "evaluate",
+            "--inventory",
+            &fixture("fixtures/inventories/al2023-mixed.json"),
+            "--baseline",
+            "AWS-AmazonLinux2023DefaultPatchBaseline",
+            "--output",
+            "json",
+            "--now",
+            "2024-06-01T00:00:00Z",
+        ],
+        dir.path(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["counts"]["Missing"], 2);
-    let sudo = doc["packages"].as_array().unwrap().iter().find(|p| p["name"] == "sudo").unwrap();
+    let sudo = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "sudo")
+        .unwrap();
     assert_eq!(sudo["state"], "InstalledOther");
     assert_eq!(sudo["reasons"][0]["kind"], "tooRecent");
     assert_eq!(sudo["reasons"][0]["cutoff"], "2024-05-25T00:00:00Z");
-    assert!(sudo["explanation"].as_str().unwrap().contains("approves only releases before"));
+    assert!(
+        sudo["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("approves only releases before")
+    );
 }
 
 #[test]
@@ -77,17 +149,30 @@ fn bad_input_gives_one_line_errors_and_documented_codes() {
         let out = run_binary(&args, dir.path());
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
-        assert!(err.starts_with(&message), "{args:?}:\nwant {message}\ngot  {err}");
+        assert!(
+            err.starts_with(&message),
+            "{args:?}:\nwant {message}\ngot  {err}"
+        );
         if code != 64 || message.starts_with("patch-baseline") {
             assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
         }
     }
     // --report without any instance id.
-    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&inventory).unwrap()).unwrap();
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&inventory).unwrap()).unwrap();
     doc.as_object_mut().unwrap().remove("instanceId");
     let anonymous = dir.path().join("anon.json");
     std::fs::write(&anonymous, doc.to_string()).unwrap();
-    let out = run_binary(&["evaluate", "--inventory", anonymous.to_str().unwrap(), "--report", "r.json"], dir.path());
+    let out = run_binary(
+        &[
+            "evaluate",
+            "--inventory",
+            anonymous.to_str().unwrap(),
+            "--report",
+            "r.json",
+        ],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(64));
     assert!(stderr(&out).contains("--report needs an instance id"));
     assert!(!dir.path().join("r.json").exists());
@@ -98,34 +183,86 @@ fn override_list_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("override.yaml");
     std::fs::write(&list, "patches:\n  - title: 'x'\n").unwrap();
-    let out = run_binary(&["evaluate", "--inventory", &fixture("fixtures/inventories/al2023-mixed.json"), "--operation", "Install",
-        "--install-override-list", list.to_str().unwrap()], dir.path());
+    let out = run_binary(
+        &[
+            "evaluate",
+            "--inventory",
+            &fixture("fixtures/inventories/al2023-mixed.json"),
+            "--operation",
+            "Install",
+            "--install-override-list",
+            list.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(65));
-    assert_eq!(stderr(&out).trim_end(), format!("patch-baseline: error: {}: patches[0].id is missing", list.display()));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "patch-baseline: error: {}: patches[0].id is missing",
+            list.display()
+        )
+    );
 }
 
 #[test]
 fn baseline_validate_and_builtin_listing() {
     let dir = tempfile::tempdir().unwrap();
-    let ok = run_binary(&["baseline", "validate", &fixture("baselines/AWS-RedHatDefaultPatchBaseline.json"),
-        &fixture("fixtures/aws_snapshot/patch-baseline-snapshot.json")], dir.path());
+    let ok = run_binary(
+        &[
+            "baseline",
+            "validate",
+            &fixture("baselines/AWS-RedHatDefaultPatchBaseline.json"),
+            &fixture("fixtures/aws_snapshot/patch-baseline-snapshot.json"),
+        ],
+        dir.path(),
+    );
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
     let text = String::from_utf8_lossy(&ok.stdout);
-    assert!(text.contains("ok: ") && text.contains("AWS-RedHatDefaultPatchBaseline (REDHAT_ENTERPRISE_LINUX), 2 rule(s)"), "{text}");
-    let bad = run_binary(&["baseline", "validate", &fixture("fixtures/aws_baselines/AWS-WindowsPredefinedPatchBaseline-OS.json")], dir.path());
+    assert!(
+        text.contains("ok: ")
+            && text.contains("AWS-RedHatDefaultPatchBaseline (REDHAT_ENTERPRISE_LINUX), 2 rule(s)"),
+        "{text}"
+    );
+    let bad = run_binary(
+        &[
+            "baseline",
+            "validate",
+            &fixture("fixtures/aws_baselines/AWS-WindowsPredefinedPatchBaseline-OS.json"),
+        ],
+        dir.path(),
+    );
     assert_eq!(bad.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&bad.stdout).contains("invalid: "));
     assert!(stderr(&bad).contains("`WINDOWS` baselines are not supported"));
 
     // Detection under --root: an Ubuntu image is matched to the Ubuntu baseline.
     std::fs::create_dir_all(dir.path().join("img/etc")).unwrap();
-    std::fs::write(dir.path().join("img/etc/os-release"), "ID=ubuntu\nVERSION_ID=\"22.04\"\n").unwrap();
-    let list = run_binary(&["baselines", "list", "--root", dir.path().join("img").to_str().unwrap()], dir.path());
+    std::fs::write(
+        dir.path().join("img/etc/os-release"),
+        "ID=ubuntu\nVERSION_ID=\"22.04\"\n",
+    )
+    .unwrap();
+    let list = run_binary(
+        &[
+            "baselines",
+            "list",
+            "--root",
+            dir.path().join("img").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
     let text = String::from_utf8_lossy(&list.stdout);
     assert!(text.contains("* AWS-UbuntuDefaultPatchBaseline"), "{text}");
-    assert!(text.contains("applies to this system: Ubuntu22.04 (UBUNTU, apt)"), "{text}");
+    assert!(
+        text.contains("applies to this system: Ubuntu22.04 (UBUNTU, apt)"),
+        "{text}"
+    );
     assert_eq!(text.lines().filter(|l| l.starts_with("* AWS-")).count(), 1);
-    let show = run_binary(&["baselines", "show", "AWS-SuseDefaultPatchBaseline"], dir.path());
+    let show = run_binary(
+        &["baselines", "show", "AWS-SuseDefaultPatchBaseline"],
+        dir.path(),
+    );
     let shown: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(shown["OperatingSystem"], "SUSE");
     let missing = run_binary(&["baselines", "show", "nope"], dir.path());

@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 use crate::util::{assert_states, baseline, decision, inventory, rule, run_scan};
 
 fn debian_default() -> Baseline {
-    patch_baseline::baseline::find_builtin("AWS-DebianDefaultPatchBaseline").unwrap().load().unwrap()
+    patch_baseline::baseline::find_builtin("AWS-DebianDefaultPatchBaseline")
+        .unwrap()
+        .load()
+        .unwrap()
 }
 
 fn origin(archive: &str, site: &str, trusted: bool) -> Value {
@@ -33,19 +36,80 @@ fn apt(installed: Value, available: Value) -> Inventory {
 fn sample() -> Inventory {
     let security = origin("bookworm-security", "security.debian.org", true);
     apt(
-        json!([inst("libssl3", "3.0.15-1~deb12u1"), inst("tzdata", "2024a-0+deb12u1"), inst("bysite", "1.0-1"),
-               inst("byoldstable", "1.0-1"), inst("untrusted", "1.0-1"), inst("extra", "1.0-1"),
-               inst("local", "2.0-1"), inst("current", "1.1-1")]),
         json!([
-            avail("libssl3", "3.0.17-1~deb12u3", json!([security.clone()]), "optional", "libs"),
-            avail("tzdata", "2025b-0+deb12u1", json!([origin("bookworm-updates", "deb.debian.org", true)]), "required", "localization"),
-            avail("bysite", "1.1-1", json!([origin("bookworm", "security.debian.org", true)]), "optional", "utils"),
-            avail("byoldstable", "1.1-1", json!([{"archive": "oldstable-security", "codename": "bookworm-security", "site": "deb.debian.org", "trusted": true}]), "optional", "utils"),
-            avail("untrusted", "1.1-1", json!([origin("bookworm-security", "security.debian.org", false)]), "optional", "utils"),
-            avail("extra", "1.1-1", json!([security.clone()]), "extra", "universe/net"),
-            avail("local", "1.5-1", json!([security.clone()]), "optional", "utils"),
-            avail("current", "1.1-1", json!([security.clone()]), "important", "admin"),
-            avail("notinstalled", "1.0-1", json!([security]), "optional", "utils"),
+            inst("libssl3", "3.0.15-1~deb12u1"),
+            inst("tzdata", "2024a-0+deb12u1"),
+            inst("bysite", "1.0-1"),
+            inst("byoldstable", "1.0-1"),
+            inst("untrusted", "1.0-1"),
+            inst("extra", "1.0-1"),
+            inst("local", "2.0-1"),
+            inst("current", "1.1-1")
+        ]),
+        json!([
+            avail(
+                "libssl3",
+                "3.0.17-1~deb12u3",
+                json!([security.clone()]),
+                "optional",
+                "libs"
+            ),
+            avail(
+                "tzdata",
+                "2025b-0+deb12u1",
+                json!([origin("bookworm-updates", "deb.debian.org", true)]),
+                "required",
+                "localization"
+            ),
+            avail(
+                "bysite",
+                "1.1-1",
+                json!([origin("bookworm", "security.debian.org", true)]),
+                "optional",
+                "utils"
+            ),
+            avail(
+                "byoldstable",
+                "1.1-1",
+                json!([{"archive": "oldstable-security", "codename": "bookworm-security", "site": "deb.debian.org", "trusted": true}]),
+                "optional",
+                "utils"
+            ),
+            avail(
+                "untrusted",
+                "1.1-1",
+                json!([origin("bookworm-security", "security.debian.org", false)]),
+                "optional",
+                "utils"
+            ),
+            avail(
+                "extra",
+                "1.1-1",
+                json!([security.clone()]),
+                "extra",
+                "universe/net"
+            ),
+            avail(
+                "local",
+                "1.5-1",
+                json!([security.clone()]),
+                "optional",
+                "utils"
+            ),
+            avail(
+                "current",
+                "1.1-1",
+                json!([security.clone()]),
+                "important",
+                "admin"
+            ),
+            avail(
+                "notinstalled",
+                "1.0-1",
+                json!([security]),
+                "optional",
+                "utils"
+            ),
         ]),
     )
 }
@@ -53,66 +117,171 @@ fn sample() -> Inventory {
 #[test]
 fn default_baseline_approves_security_origins_only_without_delay() {
     let ev = run_scan(&sample(), &debian_default());
-    assert_states(&ev, &[
-        ("libssl3", PatchState::Missing),
-        ("tzdata", PatchState::InstalledOther),
-        ("bysite", PatchState::Missing),
-        ("byoldstable", PatchState::Missing),
-        ("untrusted", PatchState::InstalledOther),
-        ("extra", PatchState::Missing),
-        // Versions below the installed one are not considered on apt.
-        ("local", PatchState::InstalledOther),
-        ("current", PatchState::Installed),
-        ("notinstalled", PatchState::NotApplicable),
-    ]);
+    assert_states(
+        &ev,
+        &[
+            ("libssl3", PatchState::Missing),
+            ("tzdata", PatchState::InstalledOther),
+            ("bysite", PatchState::Missing),
+            ("byoldstable", PatchState::Missing),
+            ("untrusted", PatchState::InstalledOther),
+            ("extra", PatchState::Missing),
+            // Versions below the installed one are not considered on apt.
+            ("local", PatchState::InstalledOther),
+            ("current", PatchState::Installed),
+            ("notinstalled", PatchState::NotApplicable),
+        ],
+    );
     let d = decision(&ev, "libssl3");
-    assert_eq!((d.classification.as_str(), d.patch_severity.as_str()), ("Security", "optional"));
+    assert_eq!(
+        (d.classification.as_str(), d.patch_severity.as_str()),
+        ("Security", "optional")
+    );
     assert!(d.cve_ids.is_empty());
-    assert!(matches!(&d.reasons[0], Reason::ApprovedByRule { rule: 1, origin: Some(o), released: None, .. } if o == "bookworm-security"));
-    assert_eq!(decision(&ev, "tzdata").reasons, vec![Reason::NonSecurity { rule: 1 }]);
-    assert_eq!(decision(&ev, "local").reasons, vec![Reason::NoAvailableVersion]);
+    assert!(
+        matches!(&d.reasons[0], Reason::ApprovedByRule { rule: 1, origin: Some(o), released: None, .. } if o == "bookworm-security")
+    );
+    assert_eq!(
+        decision(&ev, "tzdata").reasons,
+        vec![Reason::NonSecurity { rule: 1 }]
+    );
+    assert_eq!(
+        decision(&ev, "local").reasons,
+        vec![Reason::NoAvailableVersion]
+    );
 }
 
 #[test]
 fn enable_non_security_approves_everything_with_a_listed_priority() {
-    let b = baseline("DEBIAN", json!([rule(json!({"PRIORITY": ["Required", "Important", "Standard", "Optional", "Extra"]}), 360, "UNSPECIFIED", true)]), json!({}));
+    let b = baseline(
+        "DEBIAN",
+        json!([rule(
+            json!({"PRIORITY": ["Required", "Important", "Standard", "Optional", "Extra"]}),
+            360,
+            "UNSPECIFIED",
+            true
+        )]),
+        json!({}),
+    );
     let ev = run_scan(&sample(), &b);
     // ApproveAfterDays is ignored on apt: 360 days changes nothing.
-    assert_states(&ev, &[("tzdata", PatchState::Missing), ("untrusted", PatchState::Missing), ("libssl3", PatchState::Missing)]);
+    assert_states(
+        &ev,
+        &[
+            ("tzdata", PatchState::Missing),
+            ("untrusted", PatchState::Missing),
+            ("libssl3", PatchState::Missing),
+        ],
+    );
     assert_eq!(decision(&ev, "tzdata").classification, "");
 }
 
 #[test]
 fn priority_section_and_product_filters() {
-    let b = baseline("DEBIAN", json!([rule(json!({"PRIORITY": ["Required", "Important"]}), 0, "HIGH", false)]), json!({}));
+    let b = baseline(
+        "DEBIAN",
+        json!([rule(
+            json!({"PRIORITY": ["Required", "Important"]}),
+            0,
+            "HIGH",
+            false
+        )]),
+        json!({}),
+    );
     let ev = run_scan(&sample(), &b);
-    assert_states(&ev, &[("libssl3", PatchState::InstalledOther), ("current", PatchState::Installed)]);
-    assert!(matches!(&decision(&ev, "libssl3").reasons[0], Reason::RuleFilter { key: patch_baseline::model::FilterKey::Priority, value: Some(v), .. } if v == "optional"));
-    let b = baseline("DEBIAN", json!([rule(json!({"SECTION": ["universe/net", "LIBS"]}), 0, "HIGH", false)]), json!({}));
-    assert_states(&run_scan(&sample(), &b), &[("libssl3", PatchState::Missing), ("extra", PatchState::Missing), ("bysite", PatchState::InstalledOther)]);
+    assert_states(
+        &ev,
+        &[
+            ("libssl3", PatchState::InstalledOther),
+            ("current", PatchState::Installed),
+        ],
+    );
+    assert!(
+        matches!(&decision(&ev, "libssl3").reasons[0], Reason::RuleFilter { key: patch_baseline::model::FilterKey::Priority, value: Some(v), .. } if v == "optional")
+    );
+    let b = baseline(
+        "DEBIAN",
+        json!([rule(
+            json!({"SECTION": ["universe/net", "LIBS"]}),
+            0,
+            "HIGH",
+            false
+        )]),
+        json!({}),
+    );
+    assert_states(
+        &run_scan(&sample(), &b),
+        &[
+            ("libssl3", PatchState::Missing),
+            ("extra", PatchState::Missing),
+            ("bysite", PatchState::InstalledOther),
+        ],
+    );
     // PRODUCT compares case-insensitively on apt.
-    let b = baseline("DEBIAN", json!([rule(json!({"PRODUCT": ["debian12"]}), 0, "HIGH", false)]), json!({}));
-    assert_states(&run_scan(&sample(), &b), &[("libssl3", PatchState::Missing)]);
-    let b = baseline("DEBIAN", json!([rule(json!({"PRODUCT": ["Debian11"]}), 0, "HIGH", false)]), json!({}));
-    assert_states(&run_scan(&sample(), &b), &[("libssl3", PatchState::InstalledOther)]);
+    let b = baseline(
+        "DEBIAN",
+        json!([rule(json!({"PRODUCT": ["debian12"]}), 0, "HIGH", false)]),
+        json!({}),
+    );
+    assert_states(
+        &run_scan(&sample(), &b),
+        &[("libssl3", PatchState::Missing)],
+    );
+    let b = baseline(
+        "DEBIAN",
+        json!([rule(json!({"PRODUCT": ["Debian11"]}), 0, "HIGH", false)]),
+        json!({}),
+    );
+    assert_states(
+        &run_scan(&sample(), &b),
+        &[("libssl3", PatchState::InstalledOther)],
+    );
 }
 
 #[test]
 fn approved_and_rejected_lists() {
     // Approved list beats global filters (project decision); non-security needs the flag.
-    let b = baseline("DEBIAN", json!([]), json!({
+    let b = baseline(
+        "DEBIAN",
+        json!([]),
+        json!({
         "GlobalFilters": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["Required"]}]},
-        "ApprovedPatches": ["libssl3", "tzdata"], "ApprovedPatchesComplianceLevel": "CRITICAL"}));
+        "ApprovedPatches": ["libssl3", "tzdata"], "ApprovedPatchesComplianceLevel": "CRITICAL"}),
+    );
     let ev = run_scan(&sample(), &b);
-    assert_states(&ev, &[("libssl3", PatchState::Missing), ("tzdata", PatchState::InstalledOther), ("extra", PatchState::InstalledOther)]);
+    assert_states(
+        &ev,
+        &[
+            ("libssl3", PatchState::Missing),
+            ("tzdata", PatchState::InstalledOther),
+            ("extra", PatchState::InstalledOther),
+        ],
+    );
     assert_eq!(ev.counts().critical_non_compliant, 1);
-    let b = baseline("DEBIAN", json!([]), json!({"ApprovedPatches": ["tzdata"], "ApprovedPatchesEnableNonSecurity": true}));
+    let b = baseline(
+        "DEBIAN",
+        json!([]),
+        json!({"ApprovedPatches": ["tzdata"], "ApprovedPatchesEnableNonSecurity": true}),
+    );
     assert_states(&run_scan(&sample(), &b), &[("tzdata", PatchState::Missing)]);
     // The APT name forms: name.arch:version rejects just that version.
-    for (action, state) in [("BLOCK", PatchState::InstalledRejected), ("ALLOW_AS_DEPENDENCY", PatchState::InstalledOther)] {
-        let b = baseline("DEBIAN", json!([rule(json!({"PRIORITY": ["*"]}), 0, "HIGH", false)]),
-            json!({"RejectedPatches": ["current.amd64:1.1-1", "libssl*"], "RejectedPatchesAction": action}));
+    for (action, state) in [
+        ("BLOCK", PatchState::InstalledRejected),
+        ("ALLOW_AS_DEPENDENCY", PatchState::InstalledOther),
+    ] {
+        let b = baseline(
+            "DEBIAN",
+            json!([rule(json!({"PRIORITY": ["*"]}), 0, "HIGH", false)]),
+            json!({"RejectedPatches": ["current.amd64:1.1-1", "libssl*"], "RejectedPatchesAction": action}),
+        );
         let ev = run_scan(&sample(), &b);
-        assert_states(&ev, &[("current", state), ("libssl3", state), ("extra", PatchState::Missing)]);
+        assert_states(
+            &ev,
+            &[
+                ("current", state),
+                ("libssl3", state),
+                ("extra", PatchState::Missing),
+            ],
+        );
     }
 }

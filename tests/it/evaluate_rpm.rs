@@ -33,7 +33,14 @@ fn avail(name: &str, version: &str, advisories: &[&str]) -> Value {
 }
 
 fn dnf(advisories: Value, installed: Value, available: Value) -> Inventory {
-    inventory("AMAZON_LINUX_2023", "AmazonLinux2023", "dnf", advisories, installed, available)
+    inventory(
+        "AMAZON_LINUX_2023",
+        "AmazonLinux2023",
+        "dnf",
+        advisories,
+        installed,
+        available,
+    )
 }
 
 #[test]
@@ -48,46 +55,92 @@ fn default_baseline_classification_severity_and_delay() {
             adv("ENH", "enhancement", Some("Moderate"), &ago(30, 0)),
         ]),
         json!([
-            inst("crit", "1.0-1"), inst("exact", "1.0-1"), inst("justover", "1.0-1"),
-            inst("low", "1.0-1"), inst("bugfix", "1.0-1"), inst("enh", "1.0-1"),
-            inst("nometa", "1.0-1"), inst("uptodate", "2.0-1"), inst("nothing", "1.0-1"),
+            inst("crit", "1.0-1"),
+            inst("exact", "1.0-1"),
+            inst("justover", "1.0-1"),
+            inst("low", "1.0-1"),
+            inst("bugfix", "1.0-1"),
+            inst("enh", "1.0-1"),
+            inst("nometa", "1.0-1"),
+            inst("uptodate", "2.0-1"),
+            inst("nothing", "1.0-1"),
         ]),
         json!([
-            avail("crit", "1.1-1", &["CRIT"]), avail("exact", "1.1-1", &["EXACT"]),
-            avail("justover", "1.1-1", &["JUSTOVER"]), avail("low", "1.1-1", &["LOW"]),
-            avail("bugfix", "1.1-1", &["BUGFIX"]), avail("enh", "1.1-1", &["ENH"]),
-            avail("nometa", "1.1-1", &[]), avail("uptodate", "1.5-1", &["CRIT"]),
+            avail("crit", "1.1-1", &["CRIT"]),
+            avail("exact", "1.1-1", &["EXACT"]),
+            avail("justover", "1.1-1", &["JUSTOVER"]),
+            avail("low", "1.1-1", &["LOW"]),
+            avail("bugfix", "1.1-1", &["BUGFIX"]),
+            avail("enh", "1.1-1", &["ENH"]),
+            avail("nometa", "1.1-1", &[]),
+            avail("uptodate", "1.5-1", &["CRIT"]),
             avail("notinstalled", "1.0-1", &["CRIT"]),
         ]),
     );
     let ev = run_scan(&inv, &al2023_default());
-    assert_states(&ev, &[
-        ("crit", PatchState::Missing),
-        ("exact", PatchState::InstalledOther),
-        ("justover", PatchState::Missing),
-        ("low", PatchState::InstalledOther),
-        ("bugfix", PatchState::Missing),
-        ("enh", PatchState::InstalledOther),
-        ("nometa", PatchState::InstalledOther),
-        ("uptodate", PatchState::Installed),
-        ("nothing", PatchState::InstalledOther),
-        ("notinstalled", PatchState::NotApplicable),
-    ]);
-    assert!(matches!(decision(&ev, "exact").reasons[0], Reason::RuleFilter { .. } | Reason::TooRecent { .. }));
-    assert!(decision(&ev, "exact").reasons.iter().any(|r| matches!(r, Reason::TooRecent { rule: 1, .. })));
-    assert!(matches!(decision(&ev, "nometa").reasons[0], Reason::RuleFilter { rule: 1, value: None, .. }));
-    assert_eq!(decision(&ev, "nothing").reasons, vec![Reason::NoAvailableVersion]);
+    assert_states(
+        &ev,
+        &[
+            ("crit", PatchState::Missing),
+            ("exact", PatchState::InstalledOther),
+            ("justover", PatchState::Missing),
+            ("low", PatchState::InstalledOther),
+            ("bugfix", PatchState::Missing),
+            ("enh", PatchState::InstalledOther),
+            ("nometa", PatchState::InstalledOther),
+            ("uptodate", PatchState::Installed),
+            ("nothing", PatchState::InstalledOther),
+            ("notinstalled", PatchState::NotApplicable),
+        ],
+    );
+    assert!(matches!(
+        decision(&ev, "exact").reasons[0],
+        Reason::RuleFilter { .. } | Reason::TooRecent { .. }
+    ));
+    assert!(
+        decision(&ev, "exact")
+            .reasons
+            .iter()
+            .any(|r| matches!(r, Reason::TooRecent { rule: 1, .. }))
+    );
+    assert!(matches!(
+        decision(&ev, "nometa").reasons[0],
+        Reason::RuleFilter {
+            rule: 1,
+            value: None,
+            ..
+        }
+    ));
+    assert_eq!(
+        decision(&ev, "nothing").reasons,
+        vec![Reason::NoAvailableVersion]
+    );
     let crit = decision(&ev, "crit");
-    assert_eq!((crit.classification.as_str(), crit.patch_severity.as_str()), ("Security", "Critical"));
+    assert_eq!(
+        (crit.classification.as_str(), crit.patch_severity.as_str()),
+        ("Security", "Critical")
+    );
     assert_eq!(crit.cve_ids, vec!["CVE-CRIT".to_string()]);
     // Installed is reported with the installed version and the candidate's metadata.
     let up = decision(&ev, "uptodate");
-    assert_eq!((up.version.as_str(), up.approved_version.as_deref()), ("2.0-1", Some("1.5-1")));
+    assert_eq!(
+        (up.version.as_str(), up.approved_version.as_deref()),
+        ("2.0-1", Some("1.5-1"))
+    );
     assert_eq!(up.classification, "Security");
     let bugfix = decision(&ev, "bugfix");
-    assert_eq!((bugfix.classification.as_str(), bugfix.patch_severity.as_str()), ("Bugfix", ""));
+    assert_eq!(
+        (
+            bugfix.classification.as_str(),
+            bugfix.patch_severity.as_str()
+        ),
+        ("Bugfix", "")
+    );
     let c = ev.counts();
-    assert_eq!((c.missing, c.installed, c.installed_other, c.not_applicable), (3, 1, 5, 1));
+    assert_eq!(
+        (c.missing, c.installed, c.installed_other, c.not_applicable),
+        (3, 1, 5, 1)
+    );
     assert_eq!((c.security_non_compliant, c.other_non_compliant), (2, 1));
 }
 
@@ -104,61 +157,142 @@ fn yum_dates_updated_else_issued_and_build_time() {
         avail("b", "2-1", &["ONLY-ISSUED"]),
         {"name": "c", "arch": "x86_64", "version": "2-1", "advisories": ["OLD"], "buildTime": ago(2, 0)},
     ]);
-    let al2 = patch_baseline::baseline::find_builtin("AWS-AmazonLinux2DefaultPatchBaseline").unwrap().load().unwrap();
-    let yum = inventory("AMAZON_LINUX_2", "AmazonLinux2", "yum", advisories.clone(), installed.clone(), available.clone());
+    let al2 = patch_baseline::baseline::find_builtin("AWS-AmazonLinux2DefaultPatchBaseline")
+        .unwrap()
+        .load()
+        .unwrap();
+    let yum = inventory(
+        "AMAZON_LINUX_2",
+        "AmazonLinux2",
+        "yum",
+        advisories.clone(),
+        installed.clone(),
+        available.clone(),
+    );
     let ev = run_scan(&yum, &al2);
     // yum: updated (even when earlier than issued); max(notice time, build time).
-    assert_states(&ev, &[("a", PatchState::Missing), ("b", PatchState::Missing), ("c", PatchState::InstalledOther)]);
+    assert_states(
+        &ev,
+        &[
+            ("a", PatchState::Missing),
+            ("b", PatchState::Missing),
+            ("c", PatchState::InstalledOther),
+        ],
+    );
     // dnf: issued only; build time is not consulted when the advisory is dated.
-    let dnf_inv = inventory("AMAZON_LINUX_2", "AmazonLinux2", "dnf", advisories, installed, available);
+    let dnf_inv = inventory(
+        "AMAZON_LINUX_2",
+        "AmazonLinux2",
+        "dnf",
+        advisories,
+        installed,
+        available,
+    );
     let ev = run_scan(&dnf_inv, &al2);
-    assert_states(&ev, &[("a", PatchState::InstalledOther), ("b", PatchState::Missing), ("c", PatchState::Missing)]);
+    assert_states(
+        &ev,
+        &[
+            ("a", PatchState::InstalledOther),
+            ("b", PatchState::Missing),
+            ("c", PatchState::Missing),
+        ],
+    );
 }
 
 #[test]
 fn approve_until_date_includes_its_last_second() {
-    let b = baseline("AMAZON_LINUX_2023", json!([{
+    let b = baseline(
+        "AMAZON_LINUX_2023",
+        json!([{
         "PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["Security"]}]},
-        "ApproveUntilDate": "2024-01-31", "ComplianceLevel": "HIGH"}]), json!({}));
+        "ApproveUntilDate": "2024-01-31", "ComplianceLevel": "HIGH"}]),
+        json!({}),
+    );
     let inv = dnf(
         json!([
             {"id": "LAST", "type": "security", "severity": "Low", "issued": "2024-01-31T23:59:59Z"},
             {"id": "NEXT", "type": "security", "severity": "Low", "issued": "2024-02-01T00:00:00Z"},
             {"id": "UNDATED", "type": "security", "severity": "Low"},
         ]),
-        json!([inst("last", "1-1"), inst("next", "1-1"), inst("undated", "1-1")]),
-        json!([avail("last", "2-1", &["LAST"]), avail("next", "2-1", &["NEXT"]), avail("undated", "2-1", &["UNDATED"])]),
+        json!([
+            inst("last", "1-1"),
+            inst("next", "1-1"),
+            inst("undated", "1-1")
+        ]),
+        json!([
+            avail("last", "2-1", &["LAST"]),
+            avail("next", "2-1", &["NEXT"]),
+            avail("undated", "2-1", &["UNDATED"])
+        ]),
     );
     let ev = run_scan(&inv, &b);
-    assert_states(&ev, &[("last", PatchState::Missing), ("next", PatchState::InstalledOther), ("undated", PatchState::Missing)]);
+    assert_states(
+        &ev,
+        &[
+            ("last", PatchState::Missing),
+            ("next", PatchState::InstalledOther),
+            ("undated", PatchState::Missing),
+        ],
+    );
     assert_eq!(decision(&ev, "last").compliance, ComplianceLevel::High);
 }
 
 #[test]
 fn enable_non_security_uses_build_time() {
-    let b = baseline("CENTOS", json!([rule(json!({"PRODUCT": ["*"]}), 7, "UNSPECIFIED", true)]), json!({}));
-    let inv = inventory("CENTOS", "CentOS7.9", "yum", json!([]),
-        json!([inst("old", "1-1"), inst("fresh", "1-1"), inst("undated", "1-1")]),
+    let b = baseline(
+        "CENTOS",
+        json!([rule(json!({"PRODUCT": ["*"]}), 7, "UNSPECIFIED", true)]),
+        json!({}),
+    );
+    let inv = inventory(
+        "CENTOS",
+        "CentOS7.9",
+        "yum",
+        json!([]),
+        json!([
+            inst("old", "1-1"),
+            inst("fresh", "1-1"),
+            inst("undated", "1-1")
+        ]),
         json!([
             {"name": "old", "arch": "x86_64", "version": "2-1", "buildTime": ago(8, 0)},
             {"name": "fresh", "arch": "x86_64", "version": "2-1", "buildTime": ago(1, 0)},
             {"name": "undated", "arch": "x86_64", "version": "2-1"},
-        ]));
+        ]),
+    );
     let ev = run_scan(&inv, &b);
-    assert_states(&ev, &[("old", PatchState::Missing), ("fresh", PatchState::InstalledOther), ("undated", PatchState::Missing)]);
+    assert_states(
+        &ev,
+        &[
+            ("old", PatchState::Missing),
+            ("fresh", PatchState::InstalledOther),
+            ("undated", PatchState::Missing),
+        ],
+    );
     assert_eq!(decision(&ev, "old").classification, "");
     // The same rule without EnableNonSecurity refuses notice-less packages.
-    let b = baseline("CENTOS", json!([rule(json!({"PRODUCT": ["*"]}), 7, "UNSPECIFIED", false)]), json!({}));
+    let b = baseline(
+        "CENTOS",
+        json!([rule(json!({"PRODUCT": ["*"]}), 7, "UNSPECIFIED", false)]),
+        json!({}),
+    );
     let ev = run_scan(&inv, &b);
-    assert_eq!(decision(&ev, "old").reasons, vec![Reason::NonSecurity { rule: 1 }]);
+    assert_eq!(
+        decision(&ev, "old").reasons,
+        vec![Reason::NonSecurity { rule: 1 }]
+    );
 }
 
 #[test]
 fn approved_list_by_name_advisory_cve_bugzilla_and_over_global_filters() {
-    let b = baseline("AMAZON_LINUX_2023", json!([]), json!({
+    let b = baseline(
+        "AMAZON_LINUX_2023",
+        json!([]),
+        json!({
         "GlobalFilters": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["Security"]}]},
         "ApprovedPatches": ["byname", "ADV-ID", "CVE-CVEADV", "8000", "nometa*"],
-        "ApprovedPatchesComplianceLevel": "MEDIUM"}));
+        "ApprovedPatchesComplianceLevel": "MEDIUM"}),
+    );
     let inv = dnf(
         json!([
             adv("BYNAME", "bugfix", None, &ago(0, 0)),
@@ -167,53 +301,125 @@ fn approved_list_by_name_advisory_cve_bugzilla_and_over_global_filters() {
             adv("BUGZILLA", "enhancement", None, &ago(0, 0)),
             adv("OTHER", "enhancement", None, &ago(0, 0)),
         ]),
-        json!([inst("byname", "1-1"), inst("byid", "1-1"), inst("bycve", "1-1"), inst("bybz", "1-1"), inst("other", "1-1"), inst("nometa-pkg", "1-1")]),
-        json!([avail("byname", "2-1", &["BYNAME"]), avail("byid", "2-1", &["ADV-ID"]), avail("bycve", "2-1", &["CVEADV"]),
-               avail("bybz", "2-1", &["BUGZILLA"]), avail("other", "2-1", &["OTHER"]), avail("nometa-pkg", "2-1", &[])]),
+        json!([
+            inst("byname", "1-1"),
+            inst("byid", "1-1"),
+            inst("bycve", "1-1"),
+            inst("bybz", "1-1"),
+            inst("other", "1-1"),
+            inst("nometa-pkg", "1-1")
+        ]),
+        json!([
+            avail("byname", "2-1", &["BYNAME"]),
+            avail("byid", "2-1", &["ADV-ID"]),
+            avail("bycve", "2-1", &["CVEADV"]),
+            avail("bybz", "2-1", &["BUGZILLA"]),
+            avail("other", "2-1", &["OTHER"]),
+            avail("nometa-pkg", "2-1", &[])
+        ]),
     );
     let ev = run_scan(&inv, &b);
-    assert_states(&ev, &[
-        ("byname", PatchState::Missing), ("byid", PatchState::Missing), ("bycve", PatchState::Missing),
-        ("bybz", PatchState::Missing), ("other", PatchState::InstalledOther), ("nometa-pkg", PatchState::InstalledOther),
-    ]);
+    assert_states(
+        &ev,
+        &[
+            ("byname", PatchState::Missing),
+            ("byid", PatchState::Missing),
+            ("bycve", PatchState::Missing),
+            ("bybz", PatchState::Missing),
+            ("other", PatchState::InstalledOther),
+            ("nometa-pkg", PatchState::InstalledOther),
+        ],
+    );
     assert_eq!(decision(&ev, "byname").compliance, ComplianceLevel::Medium);
-    assert_eq!(decision(&ev, "byid").reasons, vec![Reason::ApprovedPatches { entry: "ADV-ID".into() }]);
-    assert!(matches!(decision(&ev, "nometa-pkg").reasons[0], Reason::ApprovedPatchesNonSecurity { .. }));
+    assert_eq!(
+        decision(&ev, "byid").reasons,
+        vec![Reason::ApprovedPatches {
+            entry: "ADV-ID".into()
+        }]
+    );
+    assert!(matches!(
+        decision(&ev, "nometa-pkg").reasons[0],
+        Reason::ApprovedPatchesNonSecurity { .. }
+    ));
     // ApprovedPatchesEnableNonSecurity lets the notice-less package through.
-    let mut doc: Value = json!({"ApprovedPatches": ["nometa*"], "ApprovedPatchesEnableNonSecurity": true});
+    let mut doc: Value =
+        json!({"ApprovedPatches": ["nometa*"], "ApprovedPatchesEnableNonSecurity": true});
     doc["GlobalFilters"] = json!({"PatchFilters": []});
     let b = baseline("AMAZON_LINUX_2023", json!([]), doc);
-    assert_states(&run_scan(&inv, &b), &[("nometa-pkg", PatchState::Missing), ("other", PatchState::InstalledOther)]);
+    assert_states(
+        &run_scan(&inv, &b),
+        &[
+            ("nometa-pkg", PatchState::Missing),
+            ("other", PatchState::InstalledOther),
+        ],
+    );
 }
 
 #[test]
 fn rejected_wins_and_block_versus_allow() {
     let advisories = json!([adv("SEC", "security", Some("Critical"), &ago(30, 0))]);
-    let installed = json!([inst("kernel", "5.10-1"), inst("badver", "1.0-1"), inst("fixed", "1.0-1")]);
-    let available = json!([avail("kernel", "5.15-1", &["SEC"]), avail("badver", "0.9-1", &["SEC"]), avail("fixed", "1.1-1", &["SEC"])]);
+    let installed = json!([
+        inst("kernel", "5.10-1"),
+        inst("badver", "1.0-1"),
+        inst("fixed", "1.0-1")
+    ]);
+    let available = json!([
+        avail("kernel", "5.15-1", &["SEC"]),
+        avail("badver", "0.9-1", &["SEC"]),
+        avail("fixed", "1.1-1", &["SEC"])
+    ]);
     let inv = dnf(advisories, installed, available);
     for (action, kernel_state, badver_state) in [
-        ("BLOCK", PatchState::InstalledRejected, PatchState::InstalledRejected),
-        ("ALLOW_AS_DEPENDENCY", PatchState::InstalledOther, PatchState::Installed),
+        (
+            "BLOCK",
+            PatchState::InstalledRejected,
+            PatchState::InstalledRejected,
+        ),
+        (
+            "ALLOW_AS_DEPENDENCY",
+            PatchState::InstalledOther,
+            PatchState::Installed,
+        ),
     ] {
-        let b = baseline("AMAZON_LINUX_2023",
-            json!([rule(json!({"CLASSIFICATION": ["Security"]}), 0, "CRITICAL", false)]),
-            json!({"RejectedPatches": ["kernel*", "badver-1.0-1", "fixed-1.0-1"], "ApprovedPatches": ["kernel"], "RejectedPatchesAction": action}));
+        let b = baseline(
+            "AMAZON_LINUX_2023",
+            json!([rule(
+                json!({"CLASSIFICATION": ["Security"]}),
+                0,
+                "CRITICAL",
+                false
+            )]),
+            json!({"RejectedPatches": ["kernel*", "badver-1.0-1", "fixed-1.0-1"], "ApprovedPatches": ["kernel"], "RejectedPatchesAction": action}),
+        );
         let ev = run_scan(&inv, &b);
         // A rejected name never gets approved, even when also in ApprovedPatches.
         // A rejected *installed version* with an approved newer one is Missing (the fix is to update).
-        assert_states(&ev, &[("kernel", kernel_state), ("badver", badver_state), ("fixed", PatchState::Missing)]);
-        assert!(matches!(decision(&ev, "kernel").reasons[0], Reason::RejectedPatches { .. }));
+        assert_states(
+            &ev,
+            &[
+                ("kernel", kernel_state),
+                ("badver", badver_state),
+                ("fixed", PatchState::Missing),
+            ],
+        );
+        assert!(matches!(
+            decision(&ev, "kernel").reasons[0],
+            Reason::RejectedPatches { .. }
+        ));
     }
 }
 
 #[test]
 fn highest_approved_version_wins_and_compliance_is_the_highest_contribution() {
-    let b = baseline("AMAZON_LINUX_2023", json!([
-        rule(json!({"CLASSIFICATION": ["Security"]}), 0, "HIGH", false),
-        rule(json!({"SEVERITY": ["Critical"]}), 0, "CRITICAL", false),
-        rule(json!({"SEVERITY": ["Important"]}), 0, "LOW", false),
-    ]), json!({}));
+    let b = baseline(
+        "AMAZON_LINUX_2023",
+        json!([
+            rule(json!({"CLASSIFICATION": ["Security"]}), 0, "HIGH", false),
+            rule(json!({"SEVERITY": ["Critical"]}), 0, "CRITICAL", false),
+            rule(json!({"SEVERITY": ["Important"]}), 0, "LOW", false),
+        ]),
+        json!({}),
+    );
     let inv = dnf(
         json!([
             adv("V2", "security", Some("Critical"), &ago(10, 0)),
@@ -221,7 +427,11 @@ fn highest_approved_version_wins_and_compliance_is_the_highest_contribution() {
             adv("V4", "enhancement", Some("Low"), &ago(1, 0)),
         ]),
         json!([inst("pkg", "1-1")]),
-        json!([avail("pkg", "2-1", &["V2"]), avail("pkg", "3-1", &["V3"]), avail("pkg", "4-1", &["V4"])]),
+        json!([
+            avail("pkg", "2-1", &["V2"]),
+            avail("pkg", "3-1", &["V3"]),
+            avail("pkg", "4-1", &["V4"])
+        ]),
     );
     let ev = run_scan(&inv, &b);
     let d = decision(&ev, "pkg");
@@ -230,7 +440,11 @@ fn highest_approved_version_wins_and_compliance_is_the_highest_contribution() {
     assert_eq!(d.cve_ids, vec!["CVE-V2".to_string(), "CVE-V3".to_string()]);
     assert_eq!(ev.non_compliant_severity(), Some(ComplianceLevel::High));
     // Only V2 approved at CRITICAL via rule 2 and HIGH via rule 1: the highest counts.
-    let inv = dnf(json!([adv("V2", "security", Some("Critical"), &ago(10, 0))]), json!([inst("pkg", "1-1")]), json!([avail("pkg", "2-1", &["V2"])]));
+    let inv = dnf(
+        json!([adv("V2", "security", Some("Critical"), &ago(10, 0))]),
+        json!([inst("pkg", "1-1")]),
+        json!([avail("pkg", "2-1", &["V2"])]),
+    );
     let ev = run_scan(&inv, &b);
     assert_eq!(decision(&ev, "pkg").compliance, ComplianceLevel::Critical);
     assert_eq!(ev.counts().critical_non_compliant, 1);
@@ -245,33 +459,87 @@ fn product_filter_is_exact_and_severity_vocabularies() {
             adv("NONE", "security", Some("None"), &ago(30, 0)),
             adv("MISSING", "security", None, &ago(30, 0)),
         ]),
-        json!([inst("med", "1-1"), inst("none", "1-1"), inst("missing", "1-1")]),
-        json!([avail("med", "2-1", &["MED"]), avail("none", "2-1", &["NONE"]), avail("missing", "2-1", &["MISSING"])]),
+        json!([
+            inst("med", "1-1"),
+            inst("none", "1-1"),
+            inst("missing", "1-1")
+        ]),
+        json!([
+            avail("med", "2-1", &["MED"]),
+            avail("none", "2-1", &["NONE"]),
+            avail("missing", "2-1", &["MISSING"])
+        ]),
     );
-    let b = baseline("AMAZON_LINUX_2023", json!([rule(json!({"PRODUCT": ["AmazonLinux2"], "CLASSIFICATION": ["*"]}), 0, "LOW", false)]), json!({}));
+    let b = baseline(
+        "AMAZON_LINUX_2023",
+        json!([rule(
+            json!({"PRODUCT": ["AmazonLinux2"], "CLASSIFICATION": ["*"]}),
+            0,
+            "LOW",
+            false
+        )]),
+        json!({}),
+    );
     let ev = run_scan(&inv, &b);
     assert_states(&ev, &[("med", PatchState::InstalledOther)]);
-    assert!(matches!(&decision(&ev, "med").reasons[0], Reason::RuleFilter { value: Some(v), .. } if v == "AmazonLinux2023"));
+    assert!(
+        matches!(&decision(&ev, "med").reasons[0], Reason::RuleFilter { value: Some(v), .. } if v == "AmazonLinux2023")
+    );
     // AL2023: Medium ≡ Moderate; `None` matches the literal and a missing severity; case-insensitive.
-    let b = baseline("AMAZON_LINUX_2023", json!([rule(json!({"PRODUCT": ["AmazonLinux2023"], "CLASSIFICATION": ["security"], "SEVERITY": ["moderate", "none"]}), 0, "LOW", false)]), json!({}));
-    assert_states(&run_scan(&inv, &b), &[("med", PatchState::Missing), ("none", PatchState::Missing), ("missing", PatchState::Missing)]);
+    let b = baseline(
+        "AMAZON_LINUX_2023",
+        json!([rule(
+            json!({"PRODUCT": ["AmazonLinux2023"], "CLASSIFICATION": ["security"], "SEVERITY": ["moderate", "none"]}),
+            0,
+            "LOW",
+            false
+        )]),
+        json!({}),
+    );
+    assert_states(
+        &run_scan(&inv, &b),
+        &[
+            ("med", PatchState::Missing),
+            ("none", PatchState::Missing),
+            ("missing", PatchState::Missing),
+        ],
+    );
     // On RHEL, Medium and Moderate stay distinct.
-    let rhel = inventory("REDHAT_ENTERPRISE_LINUX", "RedhatEnterpriseLinux9.3", "dnf",
-        json!([adv("MED", "security", Some("Medium"), &ago(30, 0))]), json!([inst("med", "1-1")]), json!([avail("med", "2-1", &["MED"])]));
-    let b = baseline("REDHAT_ENTERPRISE_LINUX", json!([rule(json!({"SEVERITY": ["Moderate"]}), 0, "LOW", false)]), json!({}));
+    let rhel = inventory(
+        "REDHAT_ENTERPRISE_LINUX",
+        "RedhatEnterpriseLinux9.3",
+        "dnf",
+        json!([adv("MED", "security", Some("Medium"), &ago(30, 0))]),
+        json!([inst("med", "1-1")]),
+        json!([avail("med", "2-1", &["MED"])]),
+    );
+    let b = baseline(
+        "REDHAT_ENTERPRISE_LINUX",
+        json!([rule(json!({"SEVERITY": ["Moderate"]}), 0, "LOW", false)]),
+        json!({}),
+    );
     assert_states(&run_scan(&rhel, &b), &[("med", PatchState::InstalledOther)]);
     // Global filters drop what the rules would approve.
-    let b = baseline("AMAZON_LINUX_2023", json!([rule(json!({"CLASSIFICATION": ["*"]}), 0, "LOW", false)]),
-        json!({"GlobalFilters": {"PatchFilters": [{"Key": "SEVERITY", "Values": ["Critical"]}]}}));
+    let b = baseline(
+        "AMAZON_LINUX_2023",
+        json!([rule(json!({"CLASSIFICATION": ["*"]}), 0, "LOW", false)]),
+        json!({"GlobalFilters": {"PatchFilters": [{"Key": "SEVERITY", "Values": ["Critical"]}]}}),
+    );
     let ev = run_scan(&inv, &b);
     assert_states(&ev, &[("med", PatchState::InstalledOther)]);
-    assert!(matches!(decision(&ev, "med").reasons[0], Reason::GlobalFilter { .. }));
+    assert!(matches!(
+        decision(&ev, "med").reasons[0],
+        Reason::GlobalFilter { .. }
+    ));
 }
 
 #[test]
 fn epochs_order_before_versions() {
-    let inv = dnf(json!([adv("E", "security", Some("Critical"), &ago(30, 0))]),
-        json!([inst("bind", "9.18-1")]), json!([avail("bind", "32:9.16-1", &["E"])]));
+    let inv = dnf(
+        json!([adv("E", "security", Some("Critical"), &ago(30, 0))]),
+        json!([inst("bind", "9.18-1")]),
+        json!([avail("bind", "32:9.16-1", &["E"])]),
+    );
     let d = run_scan(&inv, &al2023_default());
     assert_eq!(decision(&d, "bind").state, PatchState::Missing);
 }
@@ -281,57 +549,123 @@ fn pending_reboot_install_and_override_list() {
     let mut doc = serde_json::to_value(dnf(
         json!([adv("S", "security", Some("Critical"), &ago(30, 0))]),
         json!([inst("done", "2-1"), inst("a", "1-1"), inst("b", "1-1")]),
-        json!([avail("done", "2-1", &["S"]), avail("a", "2-1", &["S"]), avail("b", "2-1", &["S"])]),
-    )).unwrap();
+        json!([
+            avail("done", "2-1", &["S"]),
+            avail("a", "2-1", &["S"]),
+            avail("b", "2-1", &["S"])
+        ]),
+    ))
+    .unwrap();
     doc["pendingReboot"] = json!([{"name": "done", "arch": "x86_64", "version": "2-1"}]);
     let inv = Inventory::from_json(&doc.to_string(), "inv.json").unwrap();
     let b = al2023_default();
     let ev = run_scan(&inv, &b);
-    assert_states(&ev, &[("done", PatchState::InstalledPendingReboot), ("a", PatchState::Missing)]);
+    assert_states(
+        &ev,
+        &[
+            ("done", PatchState::InstalledPendingReboot),
+            ("a", PatchState::Missing),
+        ],
+    );
     assert_eq!(decision(&ev, "done").reasons[0], Reason::PendingReboot);
     let plan = ev.install_plan(None);
-    assert_eq!(plan.iter().map(|p| (p.name.as_str(), p.version.as_str())).collect::<Vec<_>>(), vec![("a", "2-1"), ("b", "2-1")]);
+    assert_eq!(
+        plan.iter()
+            .map(|p| (p.name.as_str(), p.version.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("a", "2-1"), ("b", "2-1")]
+    );
     // Install without an override list: everything still missing is Failed.
     let ev = run_with(&inv, &b, Operation::Install, None);
     assert_states(&ev, &[("a", PatchState::Failed), ("b", PatchState::Failed)]);
     // With an override list: only listed updates count as Failed, the rest stay Missing.
-    let list = InstallOverrideList::parse("patches:\n  - id: 'a.x86_64'\n    title: 'a.x86_64:0:2-1'\n", "o.yaml").unwrap();
+    let list = InstallOverrideList::parse(
+        "patches:\n  - id: 'a.x86_64'\n    title: 'a.x86_64:0:2-1'\n",
+        "o.yaml",
+    )
+    .unwrap();
     let ev = run_with(&inv, &b, Operation::Install, Some(&list));
-    assert_states(&ev, &[("a", PatchState::Failed), ("b", PatchState::Missing)]);
-    assert_eq!(decision(&ev, "b").reasons.last(), Some(&Reason::NotInOverrideList));
+    assert_states(
+        &ev,
+        &[("a", PatchState::Failed), ("b", PatchState::Missing)],
+    );
+    assert_eq!(
+        decision(&ev, "b").reasons.last(),
+        Some(&Reason::NotInOverrideList)
+    );
     let scan = run_scan(&inv, &b);
     let plan = scan.install_plan(Some(&list));
     assert_eq!(plan.len(), 1);
-    assert!(plan[0].reason.contains("override list"), "{}", plan[0].reason);
+    assert!(
+        plan[0].reason.contains("override list"),
+        "{}",
+        plan[0].reason
+    );
 }
 
 #[test]
 fn family_mismatch_is_an_error() {
     let inv = dnf(json!([]), json!([]), json!([]));
-    let ubuntu = patch_baseline::baseline::find_builtin("AWS-UbuntuDefaultPatchBaseline").unwrap().load().unwrap();
-    let error = patch_baseline::evaluate::evaluate(&inv, &ubuntu, &patch_baseline::evaluate::EvaluateOptions {
-        now: crate::util::now(), operation: Operation::Scan, override_list: None,
-    }).unwrap_err();
-    assert!(error.to_string().contains("is for UBUNTU systems"), "{error}");
+    let ubuntu = patch_baseline::baseline::find_builtin("AWS-UbuntuDefaultPatchBaseline")
+        .unwrap()
+        .load()
+        .unwrap();
+    let error = patch_baseline::evaluate::evaluate(
+        &inv,
+        &ubuntu,
+        &patch_baseline::evaluate::EvaluateOptions {
+            now: crate::util::now(),
+            operation: Operation::Scan,
+            override_list: None,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("is for UBUNTU systems"),
+        "{error}"
+    );
 }
 
 #[test]
 fn every_predefined_rpm_baseline_evaluates() {
     // Security/Important 30 days old: approved by all RPM defaults (CentOS: everything).
-    for name in ["AWS-AmazonLinuxDefaultPatchBaseline", "AWS-AmazonLinux2DefaultPatchBaseline",
-                 "AWS-AmazonLinux2022DefaultPatchBaseline", "AWS-AmazonLinux2023DefaultPatchBaseline",
-                 "AWS-RedHatDefaultPatchBaseline", "AWS-RockyLinuxDefaultPatchBaseline",
-                 "AWS-AlmaLinuxDefaultPatchBaseline", "AWS-OracleLinuxDefaultPatchBaseline",
-                 "AWS-CentOSDefaultPatchBaseline"] {
-        let b = patch_baseline::baseline::find_builtin(name).unwrap().load().unwrap();
+    for name in [
+        "AWS-AmazonLinuxDefaultPatchBaseline",
+        "AWS-AmazonLinux2DefaultPatchBaseline",
+        "AWS-AmazonLinux2022DefaultPatchBaseline",
+        "AWS-AmazonLinux2023DefaultPatchBaseline",
+        "AWS-RedHatDefaultPatchBaseline",
+        "AWS-RockyLinuxDefaultPatchBaseline",
+        "AWS-AlmaLinuxDefaultPatchBaseline",
+        "AWS-OracleLinuxDefaultPatchBaseline",
+        "AWS-CentOSDefaultPatchBaseline",
+    ] {
+        let b = patch_baseline::baseline::find_builtin(name)
+            .unwrap()
+            .load()
+            .unwrap();
         let os = b.operating_system.as_aws();
-        let inv = inventory(os, "Any", "dnf",
-            json!([adv("S", "security", Some("Important"), &ago(30, 0)), adv("E", "enhancement", Some("Low"), &ago(30, 0))]),
+        let inv = inventory(
+            os,
+            "Any",
+            "dnf",
+            json!([
+                adv("S", "security", Some("Important"), &ago(30, 0)),
+                adv("E", "enhancement", Some("Low"), &ago(30, 0))
+            ]),
             json!([inst("sec", "1-1"), inst("enh", "1-1")]),
-            json!([avail("sec", "2-1", &["S"]), avail("enh", "2-1", &["E"])]));
+            json!([avail("sec", "2-1", &["S"]), avail("enh", "2-1", &["E"])]),
+        );
         let ev = run_scan(&inv, &b);
         assert_eq!(decision(&ev, "sec").state, PatchState::Missing, "{name}");
-        let enh = if matches!(name, "AWS-CentOSDefaultPatchBaseline" | "AWS-OracleLinuxDefaultPatchBaseline") { PatchState::Missing } else { PatchState::InstalledOther };
+        let enh = if matches!(
+            name,
+            "AWS-CentOSDefaultPatchBaseline" | "AWS-OracleLinuxDefaultPatchBaseline"
+        ) {
+            PatchState::Missing
+        } else {
+            PatchState::InstalledOther
+        };
         assert_eq!(decision(&ev, "enh").state, enh, "{name}");
     }
 }

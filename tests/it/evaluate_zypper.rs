@@ -14,7 +14,10 @@ fn avail(name: &str, version: &str, advisories: &[&str]) -> Value {
 }
 
 fn sample() -> patch_baseline::inventory::Inventory {
-    inventory("SUSE", "Suse15.5", "zypper",
+    inventory(
+        "SUSE",
+        "Suse15.5",
+        "zypper",
         json!([
             {"id": "SUSE-SLE-Module-Basesystem-15-SP5-2024-1", "type": "security", "severity": "important", "issued": ago(10, 0), "cves": ["CVE-2024-1"], "rebootSuggested": true},
             {"id": "SUSE-2024-2", "type": "security", "severity": "moderate", "issued": ago(10, 0)},
@@ -22,24 +25,52 @@ fn sample() -> patch_baseline::inventory::Inventory {
             {"id": "SUSE-2024-4", "type": "security", "severity": "critical", "issued": ago(6, 0)},
             {"id": "SUSE-2024-5", "type": "security", "issued": ago(10, 0)},
         ]),
-        json!([inst("kernel-default", "5.14.21-150500.55.1"), inst("curl", "8.0-1"), inst("vim", "9.0-1"),
-               inst("fresh", "1-1"), inst("nosev", "1-1"), inst("nometa", "1-1")]),
-        json!([avail("kernel-default", "5.14.21-150500.55.7", &["SUSE-SLE-Module-Basesystem-15-SP5-2024-1"]),
-               avail("curl", "8.1-1", &["SUSE-2024-2"]), avail("vim", "9.1-1", &["SUSE-2024-3"]),
-               avail("fresh", "2-1", &["SUSE-2024-4"]), avail("nosev", "2-1", &["SUSE-2024-5"]), avail("nometa", "2-1", &[])]))
+        json!([
+            inst("kernel-default", "5.14.21-150500.55.1"),
+            inst("curl", "8.0-1"),
+            inst("vim", "9.0-1"),
+            inst("fresh", "1-1"),
+            inst("nosev", "1-1"),
+            inst("nometa", "1-1")
+        ]),
+        json!([
+            avail(
+                "kernel-default",
+                "5.14.21-150500.55.7",
+                &["SUSE-SLE-Module-Basesystem-15-SP5-2024-1"]
+            ),
+            avail("curl", "8.1-1", &["SUSE-2024-2"]),
+            avail("vim", "9.1-1", &["SUSE-2024-3"]),
+            avail("fresh", "2-1", &["SUSE-2024-4"]),
+            avail("nosev", "2-1", &["SUSE-2024-5"]),
+            avail("nometa", "2-1", &[])
+        ]),
+    )
 }
 
 #[test]
 fn suse_default_baseline() {
-    let b = patch_baseline::baseline::find_builtin("AWS-SuseDefaultPatchBaseline").unwrap().load().unwrap();
+    let b = patch_baseline::baseline::find_builtin("AWS-SuseDefaultPatchBaseline")
+        .unwrap()
+        .load()
+        .unwrap();
     let ev = run_scan(&sample(), &b);
-    assert_states(&ev, &[
-        ("kernel-default", PatchState::Missing), ("curl", PatchState::InstalledOther),
-        ("vim", PatchState::InstalledOther), ("fresh", PatchState::InstalledOther),
-        ("nosev", PatchState::InstalledOther), ("nometa", PatchState::InstalledOther),
-    ]);
+    assert_states(
+        &ev,
+        &[
+            ("kernel-default", PatchState::Missing),
+            ("curl", PatchState::InstalledOther),
+            ("vim", PatchState::InstalledOther),
+            ("fresh", PatchState::InstalledOther),
+            ("nosev", PatchState::InstalledOther),
+            ("nometa", PatchState::InstalledOther),
+        ],
+    );
     let k = decision(&ev, "kernel-default");
-    assert_eq!((k.classification.as_str(), k.patch_severity.as_str()), ("Security", "important"));
+    assert_eq!(
+        (k.classification.as_str(), k.patch_severity.as_str()),
+        ("Security", "important")
+    );
     assert!(k.reboot_suggested);
     assert_eq!(k.cve_ids, vec!["CVE-2024-1".to_string()]);
 }
@@ -47,16 +78,60 @@ fn suse_default_baseline() {
 #[test]
 fn no_non_security_gate_on_suse() {
     // EnableNonSecurity false, yet a wildcard rule approves packages without patch metadata.
-    let b = baseline("SUSE", json!([rule(json!({"CLASSIFICATION": ["*"], "SEVERITY": ["*"]}), 7, "LOW", false)]), json!({}));
+    let b = baseline(
+        "SUSE",
+        json!([rule(
+            json!({"CLASSIFICATION": ["*"], "SEVERITY": ["*"]}),
+            7,
+            "LOW",
+            false
+        )]),
+        json!({}),
+    );
     let ev = run_scan(&sample(), &b);
-    assert_states(&ev, &[("nometa", PatchState::Missing), ("vim", PatchState::Missing), ("fresh", PatchState::InstalledOther)]);
-    let b = baseline("SUSE", json!([rule(json!({"CLASSIFICATION": ["Recommended", "Security"], "SEVERITY": ["Low", "None"]}), 0, "LOW", false)]), json!({}));
-    assert_states(&run_scan(&sample(), &b), &[("vim", PatchState::Missing), ("nosev", PatchState::Missing), ("nometa", PatchState::InstalledOther), ("curl", PatchState::InstalledOther)]);
+    assert_states(
+        &ev,
+        &[
+            ("nometa", PatchState::Missing),
+            ("vim", PatchState::Missing),
+            ("fresh", PatchState::InstalledOther),
+        ],
+    );
+    let b = baseline(
+        "SUSE",
+        json!([rule(
+            json!({"CLASSIFICATION": ["Recommended", "Security"], "SEVERITY": ["Low", "None"]}),
+            0,
+            "LOW",
+            false
+        )]),
+        json!({}),
+    );
+    assert_states(
+        &run_scan(&sample(), &b),
+        &[
+            ("vim", PatchState::Missing),
+            ("nosev", PatchState::Missing),
+            ("nometa", PatchState::InstalledOther),
+            ("curl", PatchState::InstalledOther),
+        ],
+    );
 }
 
 #[test]
 fn approved_by_patch_name_and_rejected() {
-    let b = baseline("SUSE", json!([]), json!({"ApprovedPatches": ["SUSE-2024-3"], "RejectedPatches": ["curl"], "RejectedPatchesAction": "BLOCK"}));
+    let b = baseline(
+        "SUSE",
+        json!([]),
+        json!({"ApprovedPatches": ["SUSE-2024-3"], "RejectedPatches": ["curl"], "RejectedPatchesAction": "BLOCK"}),
+    );
     let ev = run_scan(&sample(), &b);
-    assert_states(&ev, &[("vim", PatchState::Missing), ("curl", PatchState::InstalledRejected), ("kernel-default", PatchState::InstalledOther)]);
+    assert_states(
+        &ev,
+        &[
+            ("vim", PatchState::Missing),
+            ("curl", PatchState::InstalledRejected),
+            ("kernel-default", PatchState::InstalledOther),
+        ],
+    );
 }

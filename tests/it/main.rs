@@ -12,6 +12,8 @@
 // The tests drive real tools (dpkg, rpm, python3) directly; the product itself spawns only through
 // its runner.
 #![allow(clippy::disallowed_methods)]
+// Test code favours direct table literals and `unwrap` over the library's stricter lints.
+#![allow(clippy::pedantic, clippy::unwrap_used, clippy::type_complexity)]
 
 mod baseline_load;
 mod cli;

@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 pub const NOW: &str = "2024-06-01T00:00:00Z";
 
 pub fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(NOW).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(NOW)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// A time `days` days and `seconds` seconds before NOW, in the inventory's RFC 3339 form.
@@ -55,7 +57,14 @@ pub fn rule(filters: Value, days: i64, compliance: &str, non_security: bool) -> 
 }
 
 /// Builds an inventory from its parts.
-pub fn inventory(os: &str, product: &str, pm: &str, advisories: Value, installed: Value, available: Value) -> Inventory {
+pub fn inventory(
+    os: &str,
+    product: &str,
+    pm: &str,
+    advisories: Value,
+    installed: Value,
+    available: Value,
+) -> Inventory {
     let doc = json!({"operatingSystem": os, "product": product, "packageManager": pm,
         "advisories": advisories, "installed": installed, "available": available});
     Inventory::from_json(&doc.to_string(), "test-inventory.json").unwrap()

@@ -44,7 +44,12 @@ fn pairs(groups: &BTreeMap<String, BTreeSet<String>>, random: usize) -> Vec<(Str
 
 fn apt_list_versions() -> BTreeMap<String, BTreeSet<String>> {
     let targets = Command::new("apt-get")
-        .args(["indextargets", "--format", "$(FILENAME)", "Created-By: Packages"])
+        .args([
+            "indextargets",
+            "--format",
+            "$(FILENAME)",
+            "Created-By: Packages",
+        ])
         .env("LC_ALL", "C")
         .output()
         .expect("apt-get must be installed (scripts/test installs it)");
@@ -59,7 +64,10 @@ fn apt_list_versions() -> BTreeMap<String, BTreeSet<String>> {
             if let Some(n) = line.strip_prefix("Package: ") {
                 name = n.to_string();
             } else if let Some(v) = line.strip_prefix("Version: ") {
-                groups.entry(name.clone()).or_default().insert(v.to_string());
+                groups
+                    .entry(name.clone())
+                    .or_default()
+                    .insert(v.to_string());
             }
         }
     }
@@ -92,10 +100,18 @@ fn deb_ordering_equals_dpkg_on_real_archive_pairs() {
         "only {total} versions in this machine's apt lists: run `apt-get update` (scripts/test does)"
     );
     let mut pairs = pairs(&groups, 5200);
-    for (a, b) in [("1.0", "1~a"), ("0.1.0-4.1", "0.1.0-4~deb12u1"), ("1:0", "9"), ("1.0-0", "1.0")] {
+    for (a, b) in [
+        ("1.0", "1~a"),
+        ("0.1.0-4.1", "0.1.0-4~deb12u1"),
+        ("1:0", "9"),
+        ("1.0-0", "1.0"),
+    ] {
         pairs.push((a.into(), b.into()));
     }
-    let chunks: Vec<Vec<(String, String)>> = pairs.chunks(pairs.len() / 2 + 1).map(<[_]>::to_vec).collect();
+    let chunks: Vec<Vec<(String, String)>> = pairs
+        .chunks(pairs.len() / 2 + 1)
+        .map(<[_]>::to_vec)
+        .collect();
     let disagreements: Vec<String> = std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .iter()
@@ -106,15 +122,23 @@ fn deb_ordering_equals_dpkg_on_real_archive_pairs() {
                         .filter_map(|(a, b)| {
                             let ours = compare_deb(a, b);
                             let theirs = dpkg_order(a, b);
-                            (ours != theirs).then(|| format!("{a} vs {b}: ours {ours:?}, dpkg {theirs:?}"))
+                            (ours != theirs)
+                                .then(|| format!("{a} vs {b}: ours {ours:?}, dpkg {theirs:?}"))
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
-    println!("deb: {} pairs checked against dpkg, {} disagreements", pairs.len(), disagreements.len());
+    println!(
+        "deb: {} pairs checked against dpkg, {} disagreements",
+        pairs.len(),
+        disagreements.len()
+    );
     assert!(pairs.len() >= 5000);
     assert!(disagreements.is_empty(), "{disagreements:#?}");
 }
@@ -125,10 +149,19 @@ fn rpm_ordering_equals_rpm_vercmp_on_real_evrs() {
     let mut groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (name, evr) = line.split_once(' ').unwrap();
-        groups.entry(name.to_string()).or_default().insert(evr.to_string());
+        groups
+            .entry(name.to_string())
+            .or_default()
+            .insert(evr.to_string());
     }
     let mut pairs = pairs(&groups, 3000);
-    for (a, b) in [("1.0~rc1-1", "1.0-1"), ("1.0^git1-1", "1.0-1"), ("1:1.0-1", "2.0-1"), ("1.010-1", "1.10-1"), ("1.0-1.el8", "1.0-1.el8_1")] {
+    for (a, b) in [
+        ("1.0~rc1-1", "1.0-1"),
+        ("1.0^git1-1", "1.0-1"),
+        ("1:1.0-1", "2.0-1"),
+        ("1.010-1", "1.10-1"),
+        ("1.0-1.el8", "1.0-1.el8_1"),
+    ] {
         pairs.push((a.into(), b.into()));
     }
     assert!(pairs.len() >= 5000, "only {} rpm pairs", pairs.len());
@@ -149,13 +182,25 @@ fn rpm_ordering_equals_rpm_vercmp_on_real_evrs() {
         .stdin(Stdio::null())
         .output()
         .expect("rpm must be installed (scripts/test installs it)");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let results: Vec<i32> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.trim().parse().unwrap_or_else(|_| panic!("rpm printed `{l}`")))
+        .map(|l| {
+            l.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("rpm printed `{l}`"))
+        })
         .collect();
-    assert_eq!(results.len(), pairs.len(), "rpm printed one result per pair");
+    assert_eq!(
+        results.len(),
+        pairs.len(),
+        "rpm printed one result per pair"
+    );
     let disagreements: Vec<String> = pairs
         .iter()
         .zip(&results)
@@ -164,6 +209,10 @@ fn rpm_ordering_equals_rpm_vercmp_on_real_evrs() {
             (ours != theirs.cmp(&0)).then(|| format!("{a} vs {b}: ours {ours:?}, rpm {theirs}"))
         })
         .collect();
-    println!("rpm: {} pairs checked against rpm.vercmp, {} disagreements", pairs.len(), disagreements.len());
+    println!(
+        "rpm: {} pairs checked against rpm.vercmp, {} disagreements",
+        pairs.len(),
+        disagreements.len()
+    );
     assert!(disagreements.is_empty(), "{disagreements:#?}");
 }

@@ -1,0 +1,177 @@
+//! Benchmark: evaluate a synthetic 100,000-package inventory against a 10-rule baseline.
+//!
+//! Prints the time of `evaluate` (best and median of several runs), of loading the inventory from
+//! JSON and of building the PutInventory report, and the process's peak RSS (VmHWM) in MB.
+//! Targets (issue #2): evaluate under 150 ms and peak memory under 100 MB on a 2-core machine.
+//! Run with `cargo bench --bench evaluate`.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_wrap
+)]
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use patch_baseline::baseline::Baseline;
+use patch_baseline::evaluate::{EvaluateOptions, Operation, evaluate};
+use patch_baseline::inventory::Inventory;
+use patch_baseline::report::{ReportContext, put_inventory_request};
+use serde_json::{Value, json};
+
+const PACKAGES: usize = 100_000;
+const ADVISORIES: usize = 20_000;
+
+fn synthetic_inventory(now: DateTime<Utc>) -> String {
+    let kinds = [
+        "security",
+        "bugfix",
+        "enhancement",
+        "security",
+        "newpackage",
+    ];
+    let severities = ["Critical", "Important", "Moderate", "Low", "None"];
+    let advisories: Vec<Value> = (0..ADVISORIES)
+        .map(|i| {
+            let issued = now - chrono::Duration::days((i % 40) as i64);
+            json!({"id": format!("ALAS2023-2026-{i:05}"), "type": kinds[i % kinds.len()],
+                   "severity": severities[(i / 5) % severities.len()], "issued": issued.to_rfc3339(),
+                   "cves": [format!("CVE-2026-{i:05}")]})
+        })
+        .collect();
+    let mut installed = Vec::with_capacity(PACKAGES);
+    let mut available = Vec::with_capacity(PACKAGES * 2);
+    for i in 0..PACKAGES {
+        let name = format!("pkg{i:06}-lib");
+        installed.push(json!({"name": name, "arch": "x86_64", "version": format!("1:{}.{}.0-1.amzn2023.0.{}", i % 7, i % 13, i % 5),
+                              "installedTime": "2026-01-01T00:00:00Z"}));
+        available.push(json!({"name": name, "arch": "x86_64", "version": format!("1:{}.{}.0-1.amzn2023.0.{}", i % 7, i % 13, i % 5 + 1),
+                              "advisories": [format!("ALAS2023-2026-{:05}", i % ADVISORIES)]}));
+        if i % 3 == 0 {
+            available.push(json!({"name": name, "arch": "x86_64", "version": format!("1:{}.{}.1-1.amzn2023", i % 7, i % 13),
+                                  "advisories": [format!("ALAS2023-2026-{:05}", (i * 7) % ADVISORIES)]}));
+        }
+    }
+    json!({"operatingSystem": "AMAZON_LINUX_2023", "product": "AmazonLinux2023", "packageManager": "dnf",
+           "instanceId": "i-0123456789abcdef0", "advisories": advisories, "installed": installed, "available": available})
+        .to_string()
+}
+
+fn ten_rule_baseline() -> Baseline {
+    let rules: Vec<Value> = [
+        (json!([["CLASSIFICATION", ["Security"]], ["SEVERITY", ["Critical"]]]), 0, "CRITICAL"),
+        (json!([["CLASSIFICATION", ["Security"]], ["SEVERITY", ["Important"]]]), 3, "HIGH"),
+        (json!([["CLASSIFICATION", ["Security"]], ["SEVERITY", ["Moderate", "Medium"]]]), 7, "MEDIUM"),
+        (json!([["CLASSIFICATION", ["Security"]], ["SEVERITY", ["Low"]]]), 14, "LOW"),
+        (json!([["CLASSIFICATION", ["Bugfix"]]]), 7, "LOW"),
+        (json!([["CLASSIFICATION", ["Enhancement"]], ["SEVERITY", ["Low", "None"]]]), 30, "INFORMATIONAL"),
+        (json!([["CLASSIFICATION", ["Newpackage"]]]), 21, "INFORMATIONAL"),
+        (json!([["PRODUCT", ["AmazonLinux2023"]], ["CLASSIFICATION", ["Recommended"]]]), 7, "LOW"),
+        (json!([["PRODUCT", ["*"]], ["SEVERITY", ["Critical", "Important"]]]), 1, "HIGH"),
+        (json!([["CLASSIFICATION", ["*"]], ["SEVERITY", ["*"]]]), 60, "UNSPECIFIED"),
+    ]
+    .into_iter()
+    .map(|(filters, days, level)| {
+        let filters: Vec<Value> = filters
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| json!({"Key": f[0], "Values": f[1]}))
+            .collect();
+        json!({"PatchFilterGroup": {"PatchFilters": filters}, "ApproveAfterDays": days, "ComplianceLevel": level})
+    })
+    .collect();
+    let doc = json!({"Name": "bench-10-rules", "BaselineId": "pb-0123456789abcdef0", "OperatingSystem": "AMAZON_LINUX_2023",
+        "GlobalFilters": {"PatchFilters": [{"Key": "PRODUCT", "Values": ["*"]}]},
+        "ApprovalRules": {"PatchRules": rules},
+        "ApprovedPatches": ["pkg00001*", "CVE-2026-00042"], "RejectedPatches": ["pkg0999*", "pkg000123-lib"],
+        "RejectedPatchesAction": "BLOCK"});
+    Baseline::from_json(&doc.to_string(), "bench").unwrap()
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let now: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let text = synthetic_inventory(now);
+    let started = Instant::now();
+    let inventory = Inventory::from_json(&text, "synthetic").unwrap();
+    let load = started.elapsed();
+    drop(text);
+    let baseline = ten_rule_baseline();
+    let options = EvaluateOptions {
+        now,
+        operation: Operation::Scan,
+        override_list: None,
+    };
+    let mut times = Vec::new();
+    let mut evaluation = None;
+    for _ in 0..7 {
+        let started = Instant::now();
+        let result = evaluate(&inventory, &baseline, &options).unwrap();
+        times.push(started.elapsed());
+        evaluation = Some(result);
+    }
+    times.sort();
+    let evaluation = evaluation.unwrap();
+    let context = ReportContext {
+        instance_id: "i-0123456789abcdef0".into(),
+        snapshot_id: "7c64b8b8-1274-47db-8f0d-e26f6c0aae7b".into(),
+        execution_id: "x".into(),
+        patch_group: String::new(),
+        start: now,
+        end: now,
+        reboot_option: "RebootIfNeeded".into(),
+        install_override_list: None,
+        last_no_reboot_install: None,
+    };
+    let started = Instant::now();
+    let report = put_inventory_request(&evaluation, &context);
+    let report_time = started.elapsed();
+    let counts = evaluation.counts();
+    println!(
+        "inventory: {} installed, {} available versions, {} advisories; baseline: {} rules",
+        inventory.installed.len(),
+        inventory.available.len(),
+        inventory.advisories.len(),
+        baseline.rules.len()
+    );
+    println!(
+        "decisions: {} (missing {}, installed {}, installed-other {}, installed-rejected {})",
+        evaluation.decisions.len(),
+        counts.missing,
+        counts.installed,
+        counts.installed_other,
+        counts.installed_rejected
+    );
+    println!(
+        "evaluate: best {:.1} ms, median {:.1} ms (target < 150 ms)",
+        ms(times[0]),
+        ms(times[times.len() / 2])
+    );
+    println!(
+        "load inventory JSON: {:.1} ms; build PutInventory report: {:.1} ms ({} items)",
+        ms(load),
+        ms(report_time),
+        report["Items"][1]["Content"].as_array().map_or(0, Vec::len)
+    );
+    println!(
+        "peak RSS (VmHWM, whole process incl. inventory): {:.1} MB (target < 100 MB)",
+        peak_rss_mb()
+    );
+}
