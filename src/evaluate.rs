@@ -6,9 +6,11 @@
 //! highest approved version wins; the compliance level is the highest contributing level.
 //! `InstalledRejected` only with `BLOCK`. Every decision carries the reasons that decided it.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -51,31 +53,32 @@ pub struct EvaluateOptions<'a> {
     pub override_list: Option<&'a InstallOverrideList>,
 }
 
-/// Why a version was (or was not) approved; rule numbers are 1-based.
+/// Why a version was (or was not) approved; rule numbers are 1-based. Strings borrow from the
+/// inventory and the baseline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Reason {
+pub enum Reason<'a> {
     /// Approval rule `rule` approved it.
     #[serde(rename_all = "camelCase")]
     ApprovedByRule {
         /// The rule (1-based).
         rule: usize,
         /// The advisory that carried it (RPM, SUSE).
-        advisory: Option<String>,
+        advisory: Option<&'a str>,
         /// Its release time, when dated.
         released: Option<DateTime<Utc>>,
         /// The security origin that offers it (apt).
-        origin: Option<String>,
+        origin: Option<&'a str>,
     },
     /// An `ApprovedPatches` entry approved it.
     ApprovedPatches {
         /// The entry.
-        entry: String,
+        entry: &'a str,
     },
     /// An `RejectedPatches` entry rejects it.
     RejectedPatches {
         /// The entry.
-        entry: String,
+        entry: &'a str,
         /// The baseline's `RejectedPatchesAction`.
         action: RejectedAction,
     },
@@ -84,7 +87,7 @@ pub enum Reason {
         /// The filter key.
         key: FilterKey,
         /// The package's value for that key (`None`: it has none).
-        value: Option<String>,
+        value: Option<&'a str>,
     },
     /// A filter of rule `rule` did not pass.
     RuleFilter {
@@ -93,7 +96,7 @@ pub enum Reason {
         /// The filter key.
         key: FilterKey,
         /// The package's value for that key (`None`: it has none).
-        value: Option<String>,
+        value: Option<&'a str>,
     },
     /// Released too recently for rule `rule`.
     #[serde(rename_all = "camelCase")]
@@ -114,7 +117,7 @@ pub enum Reason {
     /// this is not a security update.
     ApprovedPatchesNonSecurity {
         /// The entry.
-        entry: String,
+        entry: &'a str,
     },
     /// The baseline has no approval rules and the approved list does not name it.
     NoApprovalRules,
@@ -130,11 +133,7 @@ fn day(time: &DateTime<Utc>) -> String {
     time.format("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
-fn or_none(value: Option<&String>) -> &str {
-    value.map_or("(none)", String::as_str)
-}
-
-impl fmt::Display for Reason {
+impl fmt::Display for Reason<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ApprovedByRule {
@@ -146,7 +145,7 @@ impl fmt::Display for Reason {
                 write!(f, "approved by rule {rule}")?;
                 let mut details = Vec::new();
                 if let Some(advisory) = advisory {
-                    details.push(advisory.clone());
+                    details.push((*advisory).to_string());
                 }
                 if let Some(origin) = origin {
                     details.push(format!("from `{origin}`"));
@@ -161,23 +160,17 @@ impl fmt::Display for Reason {
             }
             Self::ApprovedPatches { entry } => write!(f, "approved by ApprovedPatches `{entry}`"),
             Self::RejectedPatches { entry, action } => {
-                write!(
-                    f,
-                    "rejected by RejectedPatches `{entry}` ({})",
-                    action.as_str()
-                )
+                write!(f, "rejected by RejectedPatches `{entry}` ({})", action.as_str())
             }
-            Self::GlobalFilter { key, value } => {
-                write!(
-                    f,
-                    "global filter {key}: `{}` is not among its values",
-                    or_none(value.as_ref())
-                )
-            }
+            Self::GlobalFilter { key, value } => write!(
+                f,
+                "global filter {key}: `{}` is not among its values",
+                value.unwrap_or("(none)")
+            ),
             Self::RuleFilter { rule, key, value } => write!(
                 f,
                 "rule {rule}: {key} `{}` is not among its values",
-                or_none(value.as_ref())
+                value.unwrap_or("(none)")
             ),
             Self::TooRecent {
                 rule,
@@ -189,12 +182,10 @@ impl fmt::Display for Reason {
                 day(released),
                 day(cutoff)
             ),
-            Self::NonSecurity { rule } => {
-                write!(
-                    f,
-                    "rule {rule}: not a security update and EnableNonSecurity is false"
-                )
-            }
+            Self::NonSecurity { rule } => write!(
+                f,
+                "rule {rule}: not a security update and EnableNonSecurity is false"
+            ),
             Self::ApprovedPatchesNonSecurity { entry } => write!(
                 f,
                 "ApprovedPatches `{entry}` matches, but not a security update and \
@@ -212,41 +203,42 @@ impl fmt::Display for Reason {
     }
 }
 
-/// The decision for one package (one name and architecture).
+/// The decision for one package (one name and architecture). Strings borrow from the inventory
+/// and the baseline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PackageDecision {
+pub struct PackageDecision<'a> {
     /// Name.
-    pub name: String,
+    pub name: &'a str,
     /// Architecture.
-    pub arch: String,
+    pub arch: &'a str,
     /// The patch state.
     pub state: PatchState,
     /// The installed version, if installed.
-    pub installed_version: Option<String>,
+    pub installed_version: Option<&'a str>,
     /// The version the report shows: installed for `Installed*`, the approved one otherwise.
-    pub version: String,
+    pub version: &'a str,
     /// The highest approved version, if any.
-    pub approved_version: Option<String>,
+    pub approved_version: Option<&'a str>,
     /// The compliance level (`Severity` of the compliance item).
     pub compliance: ComplianceLevel,
     /// `Classification` (`Security`, `Bugfix`, … or `""`).
-    pub classification: String,
+    pub classification: Cow<'static, str>,
     /// `PatchSeverity`: vendor severity (RPM, SUSE) or Debian priority (apt).
-    pub patch_severity: String,
+    pub patch_severity: &'a str,
     /// Advisories behind the approved version.
-    pub advisory_ids: Vec<String>,
+    pub advisory_ids: &'a [String],
     /// CVEs fixed between the installed and the approved version (RPM, SUSE; Missing/Failed).
-    pub cve_ids: Vec<String>,
+    pub cve_ids: Vec<&'a str>,
     /// When the installed version was installed, if known.
     pub installed_time: Option<DateTime<Utc>>,
     /// Whether an advisory of the approved version suggests a reboot.
     pub reboot_suggested: bool,
     /// The reasons, most decisive first.
-    pub reasons: Vec<Reason>,
+    pub reasons: Vec<Reason<'a>>,
 }
 
-impl PackageDecision {
+impl PackageDecision<'_> {
     /// `name.arch`, the compliance item `Id`.
     pub fn id(&self) -> String {
         format!("{}.{}", self.name, self.arch)
@@ -260,15 +252,13 @@ impl PackageDecision {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; ");
-        let approved = self.approved_version.as_deref().unwrap_or("");
+        let approved = self.approved_version.unwrap_or("");
         match self.state {
             PatchState::Missing => format!("{approved} is approved: {reasons}"),
             PatchState::Failed => {
                 format!("{approved} is approved but still not installed: {reasons}")
             }
-            PatchState::Installed => {
-                format!("at or above approved {approved}: {reasons}")
-            }
+            PatchState::Installed => format!("at or above approved {approved}: {reasons}"),
             PatchState::NotApplicable => format!("not installed; {approved} {reasons}"),
             PatchState::InstalledOther => format!("no approved version: {reasons}"),
             PatchState::InstalledRejected | PatchState::InstalledPendingReboot => reasons,
@@ -321,24 +311,24 @@ pub struct PlannedUpdate {
 /// The result of evaluating a baseline against an inventory.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Evaluation {
+pub struct Evaluation<'a> {
     /// The inventory's operating system.
     #[serde(serialize_with = "ser_os")]
     pub operating_system: OperatingSystem,
     /// The inventory's product.
-    pub product: String,
+    pub product: &'a str,
     /// The package manager.
     pub package_manager: PackageManagerKind,
     /// The baseline id reported.
-    pub baseline_id: String,
+    pub baseline_id: &'a str,
     /// The baseline name.
-    pub baseline_name: String,
+    pub baseline_name: &'a str,
     /// "Now".
     pub now: DateTime<Utc>,
     /// The operation.
     pub operation: Operation,
     /// Decisions in report order (state, then name, then arch).
-    pub decisions: Vec<PackageDecision>,
+    pub decisions: Vec<PackageDecision<'a>>,
 }
 
 #[expect(
@@ -349,7 +339,7 @@ fn ser_os<S: serde::Serializer>(os: &OperatingSystem, serializer: S) -> Result<S
     serializer.serialize_str(os.as_aws())
 }
 
-impl Evaluation {
+impl Evaluation<'_> {
     /// The per-state counts.
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
@@ -397,13 +387,13 @@ impl Evaluation {
             .iter()
             .filter(|d| d.state == PatchState::Missing)
             .filter_map(|d| {
-                let version = d.approved_version.clone()?;
+                let version = d.approved_version?;
                 let mut reason = d.explanation();
                 if let Some(list) = override_list {
                     let package = PackageRef {
-                        name: &d.name,
-                        arch: &d.arch,
-                        version: &version,
+                        name: d.name,
+                        arch: d.arch,
+                        version,
                     };
                     let entry = list.matching_entry(family, package)?;
                     reason = format!(
@@ -412,10 +402,10 @@ impl Evaluation {
                     );
                 }
                 Some(PlannedUpdate {
-                    name: d.name.clone(),
-                    arch: d.arch.clone(),
-                    from_version: d.installed_version.clone().unwrap_or_default(),
-                    version,
+                    name: d.name.to_string(),
+                    arch: d.arch.to_string(),
+                    from_version: d.installed_version.unwrap_or_default().to_string(),
+                    version: version.to_string(),
                     reason,
                 })
             })
@@ -443,25 +433,81 @@ pub enum EvaluateError {
     },
 }
 
+/// The classification AWS shows for an advisory type: the type with a capital first letter;
+/// the known vocabulary costs no allocation.
+fn classification_of(kind: &str) -> Cow<'static, str> {
+    const KNOWN: &[&str] = &[
+        "Security",
+        "Bugfix",
+        "Enhancement",
+        "Newpackage",
+        "Recommended",
+        "Optional",
+        "Feature",
+        "Document",
+        "Yast",
+    ];
+    let kind = kind.trim();
+    if let Some(known) = KNOWN.iter().find(|k| k.eq_ignore_ascii_case(kind)) {
+        return Cow::Borrowed(known);
+    }
+    let mut chars = kind.chars();
+    match chars.next() {
+        Some(first) => Cow::Owned(
+            first
+                .to_uppercase()
+                .chain(chars.flat_map(char::to_lowercase))
+                .collect(),
+        ),
+        None => Cow::Borrowed(""),
+    }
+}
+
+/// FNV-1a: a fast hasher for the (name, arch) grouping of up to millions of short keys, which
+/// need no protection against crafted collisions (the inventory comes from the host).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
 /// The metadata one approval decision looks at: a version seen through one of its advisories
 /// (RPM, SUSE) or through its Packages stanza (apt).
 struct View<'a> {
     advisory: Option<usize>,
-    classification: Option<String>,
+    classification: Option<&'a str>,
     severity: Option<&'a str>,
     priority: Option<&'a str>,
     section: Option<&'a str>,
     released: Option<DateTime<Utc>>,
     security: bool,
-    origin: Option<String>,
+    origin: Option<&'a str>,
 }
 
 /// The judgement of one available version.
-struct Verdict {
+struct Verdict<'a> {
     approved: bool,
     compliance: ComplianceLevel,
-    /// The reasons: the approving ones when approved, otherwise the first failure per rule.
-    reasons: Vec<Reason>,
+    /// The reasons: the approving one when approved, otherwise the first failure per rule.
+    reasons: Vec<Reason<'a>>,
     /// The advisory that counted most (approved) or the first one.
     advisory: Option<usize>,
     security: bool,
@@ -473,16 +519,27 @@ struct Judge<'a> {
     package_manager: PackageManagerKind,
     product: &'a str,
     advisories: &'a [Advisory],
+    /// Each advisory's type with a capital first letter, computed once.
+    classifications: Vec<Cow<'static, str>>,
+    advisory_index: FnvMap<&'a str, usize>,
     cutoffs: Vec<DateTime<Utc>>,
     medium_is_moderate: bool,
 }
 
 impl<'a> Judge<'a> {
-    fn views(&self, version: &'a AvailableVersion, advisory_indexes: &[usize]) -> Vec<View<'a>> {
+    fn advisory_indexes(&self, version: &'a AvailableVersion) -> impl Iterator<Item = usize> + '_ {
+        version
+            .advisories
+            .iter()
+            .filter_map(|id| self.advisory_index.get(id.as_str()).copied())
+    }
+
+    fn views(&self, version: &'a AvailableVersion, views: &mut Vec<View<'a>>) {
+        views.clear();
         match self.family {
             Family::Apt => {
                 let security_origin = version.origins.iter().find(|o| o.is_security());
-                vec![View {
+                views.push(View {
                     advisory: None,
                     classification: None,
                     severity: None,
@@ -492,16 +549,43 @@ impl<'a> Judge<'a> {
                     security: security_origin.is_some(),
                     origin: security_origin.map(|o| {
                         if o.archive.is_empty() {
-                            o.codename.clone()
+                            o.codename.as_str()
                         } else {
-                            o.archive.clone()
+                            o.archive.as_str()
                         }
                     }),
-                }]
+                });
             }
             Family::Rpm | Family::Zypper => {
-                if advisory_indexes.is_empty() {
-                    return vec![View {
+                for index in self.advisory_indexes(version) {
+                    let advisory = &self.advisories[index];
+                    let dated = match self.package_manager {
+                        PackageManagerKind::Yum => advisory.updated.or(advisory.issued),
+                        PackageManagerKind::Zypper => advisory.issued.or(advisory.updated),
+                        _ => advisory.issued,
+                    };
+                    let released = match (self.package_manager, dated, version.build_time) {
+                        (PackageManagerKind::Yum, Some(d), Some(b)) => Some(d.max(b)),
+                        (_, None, build) => build,
+                        (_, dated, _) => dated,
+                    };
+                    let classification: &'a str = match &self.classifications[index] {
+                        Cow::Borrowed(text) => text,
+                        Cow::Owned(_) => advisory.kind.trim(),
+                    };
+                    views.push(View {
+                        advisory: Some(index),
+                        security: classification.eq_ignore_ascii_case("security"),
+                        classification: Some(classification).filter(|c| !c.is_empty()),
+                        severity: Some(advisory.severity_text()).filter(|s| !s.is_empty()),
+                        priority: None,
+                        section: None,
+                        released,
+                        origin: None,
+                    });
+                }
+                if views.is_empty() {
+                    views.push(View {
                         advisory: None,
                         classification: None,
                         severity: None,
@@ -510,35 +594,8 @@ impl<'a> Judge<'a> {
                         released: version.build_time,
                         security: false,
                         origin: None,
-                    }];
+                    });
                 }
-                advisory_indexes
-                    .iter()
-                    .map(|&index| {
-                        let advisory = &self.advisories[index];
-                        let dated = match self.package_manager {
-                            PackageManagerKind::Yum => advisory.updated.or(advisory.issued),
-                            PackageManagerKind::Zypper => advisory.issued.or(advisory.updated),
-                            _ => advisory.issued,
-                        };
-                        let released = match (self.package_manager, dated, version.build_time) {
-                            (PackageManagerKind::Yum, Some(d), Some(b)) => Some(d.max(b)),
-                            (_, None, build) => build,
-                            (_, dated, _) => dated,
-                        };
-                        let classification = advisory.classification();
-                        View {
-                            advisory: Some(index),
-                            security: classification.eq_ignore_ascii_case("security"),
-                            classification: Some(classification).filter(|c| !c.is_empty()),
-                            severity: Some(advisory.severity_text()).filter(|s| !s.is_empty()),
-                            priority: None,
-                            section: None,
-                            released,
-                            origin: None,
-                        }
-                    })
-                    .collect()
             }
         }
     }
@@ -547,8 +604,8 @@ impl<'a> Judge<'a> {
     fn failing_filter(
         &self,
         filters: &[PatchFilter],
-        view: &View<'_>,
-    ) -> Option<(FilterKey, Option<String>)> {
+        view: &View<'a>,
+    ) -> Option<(FilterKey, Option<&'a str>)> {
         filters.iter().find_map(|filter| {
             let (passes, value) = match filter.key {
                 FilterKey::Product => {
@@ -561,9 +618,8 @@ impl<'a> Judge<'a> {
                 }
                 FilterKey::Classification => (
                     view.classification
-                        .as_deref()
                         .map_or(filter.matches_anything(), |c| filter.passes_ignore_case(c)),
-                    view.classification.as_deref(),
+                    view.classification,
                 ),
                 FilterKey::Severity => (self.severity_passes(filter, view.severity), view.severity),
                 FilterKey::Priority => (
@@ -577,7 +633,7 @@ impl<'a> Judge<'a> {
                     view.section,
                 ),
             };
-            (!passes).then(|| (filter.key, value.map(str::to_string)))
+            (!passes).then_some((filter.key, value))
         })
     }
 
@@ -595,29 +651,27 @@ impl<'a> Judge<'a> {
         }
     }
 
-    fn judge(&self, version: &'a AvailableVersion, advisory_indexes: &[usize]) -> Verdict {
+    fn judge(&self, version: &'a AvailableVersion, views: &mut Vec<View<'a>>) -> Verdict<'a> {
         let baseline = self.baseline;
         let package = PackageRef {
             name: &version.name,
             arch: &version.arch,
             version: &version.version,
         };
-        if let Some(entry) = baseline
-            .rejected_patches
-            .match_package(self.family, package)
-        {
+        if let Some(entry) = baseline.rejected_patches.match_package(self.family, package) {
             return Verdict {
                 approved: false,
                 compliance: ComplianceLevel::Unspecified,
                 reasons: vec![Reason::RejectedPatches {
-                    entry: entry.to_string(),
+                    entry,
                     action: baseline.rejected_action,
                 }],
-                advisory: advisory_indexes.first().copied(),
+                advisory: self.advisory_indexes(version).next(),
                 security: false,
             };
         }
-        let views = self.views(version, advisory_indexes);
+        self.views(version, views);
+        let views = &*views;
         let security = views.iter().any(|v| v.security);
         let has_metadata = match self.family {
             Family::Rpm => views.iter().any(|v| v.classification.is_some()),
@@ -627,9 +681,9 @@ impl<'a> Judge<'a> {
 
         let mut approved = false;
         let mut compliance = ComplianceLevel::Unspecified;
-        let mut best: Option<(ComplianceLevel, Reason, Option<usize>)> = None;
-        let mut failures: Vec<Reason> = Vec::new();
-        let mut consider = |level: ComplianceLevel, reason: Reason, advisory: Option<usize>| {
+        let mut best: Option<(ComplianceLevel, Reason<'a>, Option<usize>)> = None;
+        let mut failures: Vec<Reason<'a>> = Vec::new();
+        let mut consider = |level: ComplianceLevel, reason: Reason<'a>, advisory: Option<usize>| {
             if best.as_ref().is_none_or(|(l, _, _)| level > *l) {
                 best = Some((level, reason, advisory));
             }
@@ -640,7 +694,7 @@ impl<'a> Judge<'a> {
             .approved_patches
             .match_package(self.family, package)
             .or_else(|| {
-                if self.family == Family::Apt {
+                if self.family == Family::Apt || baseline.approved_patches.is_empty() {
                     return None;
                 }
                 views.iter().find_map(|v| {
@@ -658,40 +712,42 @@ impl<'a> Judge<'a> {
                 let advisory = views.iter().find_map(|v| v.advisory);
                 consider(
                     baseline.approved_compliance,
-                    Reason::ApprovedPatches {
-                        entry: entry.to_string(),
-                    },
+                    Reason::ApprovedPatches { entry },
                     advisory,
                 );
             } else {
-                failures.push(Reason::ApprovedPatchesNonSecurity {
-                    entry: entry.to_string(),
-                });
+                failures.push(Reason::ApprovedPatchesNonSecurity { entry });
             }
         }
 
-        let global_ok: Vec<&View<'_>> = views
-            .iter()
-            .filter(
-                |view| match self.failing_filter(&baseline.global_filters, view) {
-                    None => true,
-                    Some((key, value)) => {
-                        if failures.len() < 4 {
-                            failures.push(Reason::GlobalFilter { key, value });
-                        }
-                        false
-                    }
-                },
-            )
-            .collect();
-        if !global_ok.is_empty() {
-            failures.retain(|r| !matches!(r, Reason::GlobalFilter { .. }));
+        let mut global_failure = None;
+        let mut any_global_pass = false;
+        for (view_index, view) in views.iter().enumerate() {
+            match self.failing_filter(&baseline.global_filters, view) {
+                None => any_global_pass = true,
+                Some((key, value)) => {
+                    global_failure.get_or_insert((view_index, Reason::GlobalFilter { key, value }));
+                }
+            }
+        }
+        if !any_global_pass && let Some((_, reason)) = global_failure.take() {
+            failures.push(reason);
         }
         for (index, rule) in baseline.rules.iter().enumerate() {
             let number = index + 1;
-            let mut first_failure: Option<Reason> = None;
-            for view in &global_ok {
-                let failure = if let Some((key, value)) = self.failing_filter(&rule.filters, view) {
+            let mut first_failure: Option<Reason<'a>> = None;
+            for view in views {
+                if any_global_pass
+                    && global_failure.is_some()
+                    && self.failing_filter(&baseline.global_filters, view).is_some()
+                {
+                    continue;
+                }
+                if !any_global_pass {
+                    break;
+                }
+                let failure = if let Some((key, value)) = self.failing_filter(&rule.filters, view)
+                {
                     Some(Reason::RuleFilter {
                         rule: number,
                         key,
@@ -725,9 +781,9 @@ impl<'a> Judge<'a> {
                             rule.compliance,
                             Reason::ApprovedByRule {
                                 rule: number,
-                                advisory: view.advisory.map(|i| self.advisories[i].id.clone()),
+                                advisory: view.advisory.map(|i| self.advisories[i].id.as_str()),
                                 released: view.released,
-                                origin: view.origin.clone(),
+                                origin: view.origin,
                             },
                             view.advisory,
                         );
@@ -765,17 +821,12 @@ impl<'a> Judge<'a> {
     }
 }
 
-struct Group<'a> {
-    installed: Option<&'a InstalledPackage>,
-    versions: Vec<&'a AvailableVersion>,
-}
-
 /// Evaluates `baseline` against `inventory`.
-pub fn evaluate(
-    inventory: &Inventory,
-    baseline: &Baseline,
+pub fn evaluate<'a>(
+    inventory: &'a Inventory,
+    baseline: &'a Baseline,
     options: &EvaluateOptions<'_>,
-) -> Result<Evaluation, EvaluateError> {
+) -> Result<Evaluation<'a>, EvaluateError> {
     let family = inventory.package_manager.family();
     if baseline.family() != family {
         return Err(EvaluateError::FamilyMismatch {
@@ -786,18 +837,23 @@ pub fn evaluate(
         });
     }
     let scheme = family.version_scheme();
-    let advisory_index: HashMap<&str, usize> = inventory
-        .advisories
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.id.as_str(), i))
-        .collect();
     let judge = Judge {
         baseline,
         family,
         package_manager: inventory.package_manager,
         product: &inventory.product,
         advisories: &inventory.advisories,
+        classifications: inventory
+            .advisories
+            .iter()
+            .map(|a| classification_of(&a.kind))
+            .collect(),
+        advisory_index: inventory
+            .advisories
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.as_str(), i))
+            .collect(),
         cutoffs: baseline
             .rules
             .iter()
@@ -809,61 +865,69 @@ pub fn evaluate(
         ),
     };
 
-    let mut groups: HashMap<(&str, &str), Group<'_>> =
-        HashMap::with_capacity(inventory.installed.len() + inventory.available.len() / 2);
+    // Group by (name, arch) without a Vec per group: a group id per key, then the available
+    // versions laid out contiguously per group (counting sort).
+    let mut group_ids: FnvMap<(&str, &str), u32> = FnvMap::default();
+    group_ids.reserve(inventory.installed.len() + inventory.available.len() / 4);
+    let mut installed_of: Vec<Option<&InstalledPackage>> = Vec::new();
+    let mut group_of = |name: &'a str, arch: &'a str, installed_of: &mut Vec<_>| -> u32 {
+        *group_ids.entry((name, arch)).or_insert_with(|| {
+            installed_of.push(None);
+            u32::try_from(installed_of.len() - 1).unwrap_or(u32::MAX)
+        })
+    };
     for package in &inventory.installed {
-        groups
-            .entry((package.name.as_str(), package.arch.as_str()))
-            .or_insert_with(|| Group {
-                installed: None,
-                versions: Vec::new(),
-            })
-            .installed = Some(package);
+        let id = group_of(&package.name, &package.arch, &mut installed_of);
+        installed_of[id as usize] = Some(package);
     }
-    for version in &inventory.available {
-        groups
-            .entry((version.name.as_str(), version.arch.as_str()))
-            .or_insert_with(|| Group {
-                installed: None,
-                versions: Vec::new(),
-            })
-            .versions
-            .push(version);
+    let version_groups: Vec<u32> = inventory
+        .available
+        .iter()
+        .map(|v| group_of(&v.name, &v.arch, &mut installed_of))
+        .collect();
+    let groups = installed_of.len();
+    let mut starts = vec![0u32; groups + 1];
+    for &group in &version_groups {
+        starts[group as usize + 1] += 1;
     }
+    for i in 0..groups {
+        starts[i + 1] += starts[i];
+    }
+    let mut fill = starts.clone();
+    let mut ordered: Vec<&AvailableVersion> = vec![&inventory.available[0]; inventory.available.len()];
+    for (version, &group) in inventory.available.iter().zip(&version_groups) {
+        ordered[fill[group as usize] as usize] = version;
+        fill[group as usize] += 1;
+    }
+    drop(version_groups);
+    drop(fill);
+
     let pending: HashSet<(&str, &str, &str)> = inventory
         .pending_reboot
         .iter()
         .map(|p| (p.name.as_str(), p.arch.as_str(), p.version.as_str()))
         .collect();
-
-    let mut decisions = Vec::with_capacity(inventory.installed.len() + 16);
-    let mut advisory_indexes: Vec<usize> = Vec::new();
-    for ((name, arch), mut group) in groups {
-        group
-            .versions
-            .sort_by(|a, b| scheme.compare(&b.version, &a.version));
+    let mut decisions = Vec::with_capacity(groups);
+    let mut views: Vec<View<'a>> = Vec::with_capacity(4);
+    let mut verdicts: Vec<(usize, Verdict<'a>)> = Vec::new();
+    for (group, installed) in installed_of.iter().enumerate() {
+        let versions = &mut ordered[starts[group] as usize..starts[group + 1] as usize];
+        versions.sort_by(|a, b| scheme.compare(&b.version, &a.version));
+        let mut versions: &[&AvailableVersion] = versions;
         if family == Family::Apt
-            && let Some(installed) = group.installed
+            && let Some(installed) = installed
         {
             // apt considers only versions at or above the installed one (spec §2.5).
-            group
-                .versions
-                .retain(|v| scheme.compare(&v.version, &installed.version) != Ordering::Less);
+            let keep = versions
+                .iter()
+                .take_while(|v| scheme.compare(&v.version, &installed.version) != Ordering::Less)
+                .count();
+            versions = &versions[..keep];
         }
-        if group.installed.is_none() && group.versions.is_empty() {
-            continue;
-        }
-        let mut verdicts: Vec<(usize, Verdict)> = Vec::new();
-        let mut best: Option<usize> = None;
-        for (index, version) in group.versions.iter().enumerate() {
-            advisory_indexes.clear();
-            advisory_indexes.extend(
-                version
-                    .advisories
-                    .iter()
-                    .filter_map(|id| advisory_index.get(id.as_str()).copied()),
-            );
-            let verdict = judge.judge(version, &advisory_indexes);
+        verdicts.clear();
+        let mut best = None;
+        for (index, version) in versions.iter().enumerate() {
+            let verdict = judge.judge(version, &mut views);
             let approved = verdict.approved;
             verdicts.push((index, verdict));
             if approved {
@@ -874,32 +938,30 @@ pub fn evaluate(
         let decision = decide(
             &judge,
             scheme,
-            name,
-            arch,
-            group.installed,
-            &group.versions,
-            &verdicts,
+            *installed,
+            versions,
+            &mut verdicts,
             best,
-            &advisory_index,
             &pending,
             options,
+            &mut views,
         );
         if let Some(decision) = decision {
             decisions.push(decision);
         }
     }
-    decisions.sort_by(|a, b| {
+    decisions.sort_unstable_by(|a, b| {
         a.state
             .cmp(&b.state)
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.arch.cmp(&b.arch))
+            .then_with(|| a.name.cmp(b.name))
+            .then_with(|| a.arch.cmp(b.arch))
     });
     Ok(Evaluation {
         operating_system: inventory.operating_system,
-        product: inventory.product.clone(),
+        product: &inventory.product,
         package_manager: inventory.package_manager,
-        baseline_id: baseline.report_id().to_string(),
-        baseline_name: baseline.name.clone(),
+        baseline_id: baseline.report_id(),
+        baseline_name: &baseline.name,
         now: options.now,
         operation: options.operation,
         decisions,
@@ -910,103 +972,92 @@ pub fn evaluate(
     clippy::too_many_arguments,
     reason = "one call site; a struct would only rename them"
 )]
-fn decide(
-    judge: &Judge<'_>,
+fn decide<'a>(
+    judge: &Judge<'a>,
     scheme: VersionScheme,
-    name: &str,
-    arch: &str,
-    installed: Option<&InstalledPackage>,
-    versions: &[&AvailableVersion],
-    verdicts: &[(usize, Verdict)],
+    installed: Option<&'a InstalledPackage>,
+    versions: &[&'a AvailableVersion],
+    verdicts: &mut Vec<(usize, Verdict<'a>)>,
     best: Option<usize>,
-    advisory_index: &HashMap<&str, usize>,
     pending: &HashSet<(&str, &str, &str)>,
     options: &EvaluateOptions<'_>,
-) -> Option<PackageDecision> {
+    views: &mut Vec<View<'a>>,
+) -> Option<PackageDecision<'a>> {
     let family = judge.family;
     let baseline = judge.baseline;
+    let (name, arch) = match (installed, versions.first()) {
+        (Some(p), _) => (p.name.as_str(), p.arch.as_str()),
+        (None, Some(v)) => (v.name.as_str(), v.arch.as_str()),
+        (None, None) => return None,
+    };
     let best_version = best.map(|i| versions[verdicts[i].0]);
-    let best_verdict = best.map(|i| &verdicts[i].1);
     let mut decision = PackageDecision {
-        name: name.to_string(),
-        arch: arch.to_string(),
+        name,
+        arch,
         state: PatchState::InstalledOther,
-        installed_version: installed.map(|p| p.version.clone()),
-        version: String::new(),
-        approved_version: best_version.map(|v| v.version.clone()),
+        installed_version: installed.map(|p| p.version.as_str()),
+        version: "",
+        approved_version: best_version.map(|v| v.version.as_str()),
         compliance: ComplianceLevel::Unspecified,
-        classification: String::new(),
-        patch_severity: String::new(),
-        advisory_ids: Vec::new(),
+        classification: Cow::Borrowed(""),
+        patch_severity: "",
+        advisory_ids: &[],
         cve_ids: Vec::new(),
         installed_time: None,
         reboot_suggested: false,
         reasons: Vec::new(),
     };
-    if let (Some(version), Some(verdict)) = (best_version, best_verdict) {
+    if let (Some(version), Some(index)) = (best_version, best) {
+        let verdict = &mut verdicts[index].1;
         decision.compliance = verdict.compliance;
         match family {
             Family::Apt => {
                 if verdict.security {
-                    decision.classification = "Security".into();
+                    decision.classification = Cow::Borrowed("Security");
                 }
-                decision.patch_severity = version.priority.clone().unwrap_or_default();
+                decision.patch_severity = version.priority.as_deref().unwrap_or("");
             }
             Family::Rpm | Family::Zypper => {
-                if let Some(advisory) = verdict.advisory.map(|i| &judge.advisories[i]) {
-                    decision.classification = advisory.classification();
-                    decision.patch_severity = advisory.severity_text().to_string();
+                if let Some(advisory) = verdict.advisory {
+                    decision.classification = judge.classifications[advisory].clone();
+                    decision.patch_severity = judge.advisories[advisory].severity_text();
                 }
-                decision.advisory_ids.clone_from(&version.advisories);
-                decision.reboot_suggested = version
-                    .advisories
-                    .iter()
-                    .filter_map(|id| advisory_index.get(id.as_str()))
-                    .any(|&i| judge.advisories[i].reboot_suggested);
+                decision.advisory_ids = &version.advisories;
+                decision.reboot_suggested = judge
+                    .advisory_indexes(version)
+                    .any(|i| judge.advisories[i].reboot_suggested);
             }
         }
-        decision.reasons.clone_from(&verdict.reasons);
+        decision.reasons = std::mem::take(&mut verdict.reasons);
     }
 
     let Some(installed) = installed else {
         let version = best_version?;
         decision.state = PatchState::NotApplicable;
-        decision.version.clone_from(&version.version);
+        decision.version = &version.version;
         return Some(decision);
     };
     decision.installed_time = installed.installed_time;
-    decision.version.clone_from(&installed.version);
-    let installed_ref = PackageRef {
-        name,
-        arch,
-        version: &installed.version,
-    };
+    decision.version = &installed.version;
     let newer = best_version
         .filter(|v| scheme.compare(&v.version, &installed.version) == Ordering::Greater);
     if let Some(version) = newer {
         decision.state = PatchState::Missing;
-        decision.version.clone_from(&version.version);
+        decision.version = &version.version;
         if family != Family::Apt {
             let mut cves = BTreeSet::new();
             for candidate in versions {
-                if scheme.compare(&candidate.version, &installed.version) != Ordering::Greater {
-                    continue;
-                }
-                if scheme.compare(&candidate.version, &version.version) == Ordering::Greater {
-                    continue;
-                }
-                let indexes: Vec<usize> = candidate
-                    .advisories
-                    .iter()
-                    .filter_map(|id| advisory_index.get(id.as_str()).copied())
-                    .collect();
-                // Only approved updates contribute their CVEs (spec §5.3).
-                if !std::ptr::eq(*candidate, version) && !judge.judge(candidate, &indexes).approved
+                if scheme.compare(&candidate.version, &installed.version) != Ordering::Greater
+                    || scheme.compare(&candidate.version, &version.version) == Ordering::Greater
                 {
                     continue;
                 }
-                for index in indexes {
-                    cves.extend(judge.advisories[index].cves.iter().cloned());
+                // Only approved updates contribute their CVEs (spec §5.3).
+                if !std::ptr::eq(*candidate, version) && !judge.judge(candidate, views).approved {
+                    continue;
+                }
+                for index in judge.advisory_indexes(candidate) {
+                    cves.extend(judge.advisories[index].cves.iter().map(String::as_str));
                 }
             }
             decision.cve_ids = cves.into_iter().collect();
@@ -1031,20 +1082,21 @@ fn decide(
         }
         return Some(decision);
     }
+    let installed_ref = PackageRef {
+        name,
+        arch,
+        version: &installed.version,
+    };
     let rejected = (baseline.rejected_action == RejectedAction::Block)
-        .then(|| {
-            baseline
-                .rejected_patches
-                .match_package(family, installed_ref)
-        })
+        .then(|| baseline.rejected_patches.match_package(family, installed_ref))
         .flatten();
     if let Some(entry) = rejected {
         decision.state = PatchState::InstalledRejected;
         decision.compliance = ComplianceLevel::Unspecified;
-        decision.classification.clear();
-        decision.patch_severity.clear();
+        decision.classification = Cow::Borrowed("");
+        decision.patch_severity = "";
         decision.reasons = vec![Reason::RejectedPatches {
-            entry: entry.to_string(),
+            entry,
             action: RejectedAction::Block,
         }];
     } else if best_version.is_some() {
@@ -1053,11 +1105,11 @@ fn decide(
         decision.state = PatchState::InstalledOther;
         decision.compliance = ComplianceLevel::Unspecified;
         decision.reasons = verdicts
-            .first()
-            .map(|(_, v)| v.reasons.clone())
+            .first_mut()
+            .map(|(_, v)| std::mem::take(&mut v.reasons))
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| vec![Reason::NoAvailableVersion]);
-        decision.advisory_ids.clear();
+        decision.advisory_ids = &[];
     }
     if pending.contains(&(name, arch, installed.version.as_str())) {
         decision.state = PatchState::InstalledPendingReboot;

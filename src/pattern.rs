@@ -104,9 +104,32 @@ impl Pattern {
         }
     }
 
+    /// Cheap necessary condition for [`Self::matches_package`]: every name form starts with the
+    /// name, the version, the epoch or the architecture, so the entry's literal prefix (up to
+    /// its first wildcard) must agree with one of those on their common length.
+    fn could_match(&self, family: Family, package: PackageRef<'_>) -> bool {
+        let end = self.lowered.find(['*', '?', '[']).unwrap_or(self.lowered.len());
+        let prefix = &self.lowered.as_bytes()[..end];
+        if prefix.is_empty() {
+            return true;
+        }
+        let agrees = |start: &str| {
+            let length = prefix.len().min(start.len());
+            prefix[..length].eq_ignore_ascii_case(&start.as_bytes()[..length])
+        };
+        match family {
+            Family::Apt => agrees(package.name) || agrees(package.version) || agrees(package.arch),
+            Family::Rpm | Family::Zypper => {
+                let evr = RpmEvr::parse(package.version);
+                agrees(package.name) || agrees(evr.version()) || agrees(evr.epoch_or_zero())
+            }
+        }
+    }
+
     /// True if and only if the entry matches any name form of the package.
     pub fn matches_package(&self, family: Family, package: PackageRef<'_>) -> bool {
-        name_forms(family, package)
+        self.could_match(family, package)
+            && name_forms(family, package)
             .iter()
             .any(|form| self.matches_lowered(form))
     }
@@ -226,11 +249,17 @@ impl PatternList {
         if self.patterns.is_empty() {
             return None;
         }
-        let forms = name_forms(family, package);
-        self.patterns
-            .iter()
-            .find(|p| forms.iter().any(|f| p.matches_lowered(f)))
-            .map(Pattern::as_str)
+        let mut forms: Option<Vec<String>> = None;
+        for pattern in &self.patterns {
+            if !pattern.could_match(family, package) {
+                continue;
+            }
+            let forms = forms.get_or_insert_with(|| name_forms(family, package));
+            if forms.iter().any(|f| pattern.matches_lowered(f)) {
+                return Some(pattern.as_str());
+            }
+        }
+        None
     }
 
     /// The first entry equal (ignoring case) to an advisory, CVE or Bugzilla id, if any.
@@ -332,11 +361,12 @@ impl InstallOverrideList {
         family: Family,
         package: PackageRef<'_>,
     ) -> Option<&OverrideEntry> {
-        let forms = name_forms(family, package);
-        let any = |p: &Pattern| forms.iter().any(|f| p.matches_lowered(f));
-        self.entries
-            .iter()
-            .find(|e| any(&e.id) && e.title.as_ref().is_none_or(any))
+        self.entries.iter().find(|e| {
+            e.id.matches_package(family, package)
+                && e.title
+                    .as_ref()
+                    .is_none_or(|t| t.matches_package(family, package))
+        })
     }
 
     /// Describes an entry as `id` or `id` / `title`.

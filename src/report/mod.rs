@@ -82,7 +82,7 @@ pub fn patch_summary_content(
 ) -> Map<String, Value> {
     let counts: Counts = evaluation.counts();
     let mut pairs = vec![
-        ("BaselineId", evaluation.baseline_id.clone()),
+        ("BaselineId", evaluation.baseline_id.to_string()),
         ("PatchGroup", context.patch_group.clone()),
         ("SnapshotId", context.snapshot_id.clone()),
         ("ExecutionId", context.execution_id.clone()),
@@ -154,14 +154,14 @@ pub fn compliance_content(
                 ("Title", item_title(family, d)),
                 ("Severity", d.compliance.as_str().to_string()),
                 ("Status", status.to_string()),
-                ("PatchBaselineId", evaluation.baseline_id.clone()),
+                ("PatchBaselineId", evaluation.baseline_id.to_string()),
                 ("PatchState", d.state.as_str().to_string()),
                 ("PatchGroup", context.patch_group.clone()),
                 ("DocumentName", String::new()),
                 ("DocumentVersion", String::new()),
                 ("InstalledTime", installed_time),
-                ("Classification", d.classification.clone()),
-                ("PatchSeverity", d.patch_severity.clone()),
+                ("Classification", d.classification.to_string()),
+                ("PatchSeverity", d.patch_severity.to_string()),
             ];
             if matches!(d.state, PatchState::Missing | PatchState::Failed)
                 && family != Family::Apt
@@ -219,7 +219,7 @@ pub fn evaluation_json(evaluation: &Evaluation) -> Value {
     #[serde(rename_all = "camelCase")]
     struct Package<'a> {
         #[serde(flatten)]
-        decision: &'a PackageDecision,
+        decision: &'a PackageDecision<'a>,
         explanation: String,
     }
     let packages: Vec<Package<'_>> = evaluation

@@ -21,7 +21,7 @@ pub fn python_json_dumps(content: &[Map<String, Value>]) -> String {
         if i > 0 {
             out.push_str(", ");
         }
-        write_value(&mut out, &Value::Object(map.clone()));
+        write_map(&mut out, map);
     }
     out.push(']');
     out
@@ -45,19 +45,21 @@ fn write_value(out: &mut String, value: &Value) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_string(out, key);
-                out.push_str(": ");
-                write_value(out, item);
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_map(out, map),
     }
+}
+
+fn write_map(out: &mut String, map: &Map<String, Value>) {
+    out.push('{');
+    for (i, (key, item)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_string(out, key);
+        out.push_str(": ");
+        write_value(out, item);
+    }
+    out.push('}');
 }
 
 fn write_string(out: &mut String, text: &str) {

@@ -116,7 +116,8 @@ fn sample() -> Inventory {
 
 #[test]
 fn default_baseline_approves_security_origins_only_without_delay() {
-    let ev = run_scan(&sample(), &debian_default());
+    let (inv, base) = (sample(), debian_default());
+    let ev = run_scan(&inv, &base);
     assert_states(
         &ev,
         &[
@@ -134,12 +135,12 @@ fn default_baseline_approves_security_origins_only_without_delay() {
     );
     let d = decision(&ev, "libssl3");
     assert_eq!(
-        (d.classification.as_str(), d.patch_severity.as_str()),
+        (d.classification.as_ref(), d.patch_severity),
         ("Security", "optional")
     );
     assert!(d.cve_ids.is_empty());
     assert!(
-        matches!(&d.reasons[0], Reason::ApprovedByRule { rule: 1, origin: Some(o), released: None, .. } if o == "bookworm-security")
+        matches!(&d.reasons[0], Reason::ApprovedByRule { rule: 1, origin: Some(o), released: None, .. } if *o == "bookworm-security")
     );
     assert_eq!(
         decision(&ev, "tzdata").reasons,
@@ -163,7 +164,8 @@ fn enable_non_security_approves_everything_with_a_listed_priority() {
         )]),
         json!({}),
     );
-    let ev = run_scan(&sample(), &b);
+    let inv = sample();
+    let ev = run_scan(&inv, &b);
     // ApproveAfterDays is ignored on apt: 360 days changes nothing.
     assert_states(
         &ev,
@@ -188,7 +190,8 @@ fn priority_section_and_product_filters() {
         )]),
         json!({}),
     );
-    let ev = run_scan(&sample(), &b);
+    let inv = sample();
+    let ev = run_scan(&inv, &b);
     assert_states(
         &ev,
         &[
@@ -197,7 +200,7 @@ fn priority_section_and_product_filters() {
         ],
     );
     assert!(
-        matches!(&decision(&ev, "libssl3").reasons[0], Reason::RuleFilter { key: patch_baseline::model::FilterKey::Priority, value: Some(v), .. } if v == "optional")
+        matches!(&decision(&ev, "libssl3").reasons[0], Reason::RuleFilter { key: patch_baseline::model::FilterKey::Priority, value: Some(v), .. } if *v == "optional")
     );
     let b = baseline(
         "DEBIAN",
@@ -248,7 +251,8 @@ fn approved_and_rejected_lists() {
         "GlobalFilters": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["Required"]}]},
         "ApprovedPatches": ["libssl3", "tzdata"], "ApprovedPatchesComplianceLevel": "CRITICAL"}),
     );
-    let ev = run_scan(&sample(), &b);
+    let inv = sample();
+    let ev = run_scan(&inv, &b);
     assert_states(
         &ev,
         &[
@@ -274,7 +278,8 @@ fn approved_and_rejected_lists() {
             json!([rule(json!({"PRIORITY": ["*"]}), 0, "HIGH", false)]),
             json!({"RejectedPatches": ["current.amd64:1.1-1", "libssl*"], "RejectedPatchesAction": action}),
         );
-        let ev = run_scan(&sample(), &b);
+        let inv = sample();
+        let ev = run_scan(&inv, &b);
         assert_states(
             &ev,
             &[

@@ -77,7 +77,8 @@ fn default_baseline_classification_severity_and_delay() {
             avail("notinstalled", "1.0-1", &["CRIT"]),
         ]),
     );
-    let ev = run_scan(&inv, &al2023_default());
+    let base = al2023_default();
+    let ev = run_scan(&inv, &base);
     assert_states(
         &ev,
         &[
@@ -117,22 +118,22 @@ fn default_baseline_classification_severity_and_delay() {
     );
     let crit = decision(&ev, "crit");
     assert_eq!(
-        (crit.classification.as_str(), crit.patch_severity.as_str()),
+        (crit.classification.as_ref(), crit.patch_severity),
         ("Security", "Critical")
     );
-    assert_eq!(crit.cve_ids, vec!["CVE-CRIT".to_string()]);
+    assert_eq!(crit.cve_ids, vec!["CVE-CRIT"]);
     // Installed is reported with the installed version and the candidate's metadata.
     let up = decision(&ev, "uptodate");
     assert_eq!(
-        (up.version.as_str(), up.approved_version.as_deref()),
+        (up.version, up.approved_version),
         ("2.0-1", Some("1.5-1"))
     );
     assert_eq!(up.classification, "Security");
     let bugfix = decision(&ev, "bugfix");
     assert_eq!(
         (
-            bugfix.classification.as_str(),
-            bugfix.patch_severity.as_str()
+            bugfix.classification.as_ref(),
+            bugfix.patch_severity
         ),
         ("Bugfix", "")
     );
@@ -435,9 +436,9 @@ fn highest_approved_version_wins_and_compliance_is_the_highest_contribution() {
     );
     let ev = run_scan(&inv, &b);
     let d = decision(&ev, "pkg");
-    assert_eq!((d.state, d.version.as_str()), (PatchState::Missing, "3-1"));
+    assert_eq!((d.state, d.version), (PatchState::Missing, "3-1"));
     assert_eq!(d.compliance, ComplianceLevel::High);
-    assert_eq!(d.cve_ids, vec!["CVE-V2".to_string(), "CVE-V3".to_string()]);
+    assert_eq!(d.cve_ids, vec!["CVE-V2", "CVE-V3"]);
     assert_eq!(ev.non_compliant_severity(), Some(ComplianceLevel::High));
     // Only V2 approved at CRITICAL via rule 2 and HIGH via rule 1: the highest counts.
     let inv = dnf(
@@ -483,7 +484,7 @@ fn product_filter_is_exact_and_severity_vocabularies() {
     let ev = run_scan(&inv, &b);
     assert_states(&ev, &[("med", PatchState::InstalledOther)]);
     assert!(
-        matches!(&decision(&ev, "med").reasons[0], Reason::RuleFilter { value: Some(v), .. } if v == "AmazonLinux2023")
+        matches!(&decision(&ev, "med").reasons[0], Reason::RuleFilter { value: Some(v), .. } if *v == "AmazonLinux2023")
     );
     // AL2023: Medium ≡ Moderate; `None` matches the literal and a missing severity; case-insensitive.
     let b = baseline(
@@ -540,7 +541,8 @@ fn epochs_order_before_versions() {
         json!([inst("bind", "9.18-1")]),
         json!([avail("bind", "32:9.16-1", &["E"])]),
     );
-    let d = run_scan(&inv, &al2023_default());
+    let base = al2023_default();
+    let d = run_scan(&inv, &base);
     assert_eq!(decision(&d, "bind").state, PatchState::Missing);
 }
 

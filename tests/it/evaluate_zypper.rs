@@ -54,7 +54,8 @@ fn suse_default_baseline() {
         .unwrap()
         .load()
         .unwrap();
-    let ev = run_scan(&sample(), &b);
+    let inv = sample();
+    let ev = run_scan(&inv, &b);
     assert_states(
         &ev,
         &[
@@ -68,11 +69,11 @@ fn suse_default_baseline() {
     );
     let k = decision(&ev, "kernel-default");
     assert_eq!(
-        (k.classification.as_str(), k.patch_severity.as_str()),
+        (k.classification.as_ref(), k.patch_severity),
         ("Security", "important")
     );
     assert!(k.reboot_suggested);
-    assert_eq!(k.cve_ids, vec!["CVE-2024-1".to_string()]);
+    assert_eq!(k.cve_ids, vec!["CVE-2024-1"]);
 }
 
 #[test]
@@ -88,7 +89,8 @@ fn no_non_security_gate_on_suse() {
         )]),
         json!({}),
     );
-    let ev = run_scan(&sample(), &b);
+    let inv = sample();
+    let ev = run_scan(&inv, &b);
     assert_states(
         &ev,
         &[
@@ -125,7 +127,8 @@ fn approved_by_patch_name_and_rejected() {
         json!([]),
         json!({"ApprovedPatches": ["SUSE-2024-3"], "RejectedPatches": ["curl"], "RejectedPatchesAction": "BLOCK"}),
     );
-    let ev = run_scan(&sample(), &b);
+    let inv = sample();
+    let ev = run_scan(&inv, &b);
     assert_states(
         &ev,
         &[

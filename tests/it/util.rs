@@ -70,16 +70,16 @@ pub fn inventory(
     Inventory::from_json(&doc.to_string(), "test-inventory.json").unwrap()
 }
 
-pub fn run_scan(inventory: &Inventory, baseline: &Baseline) -> Evaluation {
+pub fn run_scan<'a>(inventory: &'a Inventory, baseline: &'a Baseline) -> Evaluation<'a> {
     run_with(inventory, baseline, Operation::Scan, None)
 }
 
-pub fn run_with(
-    inventory: &Inventory,
-    baseline: &Baseline,
+pub fn run_with<'a>(
+    inventory: &'a Inventory,
+    baseline: &'a Baseline,
     operation: Operation,
     override_list: Option<&InstallOverrideList>,
-) -> Evaluation {
+) -> Evaluation<'a> {
     evaluate(
         inventory,
         baseline,
@@ -92,7 +92,7 @@ pub fn run_with(
     .unwrap()
 }
 
-pub fn decision<'e>(evaluation: &'e Evaluation, name: &str) -> &'e PackageDecision {
+pub fn decision<'e>(evaluation: &'e Evaluation<'e>, name: &str) -> &'e PackageDecision<'e> {
     evaluation
         .decisions
         .iter()
