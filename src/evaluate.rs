@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -234,35 +234,29 @@ pub struct PackageDecision<'a> {
     pub installed_time: Option<DateTime<Utc>>,
     /// Whether an advisory of the approved version suggests a reboot.
     pub reboot_suggested: bool,
-    /// The reasons, most decisive first.
-    pub reasons: Vec<Reason<'a>>,
+    /// What the reasons are derived from ([`Evaluation::reasons`] computes them on demand).
+    #[serde(skip)]
+    basis: Basis<'a>,
+}
+
+/// What explains a decision: the version whose verdict decided it, and the facts added after.
+/// Reasons are rebuilt from it on demand, so the hot path allocates none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Basis<'a> {
+    /// The approved version, or for `InstalledOther` the newest version judged.
+    version: Option<&'a AvailableVersion>,
+    /// The `RejectedPatches` entry that makes an installed package `InstalledRejected`.
+    rejected_entry: Option<&'a str>,
+    /// Installed by a `NoReboot` install, reboot pending.
+    pending_reboot: bool,
+    /// An Install with an override list that leaves this update out.
+    not_in_override_list: bool,
 }
 
 impl PackageDecision<'_> {
     /// `name.arch`, the compliance item `Id`.
     pub fn id(&self) -> String {
         format!("{}.{}", self.name, self.arch)
-    }
-
-    /// One line saying why the package is in its state.
-    pub fn explanation(&self) -> String {
-        let reasons = self
-            .reasons
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        let approved = self.approved_version.unwrap_or("");
-        match self.state {
-            PatchState::Missing => format!("{approved} is approved: {reasons}"),
-            PatchState::Failed => {
-                format!("{approved} is approved but still not installed: {reasons}")
-            }
-            PatchState::Installed => format!("at or above approved {approved}: {reasons}"),
-            PatchState::NotApplicable => format!("not installed; {approved} {reasons}"),
-            PatchState::InstalledOther => format!("no approved version: {reasons}"),
-            PatchState::InstalledRejected | PatchState::InstalledPendingReboot => reasons,
-        }
     }
 }
 
@@ -309,7 +303,7 @@ pub struct PlannedUpdate {
 }
 
 /// The result of evaluating a baseline against an inventory.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Evaluation<'a> {
     /// The inventory's operating system.
@@ -329,6 +323,9 @@ pub struct Evaluation<'a> {
     pub operation: Operation,
     /// Decisions in report order (state, then name, then arch).
     pub decisions: Vec<PackageDecision<'a>>,
+    /// The judge that decided, kept to explain decisions on demand.
+    #[serde(skip)]
+    judge: Judge<'a>,
 }
 
 #[expect(
@@ -339,7 +336,54 @@ fn ser_os<S: serde::Serializer>(os: &OperatingSystem, serializer: S) -> Result<S
     serializer.serialize_str(os.as_aws())
 }
 
-impl Evaluation<'_> {
+impl<'a> Evaluation<'a> {
+    /// Why `decision` is in its state, most decisive reason first.
+    pub fn reasons(&self, decision: &PackageDecision<'a>) -> Vec<Reason<'a>> {
+        let basis = decision.basis;
+        let mut reasons = match (basis.rejected_entry, basis.version) {
+            (Some(entry), _) => vec![Reason::RejectedPatches {
+                entry,
+                action: RejectedAction::Block,
+            }],
+            (None, Some(version)) => {
+                let mut views = Vec::new();
+                self.judge.judge(version, &mut views, true).reasons
+            }
+            (None, None) => Vec::new(),
+        };
+        if reasons.is_empty() {
+            reasons.push(Reason::NoAvailableVersion);
+        }
+        if basis.pending_reboot {
+            reasons.insert(0, Reason::PendingReboot);
+        }
+        if basis.not_in_override_list {
+            reasons.push(Reason::NotInOverrideList);
+        }
+        reasons
+    }
+
+    /// One line saying why `decision` is in its state.
+    pub fn explanation(&self, decision: &PackageDecision<'a>) -> String {
+        let reasons = self
+            .reasons(decision)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let approved = decision.approved_version.unwrap_or("");
+        match decision.state {
+            PatchState::Missing => format!("{approved} is approved: {reasons}"),
+            PatchState::Failed => {
+                format!("{approved} is approved but still not installed: {reasons}")
+            }
+            PatchState::Installed => format!("at or above approved {approved}: {reasons}"),
+            PatchState::NotApplicable => format!("not installed; {approved} {reasons}"),
+            PatchState::InstalledOther => format!("no approved version: {reasons}"),
+            PatchState::InstalledRejected | PatchState::InstalledPendingReboot => reasons,
+        }
+    }
+
     /// The per-state counts.
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
@@ -388,7 +432,7 @@ impl Evaluation<'_> {
             .filter(|d| d.state == PatchState::Missing)
             .filter_map(|d| {
                 let version = d.approved_version?;
-                let mut reason = d.explanation();
+                let mut reason = self.explanation(d);
                 if let Some(list) = override_list {
                     let package = PackageRef {
                         name: d.name,
@@ -513,6 +557,7 @@ struct Verdict<'a> {
     security: bool,
 }
 
+#[derive(Clone)]
 struct Judge<'a> {
     baseline: &'a Baseline,
     family: Family,
@@ -524,6 +569,15 @@ struct Judge<'a> {
     advisory_index: FnvMap<&'a str, usize>,
     cutoffs: Vec<DateTime<Utc>>,
     medium_is_moderate: bool,
+}
+
+impl fmt::Debug for Judge<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Judge")
+            .field("baseline", &self.baseline.name)
+            .field("family", &self.family)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Judge<'a> {
@@ -651,7 +705,14 @@ impl<'a> Judge<'a> {
         }
     }
 
-    fn judge(&self, version: &'a AvailableVersion, views: &mut Vec<View<'a>>) -> Verdict<'a> {
+    /// Judges one version; reasons are collected only when `want_reasons` (the hot path needs
+    /// only the verdict).
+    fn judge(
+        &self,
+        version: &'a AvailableVersion,
+        views: &mut Vec<View<'a>>,
+        want_reasons: bool,
+    ) -> Verdict<'a> {
         let baseline = self.baseline;
         let package = PackageRef {
             name: &version.name,
@@ -662,10 +723,14 @@ impl<'a> Judge<'a> {
             return Verdict {
                 approved: false,
                 compliance: ComplianceLevel::Unspecified,
-                reasons: vec![Reason::RejectedPatches {
-                    entry,
-                    action: baseline.rejected_action,
-                }],
+                reasons: if want_reasons {
+                    vec![Reason::RejectedPatches {
+                        entry,
+                        action: baseline.rejected_action,
+                    }]
+                } else {
+                    Vec::new()
+                },
                 advisory: self.advisory_indexes(version).next(),
                 security: false,
             };
@@ -715,7 +780,7 @@ impl<'a> Judge<'a> {
                     Reason::ApprovedPatches { entry },
                     advisory,
                 );
-            } else {
+            } else if want_reasons {
                 failures.push(Reason::ApprovedPatchesNonSecurity { entry });
             }
         }
@@ -730,7 +795,10 @@ impl<'a> Judge<'a> {
                 }
             }
         }
-        if !any_global_pass && let Some((_, reason)) = global_failure.take() {
+        if !any_global_pass
+            && want_reasons
+            && let Some((_, reason)) = global_failure.take()
+        {
             failures.push(reason);
         }
         for (index, rule) in baseline.rules.iter().enumerate() {
@@ -795,18 +863,18 @@ impl<'a> Judge<'a> {
                     }
                 }
             }
-            if let Some(reason) = first_failure {
+            if want_reasons && let Some(reason) = first_failure {
                 failures.push(reason);
             }
         }
-        if baseline.rules.is_empty() && !approved && failures.is_empty() {
+        if want_reasons && baseline.rules.is_empty() && !approved && failures.is_empty() {
             failures.push(Reason::NoApprovalRules);
         }
         match best {
             Some((_, reason, advisory)) if approved => Verdict {
                 approved,
                 compliance,
-                reasons: vec![reason],
+                reasons: if want_reasons { vec![reason] } else { Vec::new() },
                 advisory: advisory.or_else(|| views.iter().find_map(|v| v.advisory)),
                 security,
             },
@@ -868,7 +936,7 @@ pub fn evaluate<'a>(
     // Group by (name, arch) without a Vec per group: a group id per key, then the available
     // versions laid out contiguously per group (counting sort).
     let mut group_ids: FnvMap<(&str, &str), u32> = FnvMap::default();
-    group_ids.reserve(inventory.installed.len() + inventory.available.len() / 4);
+    group_ids.reserve(inventory.installed.len().max(inventory.available.len() / 2));
     let mut installed_of: Vec<Option<&InstalledPackage>> = Vec::new();
     let mut group_of = |name: &'a str, arch: &'a str, installed_of: &mut Vec<_>| -> u32 {
         *group_ids.entry((name, arch)).or_insert_with(|| {
@@ -927,7 +995,7 @@ pub fn evaluate<'a>(
         verdicts.clear();
         let mut best = None;
         for (index, version) in versions.iter().enumerate() {
-            let verdict = judge.judge(version, &mut views);
+            let verdict = judge.judge(version, &mut views, false);
             let approved = verdict.approved;
             verdicts.push((index, verdict));
             if approved {
@@ -940,7 +1008,7 @@ pub fn evaluate<'a>(
             scheme,
             *installed,
             versions,
-            &mut verdicts,
+            &verdicts,
             best,
             &pending,
             options,
@@ -965,6 +1033,7 @@ pub fn evaluate<'a>(
         now: options.now,
         operation: options.operation,
         decisions,
+        judge,
     })
 }
 
@@ -977,7 +1046,7 @@ fn decide<'a>(
     scheme: VersionScheme,
     installed: Option<&'a InstalledPackage>,
     versions: &[&'a AvailableVersion],
-    verdicts: &mut Vec<(usize, Verdict<'a>)>,
+    verdicts: &[(usize, Verdict<'a>)],
     best: Option<usize>,
     pending: &HashSet<(&str, &str, &str)>,
     options: &EvaluateOptions<'_>,
@@ -1005,10 +1074,13 @@ fn decide<'a>(
         cve_ids: Vec::new(),
         installed_time: None,
         reboot_suggested: false,
-        reasons: Vec::new(),
+        basis: Basis {
+            version: best_version,
+            ..Basis::default()
+        },
     };
     if let (Some(version), Some(index)) = (best_version, best) {
-        let verdict = &mut verdicts[index].1;
+        let verdict = &verdicts[index].1;
         decision.compliance = verdict.compliance;
         match family {
             Family::Apt => {
@@ -1028,7 +1100,6 @@ fn decide<'a>(
                     .any(|i| judge.advisories[i].reboot_suggested);
             }
         }
-        decision.reasons = std::mem::take(&mut verdict.reasons);
     }
 
     let Some(installed) = installed else {
@@ -1045,7 +1116,7 @@ fn decide<'a>(
         decision.state = PatchState::Missing;
         decision.version = &version.version;
         if family != Family::Apt {
-            let mut cves = BTreeSet::new();
+            let mut cves: Vec<&str> = Vec::new();
             for candidate in versions {
                 if scheme.compare(&candidate.version, &installed.version) != Ordering::Greater
                     || scheme.compare(&candidate.version, &version.version) == Ordering::Greater
@@ -1053,14 +1124,18 @@ fn decide<'a>(
                     continue;
                 }
                 // Only approved updates contribute their CVEs (spec §5.3).
-                if !std::ptr::eq(*candidate, version) && !judge.judge(candidate, views).approved {
+                if !std::ptr::eq(*candidate, version)
+                    && !judge.judge(candidate, views, false).approved
+                {
                     continue;
                 }
                 for index in judge.advisory_indexes(candidate) {
                     cves.extend(judge.advisories[index].cves.iter().map(String::as_str));
                 }
             }
-            decision.cve_ids = cves.into_iter().collect();
+            cves.sort_unstable();
+            cves.dedup();
+            decision.cve_ids = cves;
         }
         if options.operation == Operation::Install {
             let covered = options.override_list.is_none_or(|list| {
@@ -1077,7 +1152,7 @@ fn decide<'a>(
             if covered {
                 decision.state = PatchState::Failed;
             } else {
-                decision.reasons.push(Reason::NotInOverrideList);
+                decision.basis.not_in_override_list = true;
             }
         }
         return Some(decision);
@@ -1095,25 +1170,18 @@ fn decide<'a>(
         decision.compliance = ComplianceLevel::Unspecified;
         decision.classification = Cow::Borrowed("");
         decision.patch_severity = "";
-        decision.reasons = vec![Reason::RejectedPatches {
-            entry,
-            action: RejectedAction::Block,
-        }];
+        decision.basis.rejected_entry = Some(entry);
     } else if best_version.is_some() {
         decision.state = PatchState::Installed;
     } else {
         decision.state = PatchState::InstalledOther;
         decision.compliance = ComplianceLevel::Unspecified;
-        decision.reasons = verdicts
-            .first_mut()
-            .map(|(_, v)| std::mem::take(&mut v.reasons))
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| vec![Reason::NoAvailableVersion]);
+        decision.basis.version = verdicts.first().map(|(index, _)| versions[*index]);
         decision.advisory_ids = &[];
     }
     if pending.contains(&(name, arch, installed.version.as_str())) {
         decision.state = PatchState::InstalledPendingReboot;
-        decision.reasons.insert(0, Reason::PendingReboot);
+        decision.basis.pending_reboot = true;
     }
     Some(decision)
 }

@@ -70,23 +70,42 @@ pub fn name_forms(family: Family, package: PackageRef<'_>) -> Vec<String> {
     }
 }
 
+/// The strings every name form of a package starts with: name, version and epoch (RPM) or
+/// name, version and architecture (APT).
+struct FormStarts<'a>([&'a str; 3]);
+
+impl<'a> FormStarts<'a> {
+    fn new(family: Family, package: PackageRef<'a>) -> Self {
+        match family {
+            Family::Apt => Self([package.name, package.version, package.arch]),
+            Family::Rpm | Family::Zypper => {
+                let evr = RpmEvr::parse(package.version);
+                Self([package.name, evr.version(), evr.epoch_or_zero()])
+            }
+        }
+    }
+}
+
 /// One entry of an approved, rejected or override list, compiled once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
     original: String,
     lowered: String,
     wildcard: bool,
+    /// Length of the literal text before the first wildcard.
+    literal_prefix: usize,
 }
 
 impl Pattern {
     /// Compiles an entry; `*`, `?` and `[` make it a wildcard pattern.
     pub fn new(entry: &str) -> Self {
         let lowered = entry.trim().to_lowercase();
-        let wildcard = lowered.contains(['*', '?', '[']);
+        let literal_prefix = lowered.find(['*', '?', '[']).unwrap_or(lowered.len());
         Self {
             original: entry.to_string(),
+            wildcard: literal_prefix < lowered.len(),
             lowered,
-            wildcard,
+            literal_prefix,
         }
     }
 
@@ -107,9 +126,8 @@ impl Pattern {
     /// Cheap necessary condition for [`Self::matches_package`]: every name form starts with the
     /// name, the version, the epoch or the architecture, so the entry's literal prefix (up to
     /// its first wildcard) must agree with one of those on their common length.
-    fn could_match(&self, family: Family, package: PackageRef<'_>) -> bool {
-        let end = self.lowered.find(['*', '?', '[']).unwrap_or(self.lowered.len());
-        let prefix = &self.lowered.as_bytes()[..end];
+    fn could_match(&self, starts: &FormStarts<'_>) -> bool {
+        let prefix = &self.lowered.as_bytes()[..self.literal_prefix];
         if prefix.is_empty() {
             return true;
         }
@@ -117,18 +135,12 @@ impl Pattern {
             let length = prefix.len().min(start.len());
             prefix[..length].eq_ignore_ascii_case(&start.as_bytes()[..length])
         };
-        match family {
-            Family::Apt => agrees(package.name) || agrees(package.version) || agrees(package.arch),
-            Family::Rpm | Family::Zypper => {
-                let evr = RpmEvr::parse(package.version);
-                agrees(package.name) || agrees(evr.version()) || agrees(evr.epoch_or_zero())
-            }
-        }
+        starts.0.iter().any(|start| agrees(start))
     }
 
     /// True if and only if the entry matches any name form of the package.
     pub fn matches_package(&self, family: Family, package: PackageRef<'_>) -> bool {
-        self.could_match(family, package)
+        self.could_match(&FormStarts::new(family, package))
             && name_forms(family, package)
             .iter()
             .any(|form| self.matches_lowered(form))
@@ -249,9 +261,10 @@ impl PatternList {
         if self.patterns.is_empty() {
             return None;
         }
+        let starts = FormStarts::new(family, package);
         let mut forms: Option<Vec<String>> = None;
         for pattern in &self.patterns {
-            if !pattern.could_match(family, package) {
+            if !pattern.could_match(&starts) {
                 continue;
             }
             let forms = forms.get_or_insert_with(|| name_forms(family, package));

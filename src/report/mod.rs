@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::evaluate::{Counts, Evaluation, PackageDecision};
+use crate::evaluate::{Counts, Evaluation, PackageDecision, Reason};
 use crate::model::{Family, PatchState, format_aws_time};
 use crate::version::RpmEvr;
 
@@ -214,12 +214,13 @@ pub fn put_inventory_request(evaluation: &Evaluation, context: &ReportContext) -
 
 /// The `--output json` document: the evaluation with counts and a one-line explanation per
 /// package (NotApplicable packages included).
-pub fn evaluation_json(evaluation: &Evaluation) -> Value {
+pub fn evaluation_json(evaluation: &Evaluation<'_>) -> Value {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Package<'a> {
         #[serde(flatten)]
         decision: &'a PackageDecision<'a>,
+        reasons: Vec<Reason<'a>>,
         explanation: String,
     }
     let packages: Vec<Package<'_>> = evaluation
@@ -227,7 +228,8 @@ pub fn evaluation_json(evaluation: &Evaluation) -> Value {
         .iter()
         .map(|decision| Package {
             decision,
-            explanation: decision.explanation(),
+            reasons: evaluation.reasons(decision),
+            explanation: evaluation.explanation(decision),
         })
         .collect();
     json!({

@@ -26,7 +26,7 @@ pub fn render_table(evaluation: &Evaluation, all: bool) -> String {
             d.id(),
             d.installed_version.unwrap_or_default().to_string(),
             target,
-            d.explanation(),
+            evaluation.explanation(d),
         ]);
     }
     let headers = ["STATE", "PACKAGE", "INSTALLED", "APPROVED", "WHY"];

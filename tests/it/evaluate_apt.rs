@@ -7,7 +7,7 @@ use patch_baseline::inventory::Inventory;
 use patch_baseline::model::PatchState;
 use serde_json::{Value, json};
 
-use crate::util::{assert_states, baseline, decision, inventory, rule, run_scan};
+use crate::util::{reasons, assert_states, baseline, decision, inventory, rule, run_scan};
 
 fn debian_default() -> Baseline {
     patch_baseline::baseline::find_builtin("AWS-DebianDefaultPatchBaseline")
@@ -140,14 +140,14 @@ fn default_baseline_approves_security_origins_only_without_delay() {
     );
     assert!(d.cve_ids.is_empty());
     assert!(
-        matches!(&d.reasons[0], Reason::ApprovedByRule { rule: 1, origin: Some(o), released: None, .. } if *o == "bookworm-security")
+        matches!(&ev.reasons(d)[0], Reason::ApprovedByRule { rule: 1, origin: Some(o), released: None, .. } if *o == "bookworm-security")
     );
     assert_eq!(
-        decision(&ev, "tzdata").reasons,
+        reasons(&ev, "tzdata"),
         vec![Reason::NonSecurity { rule: 1 }]
     );
     assert_eq!(
-        decision(&ev, "local").reasons,
+        reasons(&ev, "local"),
         vec![Reason::NoAvailableVersion]
     );
 }
@@ -200,7 +200,7 @@ fn priority_section_and_product_filters() {
         ],
     );
     assert!(
-        matches!(&decision(&ev, "libssl3").reasons[0], Reason::RuleFilter { key: patch_baseline::model::FilterKey::Priority, value: Some(v), .. } if *v == "optional")
+        matches!(&reasons(&ev, "libssl3")[0], Reason::RuleFilter { key: patch_baseline::model::FilterKey::Priority, value: Some(v), .. } if *v == "optional")
     );
     let b = baseline(
         "DEBIAN",

@@ -7,7 +7,7 @@ use patch_baseline::model::{ComplianceLevel, PatchState};
 use patch_baseline::pattern::InstallOverrideList;
 use serde_json::{Value, json};
 
-use crate::util::{ago, assert_states, baseline, decision, inventory, rule, run_scan, run_with};
+use crate::util::{reasons, ago, assert_states, baseline, decision, inventory, rule, run_scan, run_with};
 
 fn al2023_default() -> Baseline {
     patch_baseline::baseline::find_builtin("AWS-AmazonLinux2023DefaultPatchBaseline")
@@ -95,17 +95,16 @@ fn default_baseline_classification_severity_and_delay() {
         ],
     );
     assert!(matches!(
-        decision(&ev, "exact").reasons[0],
+        reasons(&ev, "exact")[0],
         Reason::RuleFilter { .. } | Reason::TooRecent { .. }
     ));
     assert!(
-        decision(&ev, "exact")
-            .reasons
+        reasons(&ev, "exact")
             .iter()
             .any(|r| matches!(r, Reason::TooRecent { rule: 1, .. }))
     );
     assert!(matches!(
-        decision(&ev, "nometa").reasons[0],
+        reasons(&ev, "nometa")[0],
         Reason::RuleFilter {
             rule: 1,
             value: None,
@@ -113,7 +112,7 @@ fn default_baseline_classification_severity_and_delay() {
         }
     ));
     assert_eq!(
-        decision(&ev, "nothing").reasons,
+        reasons(&ev, "nothing"),
         vec![Reason::NoAvailableVersion]
     );
     let crit = decision(&ev, "crit");
@@ -279,7 +278,7 @@ fn enable_non_security_uses_build_time() {
     );
     let ev = run_scan(&inv, &b);
     assert_eq!(
-        decision(&ev, "old").reasons,
+        reasons(&ev, "old"),
         vec![Reason::NonSecurity { rule: 1 }]
     );
 }
@@ -333,13 +332,13 @@ fn approved_list_by_name_advisory_cve_bugzilla_and_over_global_filters() {
     );
     assert_eq!(decision(&ev, "byname").compliance, ComplianceLevel::Medium);
     assert_eq!(
-        decision(&ev, "byid").reasons,
+        reasons(&ev, "byid"),
         vec![Reason::ApprovedPatches {
             entry: "ADV-ID".into()
         }]
     );
     assert!(matches!(
-        decision(&ev, "nometa-pkg").reasons[0],
+        reasons(&ev, "nometa-pkg")[0],
         Reason::ApprovedPatchesNonSecurity { .. }
     ));
     // ApprovedPatchesEnableNonSecurity lets the notice-less package through.
@@ -404,7 +403,7 @@ fn rejected_wins_and_block_versus_allow() {
             ],
         );
         assert!(matches!(
-            decision(&ev, "kernel").reasons[0],
+            reasons(&ev, "kernel")[0],
             Reason::RejectedPatches { .. }
         ));
     }
@@ -484,7 +483,7 @@ fn product_filter_is_exact_and_severity_vocabularies() {
     let ev = run_scan(&inv, &b);
     assert_states(&ev, &[("med", PatchState::InstalledOther)]);
     assert!(
-        matches!(&decision(&ev, "med").reasons[0], Reason::RuleFilter { value: Some(v), .. } if *v == "AmazonLinux2023")
+        matches!(&reasons(&ev, "med")[0], Reason::RuleFilter { value: Some(v), .. } if *v == "AmazonLinux2023")
     );
     // AL2023: Medium ≡ Moderate; `None` matches the literal and a missing severity; case-insensitive.
     let b = baseline(
@@ -529,7 +528,7 @@ fn product_filter_is_exact_and_severity_vocabularies() {
     let ev = run_scan(&inv, &b);
     assert_states(&ev, &[("med", PatchState::InstalledOther)]);
     assert!(matches!(
-        decision(&ev, "med").reasons[0],
+        reasons(&ev, "med")[0],
         Reason::GlobalFilter { .. }
     ));
 }
@@ -569,7 +568,7 @@ fn pending_reboot_install_and_override_list() {
             ("a", PatchState::Missing),
         ],
     );
-    assert_eq!(decision(&ev, "done").reasons[0], Reason::PendingReboot);
+    assert_eq!(reasons(&ev, "done")[0], Reason::PendingReboot);
     let plan = ev.install_plan(None);
     assert_eq!(
         plan.iter()
@@ -592,7 +591,7 @@ fn pending_reboot_install_and_override_list() {
         &[("a", PatchState::Failed), ("b", PatchState::Missing)],
     );
     assert_eq!(
-        decision(&ev, "b").reasons.last(),
+        reasons(&ev, "b").last(),
         Some(&Reason::NotInOverrideList)
     );
     let scan = run_scan(&inv, &b);

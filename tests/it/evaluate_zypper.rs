@@ -3,7 +3,7 @@
 use patch_baseline::model::PatchState;
 use serde_json::{Value, json};
 
-use crate::util::{ago, assert_states, baseline, decision, inventory, rule, run_scan};
+use crate::util::{reasons, ago, assert_states, baseline, decision, inventory, rule, run_scan};
 
 fn inst(name: &str, version: &str) -> Value {
     json!({"name": name, "arch": "x86_64", "version": version})

@@ -100,11 +100,16 @@ pub fn decision<'e>(evaluation: &'e Evaluation<'e>, name: &str) -> &'e PackageDe
         .unwrap_or_else(|| panic!("no decision for {name}: {:#?}", evaluation.decisions))
 }
 
+/// The reasons of the named package's decision.
+pub fn reasons<'e>(evaluation: &'e Evaluation<'e>, name: &str) -> Vec<patch_baseline::evaluate::Reason<'e>> {
+    evaluation.reasons(decision(evaluation, name))
+}
+
 /// Asserts the state of each named package, printing the explanation on failure.
 pub fn assert_states(evaluation: &Evaluation, expected: &[(&str, PatchState)]) {
     for (name, state) in expected {
         let d = decision(evaluation, name);
-        assert_eq!(d.state, *state, "{name}: {}", d.explanation());
+        assert_eq!(d.state, *state, "{name}: {}", evaluation.explanation(d));
     }
 }
 
