@@ -26,7 +26,13 @@ const PACKAGES: usize = 100_000;
 const ADVISORIES: usize = 20_000;
 
 fn synthetic_inventory(now: DateTime<Utc>) -> Inventory {
-    let kinds = ["security", "bugfix", "enhancement", "security", "newpackage"];
+    let kinds = [
+        "security",
+        "bugfix",
+        "enhancement",
+        "security",
+        "newpackage",
+    ];
     let severities = ["Critical", "Important", "Moderate", "Low", "None"];
     let advisories: Vec<Advisory> = (0..ADVISORIES)
         .map(|i| Advisory {
@@ -60,9 +66,17 @@ fn synthetic_inventory(now: DateTime<Utc>) -> Inventory {
             version: format!("1:{}.{}.0-1.amzn2023.0.{}", i % 7, i % 13, i % 5),
             installed_time,
         });
-        available.push(version(&name, format!("1:{}.{}.0-1.amzn2023.0.{}", i % 7, i % 13, i % 5 + 1), i));
+        available.push(version(
+            &name,
+            format!("1:{}.{}.0-1.amzn2023.0.{}", i % 7, i % 13, i % 5 + 1),
+            i,
+        ));
         if i % 3 == 0 {
-            available.push(version(&name, format!("1:{}.{}.1-1.amzn2023", i % 7, i % 13), i * 7));
+            available.push(version(
+                &name,
+                format!("1:{}.{}.1-1.amzn2023", i % 7, i % 13),
+                i * 7,
+            ));
         }
     }
     Inventory {

@@ -160,7 +160,11 @@ impl fmt::Display for Reason<'_> {
             }
             Self::ApprovedPatches { entry } => write!(f, "approved by ApprovedPatches `{entry}`"),
             Self::RejectedPatches { entry, action } => {
-                write!(f, "rejected by RejectedPatches `{entry}` ({})", action.as_str())
+                write!(
+                    f,
+                    "rejected by RejectedPatches `{entry}` ({})",
+                    action.as_str()
+                )
             }
             Self::GlobalFilter { key, value } => write!(
                 f,
@@ -203,10 +207,9 @@ impl fmt::Display for Reason<'_> {
     }
 }
 
-/// The decision for one package (one name and architecture). Strings borrow from the inventory
-/// and the baseline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The decision for one package (one name and architecture). It refers into the inventory
+/// and the baseline instead of copying from them; accessors give the reported values.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageDecision<'a> {
     /// Name.
     pub name: &'a str,
@@ -214,29 +217,100 @@ pub struct PackageDecision<'a> {
     pub arch: &'a str,
     /// The patch state.
     pub state: PatchState,
-    /// The installed version, if installed.
-    pub installed_version: Option<&'a str>,
-    /// The version the report shows: installed for `Installed*`, the approved one otherwise.
-    pub version: &'a str,
-    /// The highest approved version, if any.
-    pub approved_version: Option<&'a str>,
     /// The compliance level (`Severity` of the compliance item).
     pub compliance: ComplianceLevel,
-    /// `Classification` (`Security`, `Bugfix`, … or `""`).
-    pub classification: Cow<'static, str>,
-    /// `PatchSeverity`: vendor severity (RPM, SUSE) or Debian priority (apt).
-    pub patch_severity: &'a str,
-    /// Advisories behind the approved version.
-    pub advisory_ids: &'a [String],
-    /// CVEs fixed between the installed and the approved version (RPM, SUSE; Missing/Failed).
-    pub cve_ids: Vec<&'a str>,
-    /// When the installed version was installed, if known.
-    pub installed_time: Option<DateTime<Utc>>,
     /// Whether an advisory of the approved version suggests a reboot.
     pub reboot_suggested: bool,
-    /// What the reasons are derived from ([`Evaluation::reasons`] computes them on demand).
-    #[serde(skip)]
+    /// CVEs fixed between the installed and the approved version (RPM, SUSE; Missing/Failed).
+    pub cve_ids: Vec<&'a str>,
+    installed: Option<&'a InstalledPackage>,
+    approved: Option<&'a AvailableVersion>,
+    /// The advisory whose classification and severity are reported (RPM, SUSE).
+    advisory: Option<&'a Advisory>,
+    /// apt: the approved version comes from a security origin.
+    security: bool,
     basis: Basis<'a>,
+}
+
+impl<'a> PackageDecision<'a> {
+    /// `name.arch`, the compliance item `Id`.
+    pub fn id(&self) -> String {
+        format!("{}.{}", self.name, self.arch)
+    }
+
+    /// The installed version, if installed.
+    pub fn installed_version(&self) -> Option<&'a str> {
+        self.installed.map(|p| p.version.as_str())
+    }
+
+    /// The highest approved version, if any.
+    pub fn approved_version(&self) -> Option<&'a str> {
+        self.approved.map(|v| v.version.as_str())
+    }
+
+    /// The version the report shows: the installed one for `Installed*` states, the approved one
+    /// for `Missing`, `Failed` and `NotApplicable`.
+    pub fn version(&self) -> &'a str {
+        let installed = self.installed_version();
+        if self.state.shows_installed_version() {
+            installed.unwrap_or("")
+        } else {
+            self.approved_version().or(installed).unwrap_or("")
+        }
+    }
+
+    /// When the installed version was installed, if known.
+    pub fn installed_time(&self) -> Option<DateTime<Utc>> {
+        self.installed.and_then(|p| p.installed_time)
+    }
+
+    /// `Classification`: the advisory type (`Security`, `Bugfix`, …) for RPM and SUSE,
+    /// `Security` or `""` for apt; `""` for `InstalledOther` and `InstalledRejected`.
+    pub fn classification(&self) -> Cow<'static, str> {
+        if self.security {
+            return Cow::Borrowed("Security");
+        }
+        self.advisory
+            .map_or(Cow::Borrowed(""), |a| classification_of(&a.kind))
+    }
+
+    /// `PatchSeverity`: the vendor severity (RPM, SUSE) or the Debian priority (apt).
+    pub fn patch_severity(&self) -> &'a str {
+        match (self.advisory, self.approved) {
+            (Some(advisory), _) => advisory.severity_text(),
+            (None, Some(version)) if self.basis.apt => version.priority.as_deref().unwrap_or(""),
+            _ => "",
+        }
+    }
+
+    /// The advisories of the approved version.
+    pub fn advisory_ids(&self) -> &'a [String] {
+        match (self.state, self.approved) {
+            (PatchState::InstalledOther | PatchState::InstalledRejected, _) | (_, None) => &[],
+            (_, Some(version)) => &version.advisories,
+        }
+    }
+}
+
+impl Serialize for PackageDecision<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("PackageDecision", 13)?;
+        out.serialize_field("name", self.name)?;
+        out.serialize_field("arch", self.arch)?;
+        out.serialize_field("state", &self.state)?;
+        out.serialize_field("installedVersion", &self.installed_version())?;
+        out.serialize_field("version", self.version())?;
+        out.serialize_field("approvedVersion", &self.approved_version())?;
+        out.serialize_field("compliance", &self.compliance)?;
+        out.serialize_field("classification", &self.classification())?;
+        out.serialize_field("patchSeverity", self.patch_severity())?;
+        out.serialize_field("advisoryIds", self.advisory_ids())?;
+        out.serialize_field("cveIds", &self.cve_ids)?;
+        out.serialize_field("installedTime", &self.installed_time())?;
+        out.serialize_field("rebootSuggested", &self.reboot_suggested)?;
+        out.end()
+    }
 }
 
 /// What explains a decision: the version whose verdict decided it, and the facts added after.
@@ -251,13 +325,8 @@ struct Basis<'a> {
     pending_reboot: bool,
     /// An Install with an override list that leaves this update out.
     not_in_override_list: bool,
-}
-
-impl PackageDecision<'_> {
-    /// `name.arch`, the compliance item `Id`.
-    pub fn id(&self) -> String {
-        format!("{}.{}", self.name, self.arch)
-    }
+    /// The apt family (PatchSeverity is the Debian priority).
+    apt: bool,
 }
 
 /// The per-state counts of an evaluation (the `AWS:PatchSummary` counts).
@@ -371,7 +440,7 @@ impl<'a> Evaluation<'a> {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; ");
-        let approved = decision.approved_version.unwrap_or("");
+        let approved = decision.approved_version().unwrap_or("");
         match decision.state {
             PatchState::Missing => format!("{approved} is approved: {reasons}"),
             PatchState::Failed => {
@@ -399,7 +468,7 @@ impl<'a> Evaluation<'a> {
             }
             if decision.state.is_non_compliant() {
                 let critical = decision.compliance == ComplianceLevel::Critical;
-                let security = decision.classification.eq_ignore_ascii_case("security");
+                let security = decision.classification().eq_ignore_ascii_case("security");
                 counts.critical_non_compliant += usize::from(critical);
                 counts.security_non_compliant += usize::from(security);
                 counts.other_non_compliant += usize::from(!critical && !security);
@@ -431,7 +500,7 @@ impl<'a> Evaluation<'a> {
             .iter()
             .filter(|d| d.state == PatchState::Missing)
             .filter_map(|d| {
-                let version = d.approved_version?;
+                let version = d.approved_version()?;
                 let mut reason = self.explanation(d);
                 if let Some(list) = override_list {
                     let package = PackageRef {
@@ -448,7 +517,7 @@ impl<'a> Evaluation<'a> {
                 Some(PlannedUpdate {
                     name: d.name.to_string(),
                     arch: d.arch.to_string(),
-                    from_version: d.installed_version.unwrap_or_default().to_string(),
+                    from_version: d.installed_version().unwrap_or_default().to_string(),
                     version: version.to_string(),
                     reason,
                 })
@@ -719,7 +788,10 @@ impl<'a> Judge<'a> {
             arch: &version.arch,
             version: &version.version,
         };
-        if let Some(entry) = baseline.rejected_patches.match_package(self.family, package) {
+        if let Some(entry) = baseline
+            .rejected_patches
+            .match_package(self.family, package)
+        {
             return Verdict {
                 approved: false,
                 compliance: ComplianceLevel::Unspecified,
@@ -807,15 +879,16 @@ impl<'a> Judge<'a> {
             for view in views {
                 if any_global_pass
                     && global_failure.is_some()
-                    && self.failing_filter(&baseline.global_filters, view).is_some()
+                    && self
+                        .failing_filter(&baseline.global_filters, view)
+                        .is_some()
                 {
                     continue;
                 }
                 if !any_global_pass {
                     break;
                 }
-                let failure = if let Some((key, value)) = self.failing_filter(&rule.filters, view)
-                {
+                let failure = if let Some((key, value)) = self.failing_filter(&rule.filters, view) {
                     Some(Reason::RuleFilter {
                         rule: number,
                         key,
@@ -874,7 +947,11 @@ impl<'a> Judge<'a> {
             Some((_, reason, advisory)) if approved => Verdict {
                 approved,
                 compliance,
-                reasons: if want_reasons { vec![reason] } else { Vec::new() },
+                reasons: if want_reasons {
+                    vec![reason]
+                } else {
+                    Vec::new()
+                },
                 advisory: advisory.or_else(|| views.iter().find_map(|v| v.advisory)),
                 security,
             },
@@ -962,7 +1039,8 @@ pub fn evaluate<'a>(
         starts[i + 1] += starts[i];
     }
     let mut fill = starts.clone();
-    let mut ordered: Vec<&AvailableVersion> = vec![&inventory.available[0]; inventory.available.len()];
+    let mut ordered: Vec<&AvailableVersion> =
+        vec![&inventory.available[0]; inventory.available.len()];
     for (version, &group) in inventory.available.iter().zip(&version_groups) {
         ordered[fill[group as usize] as usize] = version;
         fill[group as usize] += 1;
@@ -1004,15 +1082,7 @@ pub fn evaluate<'a>(
             }
         }
         let decision = decide(
-            &judge,
-            scheme,
-            *installed,
-            versions,
-            &verdicts,
-            best,
-            &pending,
-            options,
-            &mut views,
+            &judge, scheme, *installed, versions, &verdicts, best, &pending, options, &mut views,
         );
         if let Some(decision) = decision {
             decisions.push(decision);
@@ -1064,18 +1134,16 @@ fn decide<'a>(
         name,
         arch,
         state: PatchState::InstalledOther,
-        installed_version: installed.map(|p| p.version.as_str()),
-        version: "",
-        approved_version: best_version.map(|v| v.version.as_str()),
         compliance: ComplianceLevel::Unspecified,
-        classification: Cow::Borrowed(""),
-        patch_severity: "",
-        advisory_ids: &[],
-        cve_ids: Vec::new(),
-        installed_time: None,
         reboot_suggested: false,
+        cve_ids: Vec::new(),
+        installed,
+        approved: best_version,
+        advisory: None,
+        security: false,
         basis: Basis {
             version: best_version,
+            apt: family == Family::Apt,
             ..Basis::default()
         },
     };
@@ -1083,18 +1151,9 @@ fn decide<'a>(
         let verdict = &verdicts[index].1;
         decision.compliance = verdict.compliance;
         match family {
-            Family::Apt => {
-                if verdict.security {
-                    decision.classification = Cow::Borrowed("Security");
-                }
-                decision.patch_severity = version.priority.as_deref().unwrap_or("");
-            }
+            Family::Apt => decision.security = verdict.security,
             Family::Rpm | Family::Zypper => {
-                if let Some(advisory) = verdict.advisory {
-                    decision.classification = judge.classifications[advisory].clone();
-                    decision.patch_severity = judge.advisories[advisory].severity_text();
-                }
-                decision.advisory_ids = &version.advisories;
+                decision.advisory = verdict.advisory.map(|i| &judge.advisories[i]);
                 decision.reboot_suggested = judge
                     .advisory_indexes(version)
                     .any(|i| judge.advisories[i].reboot_suggested);
@@ -1104,17 +1163,14 @@ fn decide<'a>(
 
     let Some(installed) = installed else {
         let version = best_version?;
+        let _ = version;
         decision.state = PatchState::NotApplicable;
-        decision.version = &version.version;
         return Some(decision);
     };
-    decision.installed_time = installed.installed_time;
-    decision.version = &installed.version;
     let newer = best_version
         .filter(|v| scheme.compare(&v.version, &installed.version) == Ordering::Greater);
     if let Some(version) = newer {
         decision.state = PatchState::Missing;
-        decision.version = &version.version;
         if family != Family::Apt {
             let mut cves: Vec<&str> = Vec::new();
             for candidate in versions {
@@ -1163,13 +1219,17 @@ fn decide<'a>(
         version: &installed.version,
     };
     let rejected = (baseline.rejected_action == RejectedAction::Block)
-        .then(|| baseline.rejected_patches.match_package(family, installed_ref))
+        .then(|| {
+            baseline
+                .rejected_patches
+                .match_package(family, installed_ref)
+        })
         .flatten();
     if let Some(entry) = rejected {
         decision.state = PatchState::InstalledRejected;
         decision.compliance = ComplianceLevel::Unspecified;
-        decision.classification = Cow::Borrowed("");
-        decision.patch_severity = "";
+        decision.advisory = None;
+        decision.security = false;
         decision.basis.rejected_entry = Some(entry);
     } else if best_version.is_some() {
         decision.state = PatchState::Installed;
@@ -1177,7 +1237,6 @@ fn decide<'a>(
         decision.state = PatchState::InstalledOther;
         decision.compliance = ComplianceLevel::Unspecified;
         decision.basis.version = verdicts.first().map(|(index, _)| versions[*index]);
-        decision.advisory_ids = &[];
     }
     if pending.contains(&(name, arch, installed.version.as_str())) {
         decision.state = PatchState::InstalledPendingReboot;

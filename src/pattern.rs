@@ -1,7 +1,6 @@
 //! Approved/rejected patch entries and install override lists (spec §3): the name forms a
 //! package is known by, and case-insensitive matching with `*`, `?` and `[…]` wildcards.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use serde::Deserialize;
@@ -142,8 +141,8 @@ impl Pattern {
     pub fn matches_package(&self, family: Family, package: PackageRef<'_>) -> bool {
         self.could_match(&FormStarts::new(family, package))
             && name_forms(family, package)
-            .iter()
-            .any(|form| self.matches_lowered(form))
+                .iter()
+                .any(|form| self.matches_lowered(form))
     }
 }
 
@@ -231,19 +230,18 @@ fn class_match(pattern: &[u8], start: usize, c: u8) -> Option<(bool, usize)> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PatternList {
     patterns: Vec<Pattern>,
-    exact: HashSet<String>,
+    has_exact: bool,
 }
 
 impl PatternList {
     /// Compiles a list of entries.
     pub fn new(entries: &[String]) -> Self {
         let patterns: Vec<Pattern> = entries.iter().map(|e| Pattern::new(e)).collect();
-        let exact = patterns
-            .iter()
-            .filter(|p| !p.wildcard)
-            .map(|p| p.lowered.clone())
-            .collect();
-        Self { patterns, exact }
+        let has_exact = patterns.iter().any(|p| !p.wildcard);
+        Self {
+            patterns,
+            has_exact,
+        }
     }
 
     /// True if and only if the list has no entries.
@@ -277,16 +275,12 @@ impl PatternList {
 
     /// The first entry equal (ignoring case) to an advisory, CVE or Bugzilla id, if any.
     pub fn match_id(&self, id: &str) -> Option<&str> {
-        if self.exact.is_empty() {
-            return None;
-        }
-        let lowered = id.to_lowercase();
-        if !self.exact.contains(&lowered) {
+        if !self.has_exact {
             return None;
         }
         self.patterns
             .iter()
-            .find(|p| !p.wildcard && p.lowered == lowered)
+            .find(|p| !p.wildcard && p.lowered.eq_ignore_ascii_case(id))
             .map(Pattern::as_str)
     }
 }

@@ -45,9 +45,9 @@ pub struct ReportContext {
 /// `name.arch:version` (apt).
 pub fn item_title(family: Family, decision: &PackageDecision) -> String {
     match family {
-        Family::Apt => format!("{}.{}:{}", decision.name, decision.arch, decision.version),
+        Family::Apt => format!("{}.{}:{}", decision.name, decision.arch, decision.version()),
         Family::Rpm | Family::Zypper => {
-            let evr = RpmEvr::parse(&decision.version);
+            let evr = RpmEvr::parse(&decision.version());
             let release = evr.release().map(|r| format!("-{r}")).unwrap_or_default();
             format!(
                 "{}.{}:{}:{}{release}",
@@ -145,7 +145,7 @@ pub fn compliance_content(
             } else {
                 "COMPLIANT"
             };
-            let installed_time = match (d.state.shows_installed_version(), d.installed_time) {
+            let installed_time = match (d.state.shows_installed_version(), d.installed_time()) {
                 (true, Some(time)) => format_aws_time(time),
                 _ => String::new(),
             };
@@ -160,8 +160,8 @@ pub fn compliance_content(
                 ("DocumentName", String::new()),
                 ("DocumentVersion", String::new()),
                 ("InstalledTime", installed_time),
-                ("Classification", d.classification.to_string()),
-                ("PatchSeverity", d.patch_severity.to_string()),
+                ("Classification", d.classification().to_string()),
+                ("PatchSeverity", d.patch_severity().to_string()),
             ];
             if matches!(d.state, PatchState::Missing | PatchState::Failed)
                 && family != Family::Apt

@@ -18,13 +18,13 @@ pub fn render_table(evaluation: &Evaluation, all: bool) -> String {
     ordered.sort_by_key(|d| !d.state.is_non_compliant());
     for d in ordered {
         let target = match d.state {
-            PatchState::Missing | PatchState::Failed => d.version.to_string(),
+            PatchState::Missing | PatchState::Failed => d.version().to_string(),
             _ => String::new(),
         };
         rows.push([
             d.state.as_str().to_string(),
             d.id(),
-            d.installed_version.unwrap_or_default().to_string(),
+            d.installed_version().unwrap_or_default().to_string(),
             target,
             evaluation.explanation(d),
         ]);

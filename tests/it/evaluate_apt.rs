@@ -7,7 +7,7 @@ use patch_baseline::inventory::Inventory;
 use patch_baseline::model::PatchState;
 use serde_json::{Value, json};
 
-use crate::util::{reasons, assert_states, baseline, decision, inventory, rule, run_scan};
+use crate::util::{assert_states, baseline, decision, inventory, reasons, rule, run_scan};
 
 fn debian_default() -> Baseline {
     patch_baseline::baseline::find_builtin("AWS-DebianDefaultPatchBaseline")
@@ -135,7 +135,7 @@ fn default_baseline_approves_security_origins_only_without_delay() {
     );
     let d = decision(&ev, "libssl3");
     assert_eq!(
-        (d.classification.as_ref(), d.patch_severity),
+        (d.classification().as_ref(), d.patch_severity()),
         ("Security", "optional")
     );
     assert!(d.cve_ids.is_empty());
@@ -146,10 +146,7 @@ fn default_baseline_approves_security_origins_only_without_delay() {
         reasons(&ev, "tzdata"),
         vec![Reason::NonSecurity { rule: 1 }]
     );
-    assert_eq!(
-        reasons(&ev, "local"),
-        vec![Reason::NoAvailableVersion]
-    );
+    assert_eq!(reasons(&ev, "local"), vec![Reason::NoAvailableVersion]);
 }
 
 #[test]
@@ -175,7 +172,7 @@ fn enable_non_security_approves_everything_with_a_listed_priority() {
             ("libssl3", PatchState::Missing),
         ],
     );
-    assert_eq!(decision(&ev, "tzdata").classification, "");
+    assert_eq!(decision(&ev, "tzdata").classification(), "");
 }
 
 #[test]

@@ -7,7 +7,9 @@ use patch_baseline::model::{ComplianceLevel, PatchState};
 use patch_baseline::pattern::InstallOverrideList;
 use serde_json::{Value, json};
 
-use crate::util::{reasons, ago, assert_states, baseline, decision, inventory, rule, run_scan, run_with};
+use crate::util::{
+    ago, assert_states, baseline, decision, inventory, reasons, rule, run_scan, run_with,
+};
 
 fn al2023_default() -> Baseline {
     patch_baseline::baseline::find_builtin("AWS-AmazonLinux2023DefaultPatchBaseline")
@@ -111,29 +113,23 @@ fn default_baseline_classification_severity_and_delay() {
             ..
         }
     ));
-    assert_eq!(
-        reasons(&ev, "nothing"),
-        vec![Reason::NoAvailableVersion]
-    );
+    assert_eq!(reasons(&ev, "nothing"), vec![Reason::NoAvailableVersion]);
     let crit = decision(&ev, "crit");
     assert_eq!(
-        (crit.classification.as_ref(), crit.patch_severity),
+        (crit.classification().as_ref(), crit.patch_severity()),
         ("Security", "Critical")
     );
     assert_eq!(crit.cve_ids, vec!["CVE-CRIT"]);
     // Installed is reported with the installed version and the candidate's metadata.
     let up = decision(&ev, "uptodate");
     assert_eq!(
-        (up.version, up.approved_version),
+        (up.version(), up.approved_version()),
         ("2.0-1", Some("1.5-1"))
     );
-    assert_eq!(up.classification, "Security");
+    assert_eq!(up.classification(), "Security");
     let bugfix = decision(&ev, "bugfix");
     assert_eq!(
-        (
-            bugfix.classification.as_ref(),
-            bugfix.patch_severity
-        ),
+        (bugfix.classification().as_ref(), bugfix.patch_severity()),
         ("Bugfix", "")
     );
     let c = ev.counts();
@@ -269,7 +265,7 @@ fn enable_non_security_uses_build_time() {
             ("undated", PatchState::Missing),
         ],
     );
-    assert_eq!(decision(&ev, "old").classification, "");
+    assert_eq!(decision(&ev, "old").classification(), "");
     // The same rule without EnableNonSecurity refuses notice-less packages.
     let b = baseline(
         "CENTOS",
@@ -277,10 +273,7 @@ fn enable_non_security_uses_build_time() {
         json!({}),
     );
     let ev = run_scan(&inv, &b);
-    assert_eq!(
-        reasons(&ev, "old"),
-        vec![Reason::NonSecurity { rule: 1 }]
-    );
+    assert_eq!(reasons(&ev, "old"), vec![Reason::NonSecurity { rule: 1 }]);
 }
 
 #[test]
@@ -435,7 +428,7 @@ fn highest_approved_version_wins_and_compliance_is_the_highest_contribution() {
     );
     let ev = run_scan(&inv, &b);
     let d = decision(&ev, "pkg");
-    assert_eq!((d.state, d.version), (PatchState::Missing, "3-1"));
+    assert_eq!((d.state, d.version()), (PatchState::Missing, "3-1"));
     assert_eq!(d.compliance, ComplianceLevel::High);
     assert_eq!(d.cve_ids, vec!["CVE-V2", "CVE-V3"]);
     assert_eq!(ev.non_compliant_severity(), Some(ComplianceLevel::High));
@@ -590,10 +583,7 @@ fn pending_reboot_install_and_override_list() {
         &ev,
         &[("a", PatchState::Failed), ("b", PatchState::Missing)],
     );
-    assert_eq!(
-        reasons(&ev, "b").last(),
-        Some(&Reason::NotInOverrideList)
-    );
+    assert_eq!(reasons(&ev, "b").last(), Some(&Reason::NotInOverrideList));
     let scan = run_scan(&inv, &b);
     let plan = scan.install_plan(Some(&list));
     assert_eq!(plan.len(), 1);

@@ -3,7 +3,7 @@
 use patch_baseline::model::PatchState;
 use serde_json::{Value, json};
 
-use crate::util::{reasons, ago, assert_states, baseline, decision, inventory, rule, run_scan};
+use crate::util::{ago, assert_states, baseline, decision, inventory, rule, run_scan};
 
 fn inst(name: &str, version: &str) -> Value {
     json!({"name": name, "arch": "x86_64", "version": version})
@@ -69,7 +69,7 @@ fn suse_default_baseline() {
     );
     let k = decision(&ev, "kernel-default");
     assert_eq!(
-        (k.classification.as_ref(), k.patch_severity),
+        (k.classification().as_ref(), k.patch_severity()),
         ("Security", "important")
     );
     assert!(k.reboot_suggested);

@@ -101,7 +101,10 @@ pub fn decision<'e>(evaluation: &'e Evaluation<'e>, name: &str) -> &'e PackageDe
 }
 
 /// The reasons of the named package's decision.
-pub fn reasons<'e>(evaluation: &'e Evaluation<'e>, name: &str) -> Vec<patch_baseline::evaluate::Reason<'e>> {
+pub fn reasons<'e>(
+    evaluation: &'e Evaluation<'e>,
+    name: &str,
+) -> Vec<patch_baseline::evaluate::Reason<'e>> {
     evaluation.reasons(decision(evaluation, name))
 }
 
