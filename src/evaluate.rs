@@ -576,10 +576,19 @@ fn classification_of(kind: &str) -> Cow<'static, str> {
     }
 }
 
-/// FNV-1a: a fast hasher for the (name, arch) grouping of up to millions of short keys, which
-/// need no protection against crafted collisions (the inventory comes from the host).
+/// A fast multiply-rotate hasher (the rustc "Fx" scheme, eight bytes at a time) for the
+/// (name, arch) grouping of up to millions of short keys, which need no protection against
+/// crafted collisions: the inventory describes the host itself.
 #[derive(Default)]
 struct Fnv(u64);
+
+impl Fnv {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -587,16 +596,26 @@ impl Hasher for Fnv {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
         }
-        self.0 = hash;
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
     }
 }
 
@@ -1039,8 +1058,10 @@ pub fn evaluate<'a>(
         starts[i + 1] += starts[i];
     }
     let mut fill = starts.clone();
-    let mut ordered: Vec<&AvailableVersion> =
-        vec![&inventory.available[0]; inventory.available.len()];
+    let mut ordered: Vec<&AvailableVersion> = match inventory.available.first() {
+        Some(placeholder) => vec![placeholder; inventory.available.len()],
+        None => Vec::new(),
+    };
     for (version, &group) in inventory.available.iter().zip(&version_groups) {
         ordered[fill[group as usize] as usize] = version;
         fill[group as usize] += 1;
@@ -1053,41 +1074,57 @@ pub fn evaluate<'a>(
         .iter()
         .map(|p| (p.name.as_str(), p.arch.as_str(), p.version.as_str()))
         .collect();
-    let mut decisions = Vec::with_capacity(groups);
-    let mut views: Vec<View<'a>> = Vec::with_capacity(4);
-    let mut verdicts: Vec<(usize, Verdict<'a>)> = Vec::new();
-    for (group, installed) in installed_of.iter().enumerate() {
-        let versions = &mut ordered[starts[group] as usize..starts[group + 1] as usize];
-        versions.sort_by(|a, b| scheme.compare(&b.version, &a.version));
-        let mut versions: &[&AvailableVersion] = versions;
-        if family == Family::Apt
-            && let Some(installed) = installed
-        {
-            // apt considers only versions at or above the installed one (spec §2.5).
-            let keep = versions
-                .iter()
-                .take_while(|v| scheme.compare(&v.version, &installed.version) != Ordering::Less)
-                .count();
-            versions = &versions[..keep];
-        }
-        verdicts.clear();
-        let mut best = None;
-        for (index, version) in versions.iter().enumerate() {
-            let verdict = judge.judge(version, &mut views, false);
-            let approved = verdict.approved;
-            verdicts.push((index, verdict));
-            if approved {
-                best = Some(verdicts.len() - 1);
-                break;
-            }
-        }
-        let decision = decide(
-            &judge, scheme, *installed, versions, &verdicts, best, &pending, options, &mut views,
-        );
-        if let Some(decision) = decision {
-            decisions.push(decision);
-        }
+
+    // Judge the groups in parallel: each thread gets a contiguous range of groups and the
+    // matching (disjoint) part of `ordered`.
+    let threads = if groups >= 20_000 {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(8)
+    } else {
+        1
+    };
+    let per_thread = groups.div_ceil(threads).max(1);
+    let mut parts: Vec<(std::ops::Range<usize>, &mut [&AvailableVersion])> =
+        Vec::with_capacity(threads);
+    let mut rest: &mut [&AvailableVersion] = &mut ordered;
+    let mut first = 0;
+    while first < groups {
+        let last = (first + per_thread).min(groups);
+        let (part, tail) = rest.split_at_mut((starts[last] - starts[first]) as usize);
+        parts.push((first..last, part));
+        rest = tail;
+        first = last;
     }
+    let context = GroupContext {
+        judge: &judge,
+        scheme,
+        installed_of: &installed_of,
+        starts: &starts,
+        pending: &pending,
+        options,
+    };
+    let mut decisions: Vec<PackageDecision<'a>> = if parts.len() > 1 {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|(range, part)| scope.spawn(|| context.decide_groups(range, part)))
+                .collect();
+            let mut all = Vec::with_capacity(groups);
+            for handle in handles {
+                match handle.join() {
+                    Ok(part) => all.extend(part),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            all
+        })
+    } else {
+        parts
+            .into_iter()
+            .flat_map(|(range, part)| context.decide_groups(range, part))
+            .collect()
+    };
     decisions.sort_unstable_by(|a, b| {
         a.state
             .cmp(&b.state)
@@ -1105,6 +1142,78 @@ pub fn evaluate<'a>(
         decisions,
         judge,
     })
+}
+
+/// What every group's decision needs, shared by the judging threads.
+struct GroupContext<'j, 'a> {
+    judge: &'j Judge<'a>,
+    scheme: VersionScheme,
+    installed_of: &'j [Option<&'a InstalledPackage>],
+    starts: &'j [u32],
+    pending: &'j HashSet<(&'a str, &'a str, &'a str)>,
+    options: &'j EvaluateOptions<'j>,
+}
+
+impl<'a> GroupContext<'_, 'a> {
+    /// Decides `groups`, whose available versions are `part` (laid out contiguously).
+    fn decide_groups(
+        &self,
+        groups: std::ops::Range<usize>,
+        part: &mut [&'a AvailableVersion],
+    ) -> Vec<PackageDecision<'a>> {
+        let judge = self.judge;
+        let family = judge.family;
+        let scheme = self.scheme;
+        let offset = self.starts[groups.start] as usize;
+        let mut decisions = Vec::new();
+        let mut views: Vec<View<'a>> = Vec::with_capacity(4);
+        let mut verdicts: Vec<(usize, Verdict<'a>)> = Vec::new();
+        for group in groups {
+            let installed = self.installed_of[group];
+            let range =
+                self.starts[group] as usize - offset..self.starts[group + 1] as usize - offset;
+            let versions = &mut part[range];
+            versions.sort_by(|a, b| scheme.compare(&b.version, &a.version));
+            let mut versions: &[&AvailableVersion] = versions;
+            if family == Family::Apt
+                && let Some(installed) = installed
+            {
+                // apt considers only versions at or above the installed one (spec §2.5).
+                let keep = versions
+                    .iter()
+                    .take_while(|v| {
+                        scheme.compare(&v.version, &installed.version) != Ordering::Less
+                    })
+                    .count();
+                versions = &versions[..keep];
+            }
+            verdicts.clear();
+            let mut best = None;
+            for (index, version) in versions.iter().enumerate() {
+                let verdict = judge.judge(version, &mut views, false);
+                let approved = verdict.approved;
+                verdicts.push((index, verdict));
+                if approved {
+                    best = Some(verdicts.len() - 1);
+                    break;
+                }
+            }
+            if let Some(decision) = decide(
+                judge,
+                scheme,
+                installed,
+                versions,
+                &verdicts,
+                best,
+                self.pending,
+                self.options,
+                &mut views,
+            ) {
+                decisions.push(decision);
+            }
+        }
+        decisions
+    }
 }
 
 #[expect(

@@ -660,3 +660,69 @@ fn every_predefined_rpm_baseline_evaluates() {
         assert_eq!(decision(&ev, "enh").state, enh, "{name}");
     }
 }
+
+#[test]
+fn empty_and_one_sided_inventories() {
+    let b = al2023_default();
+    let nothing_available = dnf(json!([]), json!([inst("a", "1-1")]), json!([]));
+    let ev = run_scan(&nothing_available, &b);
+    assert_states(&ev, &[("a", PatchState::InstalledOther)]);
+    let nothing_at_all = dnf(json!([]), json!([]), json!([]));
+    assert!(run_scan(&nothing_at_all, &b).decisions.is_empty());
+    let nothing_installed = dnf(
+        json!([adv("S", "security", Some("Critical"), &ago(30, 0))]),
+        json!([]),
+        json!([avail("z", "1-1", &["S"])]),
+    );
+    assert_states(
+        &run_scan(&nothing_installed, &b),
+        &[("z", PatchState::NotApplicable)],
+    );
+}
+
+#[test]
+fn parallel_and_sequential_judging_agree() {
+    // 30,000 groups take the multi-threaded path; the same packages one at a time must decide
+    // identically.
+    let advisories = json!([
+        adv("S", "security", Some("Critical"), &ago(30, 0)),
+        adv("L", "security", Some("Low"), &ago(30, 0))
+    ]);
+    let installed: Vec<Value> = (0..30_000).map(|i| inst(&format!("p{i}"), "1-1")).collect();
+    let available: Vec<Value> = (0..30_000)
+        .map(|i| {
+            avail(
+                &format!("p{i}"),
+                "2-1",
+                &[if i % 3 == 0 { "L" } else { "S" }],
+            )
+        })
+        .collect();
+    let big = dnf(
+        advisories.clone(),
+        Value::Array(installed),
+        Value::Array(available),
+    );
+    let b = al2023_default();
+    let ev = run_scan(&big, &b);
+    assert_eq!(ev.decisions.len(), 30_000);
+    for i in [0usize, 1, 2, 14_999, 15_000, 29_999] {
+        let single = dnf(
+            advisories.clone(),
+            json!([inst(&format!("p{i}"), "1-1")]),
+            json!([avail(
+                &format!("p{i}"),
+                "2-1",
+                &[if i % 3 == 0 { "L" } else { "S" }]
+            )]),
+        );
+        let one = run_scan(&single, &b);
+        let name = format!("p{i}");
+        assert_eq!(decision(&ev, &name).state, one.decisions[0].state, "{name}");
+    }
+    let names: Vec<&str> = ev.decisions.iter().map(|d| d.name).collect();
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| (decision(&ev, n).state, *n));
+    assert_eq!(names, sorted, "report order: state, then name");
+    assert_eq!(ev.counts().missing, 20_000);
+}
