@@ -221,8 +221,6 @@ pub struct PackageDecision<'a> {
     pub compliance: ComplianceLevel,
     /// Whether an advisory of the approved version suggests a reboot.
     pub reboot_suggested: bool,
-    /// CVEs fixed between the installed and the approved version (RPM, SUSE; Missing/Failed).
-    pub cve_ids: Vec<&'a str>,
     installed: Option<&'a InstalledPackage>,
     approved: Option<&'a AvailableVersion>,
     /// The advisory whose classification and severity are reported (RPM, SUSE).
@@ -295,7 +293,7 @@ impl<'a> PackageDecision<'a> {
 impl Serialize for PackageDecision<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("PackageDecision", 13)?;
+        let mut out = serializer.serialize_struct("PackageDecision", 12)?;
         out.serialize_field("name", self.name)?;
         out.serialize_field("arch", self.arch)?;
         out.serialize_field("state", &self.state)?;
@@ -306,7 +304,6 @@ impl Serialize for PackageDecision<'_> {
         out.serialize_field("classification", &self.classification())?;
         out.serialize_field("patchSeverity", self.patch_severity())?;
         out.serialize_field("advisoryIds", self.advisory_ids())?;
-        out.serialize_field("cveIds", &self.cve_ids)?;
         out.serialize_field("installedTime", &self.installed_time())?;
         out.serialize_field("rebootSuggested", &self.reboot_suggested)?;
         out.end()
@@ -327,6 +324,8 @@ struct Basis<'a> {
     not_in_override_list: bool,
     /// The apt family (PatchSeverity is the Debian priority).
     apt: bool,
+    /// The package's available versions: a range of [`Evaluation`]'s grouped versions.
+    group: (u32, u32),
 }
 
 /// The per-state counts of an evaluation (the `AWS:PatchSummary` counts).
@@ -395,6 +394,9 @@ pub struct Evaluation<'a> {
     /// The judge that decided, kept to explain decisions on demand.
     #[serde(skip)]
     judge: Judge<'a>,
+    /// Available versions grouped by package, newest first within a group.
+    #[serde(skip)]
+    grouped: Vec<&'a AvailableVersion>,
 }
 
 #[expect(
@@ -430,6 +432,41 @@ impl<'a> Evaluation<'a> {
             reasons.push(Reason::NotInOverrideList);
         }
         reasons
+    }
+
+    /// `CVEIds`: the CVEs of every approved update newer than the installed version, up to the
+    /// approved one (RPM, SUSE; `Missing` and `Failed` only; spec §5.3).
+    pub fn cve_ids(&self, decision: &PackageDecision<'a>) -> Vec<&'a str> {
+        let (Some(installed), Some(approved)) = (decision.installed, decision.approved) else {
+            return Vec::new();
+        };
+        if decision.basis.apt || !matches!(decision.state, PatchState::Missing | PatchState::Failed)
+        {
+            return Vec::new();
+        }
+        let scheme = self.judge.family.version_scheme();
+        let (start, end) = decision.basis.group;
+        let mut views = Vec::new();
+        let mut cves: Vec<&'a str> = Vec::new();
+        for candidate in &self.grouped[start as usize..end as usize] {
+            if scheme.compare(&candidate.version, &installed.version) != Ordering::Greater
+                || scheme.compare(&candidate.version, &approved.version) == Ordering::Greater
+            {
+                continue;
+            }
+            // Only approved updates contribute their CVEs.
+            if !std::ptr::eq(*candidate, approved)
+                && !self.judge.judge(candidate, &mut views, false).approved
+            {
+                continue;
+            }
+            for index in self.judge.advisory_indexes(candidate) {
+                cves.extend(self.judge.advisories[index].cves.iter().map(String::as_str));
+            }
+        }
+        cves.sort_unstable();
+        cves.dedup();
+        cves
     }
 
     /// One line saying why `decision` is in its state.
@@ -1067,6 +1104,8 @@ pub fn evaluate<'a>(
         fill[group as usize] += 1;
     }
     drop(version_groups);
+    drop(group_of);
+    drop(group_ids);
     drop(fill);
 
     let pending: HashSet<(&str, &str, &str)> = inventory
@@ -1085,15 +1124,20 @@ pub fn evaluate<'a>(
         1
     };
     let per_thread = groups.div_ceil(threads).max(1);
-    let mut parts: Vec<(std::ops::Range<usize>, &mut [&AvailableVersion])> =
-        Vec::with_capacity(threads);
-    let mut rest: &mut [&AvailableVersion] = &mut ordered;
+    // One slot per group, filled in place by the thread that owns the group: the decisions are
+    // never copied or held twice, and `flatten` below reuses the same allocation.
+    let mut slots: Vec<Option<PackageDecision<'a>>> = (0..groups).map(|_| None).collect();
+    let mut parts = Vec::with_capacity(threads);
+    let (mut rest_versions, mut rest_slots): (&mut [&AvailableVersion], &mut [Option<_>]) =
+        (&mut ordered, &mut slots);
     let mut first = 0;
     while first < groups {
         let last = (first + per_thread).min(groups);
-        let (part, tail) = rest.split_at_mut((starts[last] - starts[first]) as usize);
-        parts.push((first..last, part));
-        rest = tail;
+        let (versions, tail) = rest_versions.split_at_mut((starts[last] - starts[first]) as usize);
+        let (slot_part, slot_tail) = rest_slots.split_at_mut(last - first);
+        parts.push((first..last, versions, slot_part));
+        rest_versions = tail;
+        rest_slots = slot_tail;
         first = last;
     }
     let context = GroupContext {
@@ -1104,27 +1148,26 @@ pub fn evaluate<'a>(
         pending: &pending,
         options,
     };
-    let mut decisions: Vec<PackageDecision<'a>> = if parts.len() > 1 {
+    if parts.len() > 1 {
         std::thread::scope(|scope| {
             let handles: Vec<_> = parts
                 .into_iter()
-                .map(|(range, part)| scope.spawn(|| context.decide_groups(range, part)))
+                .map(|(range, versions, slots)| {
+                    scope.spawn(|| context.decide_groups(range, versions, slots))
+                })
                 .collect();
-            let mut all = Vec::with_capacity(groups);
             for handle in handles {
-                match handle.join() {
-                    Ok(part) => all.extend(part),
-                    Err(panic) => std::panic::resume_unwind(panic),
+                if let Err(panic) = handle.join() {
+                    std::panic::resume_unwind(panic);
                 }
             }
-            all
-        })
+        });
     } else {
-        parts
-            .into_iter()
-            .flat_map(|(range, part)| context.decide_groups(range, part))
-            .collect()
-    };
+        for (range, versions, slots) in parts {
+            context.decide_groups(range, versions, slots);
+        }
+    }
+    let mut decisions: Vec<PackageDecision<'a>> = slots.into_iter().flatten().collect();
     decisions.sort_unstable_by(|a, b| {
         a.state
             .cmp(&b.state)
@@ -1141,6 +1184,7 @@ pub fn evaluate<'a>(
         operation: options.operation,
         decisions,
         judge,
+        grouped: ordered,
     })
 }
 
@@ -1155,17 +1199,19 @@ struct GroupContext<'j, 'a> {
 }
 
 impl<'a> GroupContext<'_, 'a> {
-    /// Decides `groups`, whose available versions are `part` (laid out contiguously).
+    /// Decides `groups`, whose available versions are `part` (laid out contiguously), into
+    /// `slots` (one per group).
     fn decide_groups(
         &self,
         groups: std::ops::Range<usize>,
         part: &mut [&'a AvailableVersion],
-    ) -> Vec<PackageDecision<'a>> {
+        slots: &mut [Option<PackageDecision<'a>>],
+    ) {
         let judge = self.judge;
         let family = judge.family;
         let scheme = self.scheme;
         let offset = self.starts[groups.start] as usize;
-        let mut decisions = Vec::new();
+        let first = groups.start;
         let mut views: Vec<View<'a>> = Vec::with_capacity(4);
         let mut verdicts: Vec<(usize, Verdict<'a>)> = Vec::new();
         for group in groups {
@@ -1198,7 +1244,7 @@ impl<'a> GroupContext<'_, 'a> {
                     break;
                 }
             }
-            if let Some(decision) = decide(
+            slots[group - first] = decide(
                 judge,
                 scheme,
                 installed,
@@ -1207,12 +1253,9 @@ impl<'a> GroupContext<'_, 'a> {
                 best,
                 self.pending,
                 self.options,
-                &mut views,
-            ) {
-                decisions.push(decision);
-            }
+                (self.starts[group], self.starts[group + 1]),
+            );
         }
-        decisions
     }
 }
 
@@ -1229,7 +1272,7 @@ fn decide<'a>(
     best: Option<usize>,
     pending: &HashSet<(&str, &str, &str)>,
     options: &EvaluateOptions<'_>,
-    views: &mut Vec<View<'a>>,
+    group: (u32, u32),
 ) -> Option<PackageDecision<'a>> {
     let family = judge.family;
     let baseline = judge.baseline;
@@ -1245,7 +1288,6 @@ fn decide<'a>(
         state: PatchState::InstalledOther,
         compliance: ComplianceLevel::Unspecified,
         reboot_suggested: false,
-        cve_ids: Vec::new(),
         installed,
         approved: best_version,
         advisory: None,
@@ -1253,6 +1295,7 @@ fn decide<'a>(
         basis: Basis {
             version: best_version,
             apt: family == Family::Apt,
+            group,
             ..Basis::default()
         },
     };
@@ -1280,28 +1323,6 @@ fn decide<'a>(
         .filter(|v| scheme.compare(&v.version, &installed.version) == Ordering::Greater);
     if let Some(version) = newer {
         decision.state = PatchState::Missing;
-        if family != Family::Apt {
-            let mut cves: Vec<&str> = Vec::new();
-            for candidate in versions {
-                if scheme.compare(&candidate.version, &installed.version) != Ordering::Greater
-                    || scheme.compare(&candidate.version, &version.version) == Ordering::Greater
-                {
-                    continue;
-                }
-                // Only approved updates contribute their CVEs (spec §5.3).
-                if !std::ptr::eq(*candidate, version)
-                    && !judge.judge(candidate, views, false).approved
-                {
-                    continue;
-                }
-                for index in judge.advisory_indexes(candidate) {
-                    cves.extend(judge.advisories[index].cves.iter().map(String::as_str));
-                }
-            }
-            cves.sort_unstable();
-            cves.dedup();
-            decision.cve_ids = cves;
-        }
         if options.operation == Operation::Install {
             let covered = options.override_list.is_none_or(|list| {
                 list.matching_entry(

@@ -163,11 +163,12 @@ pub fn compliance_content(
                 ("Classification", d.classification().to_string()),
                 ("PatchSeverity", d.patch_severity().to_string()),
             ];
-            if matches!(d.state, PatchState::Missing | PatchState::Failed)
-                && family != Family::Apt
-                && !d.cve_ids.is_empty()
+            if matches!(d.state, PatchState::Missing | PatchState::Failed) && family != Family::Apt
             {
-                pairs.push(("CVEIds", d.cve_ids.join(",")));
+                let cves = evaluation.cve_ids(d);
+                if !cves.is_empty() {
+                    pairs.push(("CVEIds", cves.join(",")));
+                }
             }
             if let Some(url) = &context.install_override_list {
                 pairs.push(("InstallOverrideList", url.clone()));
@@ -220,6 +221,7 @@ pub fn evaluation_json(evaluation: &Evaluation<'_>) -> Value {
     struct Package<'a> {
         #[serde(flatten)]
         decision: &'a PackageDecision<'a>,
+        cve_ids: Vec<&'a str>,
         reasons: Vec<Reason<'a>>,
         explanation: String,
     }
@@ -228,6 +230,7 @@ pub fn evaluation_json(evaluation: &Evaluation<'_>) -> Value {
         .iter()
         .map(|decision| Package {
             decision,
+            cve_ids: evaluation.cve_ids(decision),
             reasons: evaluation.reasons(decision),
             explanation: evaluation.explanation(decision),
         })

@@ -138,7 +138,7 @@ fn default_baseline_approves_security_origins_only_without_delay() {
         (d.classification().as_ref(), d.patch_severity()),
         ("Security", "optional")
     );
-    assert!(d.cve_ids.is_empty());
+    assert!(ev.cve_ids(d).is_empty());
     assert!(
         matches!(&ev.reasons(d)[0], Reason::ApprovedByRule { rule: 1, origin: Some(o), released: None, .. } if *o == "bookworm-security")
     );

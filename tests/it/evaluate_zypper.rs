@@ -73,7 +73,7 @@ fn suse_default_baseline() {
         ("Security", "important")
     );
     assert!(k.reboot_suggested);
-    assert_eq!(k.cve_ids, vec!["CVE-2024-1"]);
+    assert_eq!(ev.cve_ids(k), vec!["CVE-2024-1"]);
 }
 
 #[test]
