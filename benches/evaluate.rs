@@ -36,7 +36,7 @@ fn synthetic_inventory(now: DateTime<Utc>) -> Inventory {
     let severities = ["Critical", "Important", "Moderate", "Low", "None"];
     let advisories: Vec<Advisory> = (0..ADVISORIES)
         .map(|i| Advisory {
-            id: format!("ALAS2023-2026-{i:05}"),
+            id: compact_str::format_compact!("ALAS2023-2026-{i:05}"),
             kind: kinds[i % kinds.len()].to_string(),
             severity: Some(severities[(i / 5) % severities.len()].to_string()),
             issued: Some(now - chrono::Duration::days((i % 40) as i64)),
@@ -48,10 +48,13 @@ fn synthetic_inventory(now: DateTime<Utc>) -> Inventory {
     let mut installed = Vec::with_capacity(PACKAGES);
     let mut available = Vec::with_capacity(PACKAGES * 4 / 3);
     let version = |name: &str, v: String, advisory: usize| AvailableVersion {
-        name: name.to_string(),
+        name: name.into(),
         arch: "x86_64".into(),
-        version: v,
-        advisories: vec![format!("ALAS2023-2026-{:05}", advisory % ADVISORIES)],
+        version: v.into(),
+        advisories: vec![compact_str::format_compact!(
+            "ALAS2023-2026-{:05}",
+            advisory % ADVISORIES
+        )],
         build_time: None,
         origins: Vec::new(),
         priority: None,
@@ -61,9 +64,14 @@ fn synthetic_inventory(now: DateTime<Utc>) -> Inventory {
     for i in 0..PACKAGES {
         let name = format!("pkg{i:06}-lib");
         installed.push(InstalledPackage {
-            name: name.clone(),
+            name: name.as_str().into(),
             arch: "x86_64".into(),
-            version: format!("1:{}.{}.0-1.amzn2023.0.{}", i % 7, i % 13, i % 5),
+            version: compact_str::format_compact!(
+                "1:{}.{}.0-1.amzn2023.0.{}",
+                i % 7,
+                i % 13,
+                i % 5
+            ),
             installed_time,
         });
         available.push(version(

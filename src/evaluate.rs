@@ -282,7 +282,7 @@ impl<'a> PackageDecision<'a> {
     }
 
     /// The advisories of the approved version.
-    pub fn advisory_ids(&self) -> &'a [String] {
+    pub fn advisory_ids(&self) -> &'a [compact_str::CompactString] {
         match (self.state, self.approved) {
             (PatchState::InstalledOther | PatchState::InstalledRejected, _) | (_, None) => &[],
             (_, Some(version)) => &version.advisories,
@@ -892,9 +892,9 @@ impl<'a> Judge<'a> {
                 }
                 views.iter().find_map(|v| {
                     let advisory = &self.advisories[v.advisory?];
-                    std::iter::once(&advisory.id)
-                        .chain(&advisory.cves)
-                        .chain(&advisory.bugzillas)
+                    std::iter::once(advisory.id.as_str())
+                        .chain(advisory.cves.iter().map(String::as_str))
+                        .chain(advisory.bugzillas.iter().map(String::as_str))
                         .find_map(|id| baseline.approved_patches.match_id(id))
                 })
             });

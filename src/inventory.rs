@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::model::{OperatingSystem, PackageManagerKind, is_valid_package_name, parse_date};
@@ -29,7 +30,7 @@ pub struct InventoryError {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Advisory {
     /// Advisory id (`ALAS2-2023-1234`, `RHSA-2024:0001`, SUSE patch name).
-    pub id: String,
+    pub id: CompactString,
     /// Type / category as published (`security`, `bugfix`, `recommended`, …).
     #[serde(rename = "type")]
     pub kind: String,
@@ -113,11 +114,11 @@ impl AptOrigin {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstalledPackage {
     /// Name.
-    pub name: String,
+    pub name: CompactString,
     /// Architecture.
-    pub arch: String,
+    pub arch: CompactString,
     /// Installed version (`[epoch:]version-release` or Debian version).
-    pub version: String,
+    pub version: CompactString,
     /// When it was installed, if known.
     #[serde(default, deserialize_with = "de_date")]
     pub installed_time: Option<DateTime<Utc>>,
@@ -128,14 +129,14 @@ pub struct InstalledPackage {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AvailableVersion {
     /// Name.
-    pub name: String,
+    pub name: CompactString,
     /// Architecture.
-    pub arch: String,
+    pub arch: CompactString,
     /// Version.
-    pub version: String,
+    pub version: CompactString,
     /// Ids of the advisories (in [`Inventory::advisories`]) that list exactly this version.
     #[serde(default)]
-    pub advisories: Vec<String>,
+    pub advisories: Vec<CompactString>,
     /// Package build time (RPM), used as the release time when no advisory dates it.
     #[serde(default, deserialize_with = "de_date")]
     pub build_time: Option<DateTime<Utc>>,
@@ -293,7 +294,8 @@ impl Inventory {
     /// Merges entries of `available` that name the same version of the same package (the same
     /// version offered by two repositories), keeping every advisory and origin.
     fn merge_duplicates(&mut self) {
-        let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
+        let mut seen: HashMap<(CompactString, CompactString, CompactString), usize> =
+            HashMap::new();
         let mut merged: Vec<AvailableVersion> = Vec::with_capacity(self.available.len());
         for version in self.available.drain(..) {
             let key = (
