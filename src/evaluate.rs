@@ -1104,7 +1104,6 @@ pub fn evaluate<'a>(
         fill[group as usize] += 1;
     }
     drop(version_groups);
-    drop(group_of);
     drop(group_ids);
     drop(fill);
 

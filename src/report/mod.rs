@@ -47,7 +47,7 @@ pub fn item_title(family: Family, decision: &PackageDecision) -> String {
     match family {
         Family::Apt => format!("{}.{}:{}", decision.name, decision.arch, decision.version()),
         Family::Rpm | Family::Zypper => {
-            let evr = RpmEvr::parse(&decision.version());
+            let evr = RpmEvr::parse(decision.version());
             let release = evr.release().map(|r| format!("-{r}")).unwrap_or_default();
             format!(
                 "{}.{}:{}:{}{release}",

@@ -326,9 +326,7 @@ fn approved_list_by_name_advisory_cve_bugzilla_and_over_global_filters() {
     assert_eq!(decision(&ev, "byname").compliance, ComplianceLevel::Medium);
     assert_eq!(
         reasons(&ev, "byid"),
-        vec![Reason::ApprovedPatches {
-            entry: "ADV-ID".into()
-        }]
+        vec![Reason::ApprovedPatches { entry: "ADV-ID" }]
     );
     assert!(matches!(
         reasons(&ev, "nometa-pkg")[0],
