@@ -1079,7 +1079,12 @@ pub fn evaluate<'a>(
     };
     for package in &inventory.installed {
         let id = group_of(&package.name, &package.arch, &mut installed_of);
-        installed_of[id as usize] = Some(package);
+        // Install-only packages (several kernels) are installed in more than one version: the
+        // newest one is the package's installed version.
+        let slot = &mut installed_of[id as usize];
+        if slot.is_none_or(|p| scheme.compare(&package.version, &p.version) == Ordering::Greater) {
+            *slot = Some(package);
+        }
     }
     let version_groups: Vec<u32> = inventory
         .available

@@ -287,3 +287,38 @@ fn approved_and_rejected_lists() {
         );
     }
 }
+
+#[test]
+fn install_and_pending_reboot_states_on_apt() {
+    let mut doc = serde_json::to_value(sample()).unwrap();
+    doc["pendingReboot"] = json!([{"name": "current", "arch": "amd64", "version": "1.1-1"}]);
+    let inv = Inventory::from_json(&doc.to_string(), "inv.json").unwrap();
+    let base = debian_default();
+    let scan = run_scan(&inv, &base);
+    assert_states(
+        &scan,
+        &[
+            ("current", PatchState::InstalledPendingReboot),
+            ("libssl3", PatchState::Missing),
+        ],
+    );
+    let install = crate::util::run_with(
+        &inv,
+        &base,
+        patch_baseline::evaluate::Operation::Install,
+        None,
+    );
+    assert_states(
+        &install,
+        &[
+            ("libssl3", PatchState::Failed),
+            ("extra", PatchState::Failed),
+            ("current", PatchState::InstalledPendingReboot),
+        ],
+    );
+    let plan = scan.install_plan(None);
+    assert!(
+        plan.iter()
+            .any(|p| p.name == "libssl3" && p.version == "3.0.17-1~deb12u3")
+    );
+}

@@ -724,3 +724,21 @@ fn parallel_and_sequential_judging_agree() {
     assert_eq!(names, sorted, "report order: state, then name");
     assert_eq!(ev.counts().missing, 20_000);
 }
+
+#[test]
+fn install_only_packages_use_the_newest_installed_version() {
+    let inv = dnf(
+        json!([adv("K", "security", Some("Important"), &ago(30, 0))]),
+        json!([
+            inst("kernel", "6.1.90-1"),
+            inst("kernel", "6.1.100-1"),
+            inst("kernel", "6.1.95-1")
+        ]),
+        json!([avail("kernel", "6.1.100-1", &["K"])]),
+    );
+    let base = al2023_default();
+    let ev = run_scan(&inv, &base);
+    let k = decision(&ev, "kernel");
+    assert_eq!((k.state, k.version()), (PatchState::Installed, "6.1.100-1"));
+    assert_eq!(ev.decisions.len(), 1);
+}

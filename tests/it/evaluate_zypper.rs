@@ -138,3 +138,57 @@ fn approved_by_patch_name_and_rejected() {
         ],
     );
 }
+
+#[test]
+fn product_filter_install_and_pending_reboot_on_suse() {
+    let b = baseline(
+        "SUSE",
+        json!([rule(
+            json!({"PRODUCT": ["Suse15.4"], "CLASSIFICATION": ["Security"]}),
+            0,
+            "HIGH",
+            false
+        )]),
+        json!({}),
+    );
+    let inv = sample();
+    let ev = run_scan(&inv, &b);
+    assert_states(&ev, &[("kernel-default", PatchState::InstalledOther)]);
+    let b = baseline(
+        "SUSE",
+        json!([rule(
+            json!({"PRODUCT": ["Suse15.5"], "CLASSIFICATION": ["Security"]}),
+            0,
+            "HIGH",
+            false
+        )]),
+        json!({}),
+    );
+    let ev = run_scan(&inv, &b);
+    assert_states(
+        &ev,
+        &[
+            ("kernel-default", PatchState::Missing),
+            ("curl", PatchState::Missing),
+        ],
+    );
+    let mut doc = serde_json::to_value(sample()).unwrap();
+    doc["pendingReboot"] = json!([{"name": "vim", "arch": "x86_64", "version": "9.0-1"}]);
+    let pending =
+        patch_baseline::inventory::Inventory::from_json(&doc.to_string(), "inv.json").unwrap();
+    let install = crate::util::run_with(
+        &pending,
+        &b,
+        patch_baseline::evaluate::Operation::Install,
+        None,
+    );
+    assert_states(
+        &install,
+        &[
+            ("kernel-default", PatchState::Failed),
+            ("vim", PatchState::InstalledPendingReboot),
+        ],
+    );
+    // kernel-default, curl, fresh (0-day rule) and nosev (no SEVERITY filter).
+    assert_eq!(install.counts().failed, 4);
+}
