@@ -73,6 +73,7 @@ fn synthetic_inventory(now: DateTime<Utc>) -> Inventory {
                 i % 5
             ),
             installed_time,
+            held: false,
         });
         available.push(version(
             &name,

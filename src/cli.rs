@@ -50,6 +50,8 @@ pub enum OperationArg {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Scan this system (or the one installed under --root) and report its compliance.
+    Scan(ScanArgs),
     /// Evaluate a recorded inventory (JSON) against a baseline, offline.
     Evaluate(EvaluateArgs),
     /// Work with one baseline file.
@@ -93,14 +95,11 @@ pub enum BaselinesCommand {
     },
 }
 
-/// `evaluate …`
+/// Options shared by `scan` and `evaluate`: the baseline, time, output and report.
 #[derive(Debug, clap::Args)]
-pub struct EvaluateArgs {
-    /// The inventory file (format in the README).
-    #[arg(long)]
-    pub inventory: PathBuf,
+pub struct ReportArgs {
     /// A baseline file (API or snapshot shape) or a built-in baseline's name; default: the
-    /// built-in baseline for the inventory's operating system.
+    /// built-in baseline for the operating system.
     #[arg(long)]
     pub baseline: Option<String>,
     /// "Now", RFC 3339 (e.g. 2024-06-01T00:00:00Z); default: the current time.
@@ -115,12 +114,6 @@ pub struct EvaluateArgs {
     /// Write the PutInventory request (`aws ssm put-inventory --cli-input-json file://FILE`).
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// The operation to report.
-    #[arg(long, value_enum, default_value_t = OperationArg::Scan)]
-    pub operation: OperationArg,
-    /// An install override list file (YAML or JSON); Install only.
-    #[arg(long)]
-    pub install_override_list: Option<PathBuf>,
     /// Instance id for the report; default: the inventory's, else $AWS_SSM_INSTANCE_ID.
     #[arg(long)]
     pub instance_id: Option<String>,
@@ -130,6 +123,44 @@ pub struct EvaluateArgs {
     /// Exit 4 when anything is non-compliant.
     #[arg(long)]
     pub fail_on_non_compliant: bool,
+}
+
+/// `scan …`
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// The root of the system to scan (a mounted image, a chroot); default `/`.
+    #[arg(long, default_value = "/")]
+    pub root: PathBuf,
+    /// Do not refresh the package metadata first (`apt-get update`).
+    #[arg(long)]
+    pub no_refresh: bool,
+    /// Seconds the refresh may take before it is stopped (the scan goes on with what the
+    /// package manager already has).
+    #[arg(long, default_value_t = 300)]
+    pub refresh_timeout: u64,
+    /// Also write the inventory that was scanned (the `evaluate --inventory` format).
+    #[arg(long)]
+    pub save_inventory: Option<PathBuf>,
+    /// Baseline, time, output and report options.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `evaluate …`
+#[derive(Debug, clap::Args)]
+pub struct EvaluateArgs {
+    /// The inventory file (format in the README).
+    #[arg(long)]
+    pub inventory: PathBuf,
+    /// The operation to report.
+    #[arg(long, value_enum, default_value_t = OperationArg::Scan)]
+    pub operation: OperationArg,
+    /// An install override list file (YAML or JSON); Install only.
+    #[arg(long)]
+    pub install_override_list: Option<PathBuf>,
+    /// Baseline, time, output and report options.
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// Everything that can stop a command, each with what and where.
@@ -166,6 +197,12 @@ pub enum CliError {
     /// Inventory and baseline do not fit.
     #[error(transparent)]
     Evaluate(#[from] EvaluateError),
+    /// The package database under the root cannot be read.
+    #[error("cannot read the package database: {0}")]
+    Apt(#[from] crate::apt::AptError),
+    /// The system is not one this build can scan.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl CliError {
@@ -173,11 +210,12 @@ impl CliError {
     pub fn outcome(&self) -> Outcome {
         match self {
             Self::Usage(_) => Outcome::Usage,
-            Self::Read { .. } => Outcome::NoInput,
+            Self::Read { .. } | Self::Apt(_) => Outcome::NoInput,
             Self::Write { .. } => Outcome::CannotWrite,
             Self::Baseline(_) | Self::Inventory(_) | Self::OverrideList(_) | Self::Evaluate(_) => {
                 Outcome::BadInput
             }
+            Self::Unsupported(_) => Outcome::Unsupported,
         }
     }
 }
@@ -246,6 +284,7 @@ fn valid_instance_id(id: &str) -> bool {
 /// Runs a parsed command, writing normal output to `stdout`.
 pub fn run(cli: Cli, context: &Context, stdout: &mut dyn Write) -> Result<Outcome, CliError> {
     match cli.command {
+        Command::Scan(args) => run_scan(&args, context, stdout),
         Command::Evaluate(args) => run_evaluate(&args, context, stdout),
         Command::Baseline {
             command: BaselineCommand::Validate { files },
@@ -343,17 +382,109 @@ fn run_list(root: &Path, stdout: &mut dyn Write) -> Result<Outcome, CliError> {
     Ok(Outcome::Success)
 }
 
+fn run_scan(
+    args: &ScanArgs,
+    context: &Context,
+    stdout: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let os = OsRelease::from_root(&args.root).map_err(|e| CliError::Read {
+        path: args.root.join("etc/os-release"),
+        source: e,
+    })?;
+    let platform = detect(&os).ok_or_else(|| {
+        CliError::Unsupported(format!(
+            "`{}` is not a Linux that Patch Manager supports (etc/os-release ID `{}`)",
+            args.root.display(),
+            os.get("ID").unwrap_or("")
+        ))
+    })?;
+    if platform.package_manager != crate::model::PackageManagerKind::Apt {
+        return Err(CliError::Unsupported(format!(
+            "scanning {} ({}) systems is not implemented yet; only apt systems are",
+            platform.product,
+            platform.package_manager.as_str()
+        )));
+    }
+    let mut warnings = Vec::new();
+    if !args.no_refresh {
+        warnings.extend(refresh_apt(&args.root, args.refresh_timeout));
+    }
+    let scan = crate::apt::scan(&args.root, &platform)?;
+    warnings.extend(scan.warnings);
+    let mut inventory = scan.inventory;
+    inventory.instance_id = context.env.get("AWS_SSM_INSTANCE_ID").cloned();
+    if let Some(path) = &args.save_inventory {
+        let mut bytes = serde_json::to_vec(&inventory).map_err(|e| CliError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+        write_atomically(path, &bytes)?;
+    }
+    let source = format!("the system under `{}`", args.root.display());
+    evaluate_and_report(
+        &inventory,
+        &source,
+        &args.report,
+        Operation::Scan,
+        None,
+        &warnings,
+        context,
+        stdout,
+    )
+}
+
+/// Runs `apt-get update` for the system under `root`; returns warnings (failed repositories,
+/// a failed or stopped refresh). The scan goes on with whatever lists apt has.
+fn refresh_apt(root: &Path, timeout: u64) -> Vec<String> {
+    use crate::exec::{CommandSpec, Runner, SystemRunner};
+    let mut spec = CommandSpec::new("apt-get")
+        .arg("-q")
+        .arg("update")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .timeout(std::time::Duration::from_secs(timeout));
+    if root != Path::new("/") {
+        let mut dir = root.as_os_str().to_owned();
+        dir.push("/");
+        let mut option = std::ffi::OsString::from("Dir=");
+        option.push(&dir);
+        let mut status = std::ffi::OsString::from("Dir::State::status=");
+        status.push(root.join("var/lib/dpkg/status"));
+        spec = spec.arg("-o").arg(option).arg("-o").arg(status);
+    }
+    match SystemRunner.run(&spec) {
+        Err(error) => vec![format!(
+            "metadata refresh skipped: {error}; using the lists apt already has"
+        )],
+        Ok(captured) => {
+            let mut warnings: Vec<String> = String::from_utf8_lossy(&captured.stdout)
+                .lines()
+                .chain(String::from_utf8_lossy(&captured.stderr).lines())
+                .filter(|line| {
+                    line.starts_with("Err:")
+                        || line.starts_with("E:")
+                        || line.starts_with("W: Failed to fetch")
+                })
+                .map(|line| format!("metadata refresh: {}", line.trim()))
+                .collect();
+            if captured.code != Some(0) {
+                warnings.push(format!(
+                    "{spec} exited with {}; scanning with the lists apt already has",
+                    captured
+                        .code
+                        .map_or_else(|| "a signal".to_string(), |c| c.to_string())
+                ));
+            }
+            warnings
+        }
+    }
+}
+
 fn run_evaluate(
     args: &EvaluateArgs,
     context: &Context,
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    let now = match &args.now {
-        None => context.now,
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| CliError::Usage(format!("--now `{text}` is not an RFC 3339 time: {e}")))?,
-    };
     let operation = match args.operation {
         OperationArg::Scan => Operation::Scan,
         OperationArg::Install => Operation::Install,
@@ -363,6 +494,47 @@ fn run_evaluate(
             "--install-override-list applies to --operation Install only".into(),
         ));
     }
+    let inventory_name = args.inventory.to_string_lossy().into_owned();
+    let inventory = Inventory::from_json(&read(&args.inventory)?, &inventory_name)?;
+    let override_list = match &args.install_override_list {
+        Some(path) => Some((
+            InstallOverrideList::parse(&read(path)?, &path.to_string_lossy())?,
+            path.to_string_lossy().into_owned(),
+        )),
+        None => None,
+    };
+    evaluate_and_report(
+        &inventory,
+        &inventory_name,
+        &args.report,
+        operation,
+        override_list.as_ref(),
+        &[],
+        context,
+        stdout,
+    )
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the two callers differ in every one of them"
+)]
+fn evaluate_and_report(
+    inventory: &Inventory,
+    source: &str,
+    args: &ReportArgs,
+    operation: Operation,
+    override_list: Option<&(InstallOverrideList, String)>,
+    warnings: &[String],
+    context: &Context,
+    stdout: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let now = match &args.now {
+        None => context.now,
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| CliError::Usage(format!("--now `{text}` is not an RFC 3339 time: {e}")))?,
+    };
     if let Some(id) = &args.snapshot_id
         && uuid::Uuid::try_parse(id)
             .map_or(true, |u| u.hyphenated().to_string() != id.to_lowercase())
@@ -371,25 +543,16 @@ fn run_evaluate(
             "--snapshot-id `{id}` is not a UUID (8-4-4-4-12 hex digits)"
         )));
     }
-    let inventory_name = args.inventory.to_string_lossy().into_owned();
-    let inventory = Inventory::from_json(&read(&args.inventory)?, &inventory_name)?;
     let baseline = match &args.baseline {
         Some(spec) => load_baseline(spec)?,
         None => builtin_for(inventory.operating_system)
             .ok_or_else(|| {
                 CliError::Usage(format!(
-                    "no built-in baseline for {}; pass --baseline",
+                    "no built-in baseline for {} ({source}); pass --baseline",
                     inventory.operating_system
                 ))
             })?
             .load()?,
-    };
-    let override_list = match &args.install_override_list {
-        Some(path) => Some(InstallOverrideList::parse(
-            &read(path)?,
-            &path.to_string_lossy(),
-        )?),
-        None => None,
     };
     let instance_id = args
         .instance_id
@@ -406,9 +569,9 @@ fn run_evaluate(
     let options = EvaluateOptions {
         now,
         operation,
-        override_list: override_list.as_ref(),
+        override_list: override_list.map(|(list, _)| list),
     };
-    let evaluation = evaluate(&inventory, &baseline, &options)?;
+    let evaluation = evaluate(inventory, &baseline, &options)?;
 
     if let Some(path) = &args.report {
         let instance_id = instance_id.ok_or_else(|| {
@@ -438,11 +601,7 @@ fn run_evaluate(
             },
             reboot_option: "RebootIfNeeded".into(),
             install_override_list: (operation == Operation::Install)
-                .then(|| {
-                    args.install_override_list
-                        .as_ref()
-                        .map(|p| p.to_string_lossy().into_owned())
-                })
+                .then(|| override_list.map(|(_, url)| url.clone()))
                 .flatten(),
             last_no_reboot_install: None,
         };
@@ -456,15 +615,20 @@ fn run_evaluate(
     }
 
     match args.output {
-        OutputFormat::Table => write_out(stdout, render_table(&evaluation, args.all).trim_end())?,
+        OutputFormat::Table => {
+            let mut text = render_table(&evaluation, args.all);
+            for warning in warnings {
+                let _ = writeln!(text, "warning: {warning}");
+            }
+            write_out(stdout, text.trim_end())?;
+        }
         OutputFormat::Json => {
-            let text =
-                serde_json::to_string_pretty(&evaluation_json(&evaluation)).map_err(|e| {
-                    CliError::Write {
-                        path: PathBuf::from("<stdout>"),
-                        source: std::io::Error::other(e),
-                    }
-                })?;
+            let mut document = evaluation_json(&evaluation);
+            document["warnings"] = serde_json::json!(warnings);
+            let text = serde_json::to_string_pretty(&document).map_err(|e| CliError::Write {
+                path: PathBuf::from("<stdout>"),
+                source: std::io::Error::other(e),
+            })?;
             write_out(stdout, &text)?;
         }
     }

@@ -127,6 +127,9 @@ pub enum Reason<'a> {
     PendingReboot,
     /// The install override list leaves this update out.
     NotInOverrideList,
+    /// The administrator holds the package (dpkg hold, versionlock, zypper lock): an install
+    /// leaves it alone.
+    Held,
 }
 
 fn day(time: &DateTime<Utc>) -> String {
@@ -203,6 +206,7 @@ impl fmt::Display for Reason<'_> {
                 f.write_str("installed by a NoReboot install; the machine has not rebooted since")
             }
             Self::NotInOverrideList => f.write_str("not in the install override list"),
+            Self::Held => f.write_str("held by the administrator; an install leaves it alone"),
         }
     }
 }
@@ -431,6 +435,11 @@ impl<'a> Evaluation<'a> {
         if basis.not_in_override_list {
             reasons.push(Reason::NotInOverrideList);
         }
+        if decision.installed.is_some_and(|p| p.held)
+            && matches!(decision.state, PatchState::Missing | PatchState::Failed)
+        {
+            reasons.push(Reason::Held);
+        }
         reasons
     }
 
@@ -535,7 +544,7 @@ impl<'a> Evaluation<'a> {
         let family = self.package_manager.family();
         self.decisions
             .iter()
-            .filter(|d| d.state == PatchState::Missing)
+            .filter(|d| d.state == PatchState::Missing && !d.installed.is_some_and(|p| p.held))
             .filter_map(|d| {
                 let version = d.approved_version()?;
                 let mut reason = self.explanation(d);

@@ -19,6 +19,8 @@ pub enum Outcome {
     NoInput,
     /// An output file cannot be written.
     CannotWrite,
+    /// The system is not one this build can scan.
+    Unsupported,
     /// A bug: an internal invariant did not hold.
     Internal,
 }
@@ -32,6 +34,7 @@ impl Outcome {
             Self::Usage => 64,
             Self::BadInput => 65,
             Self::NoInput => 66,
+            Self::Unsupported => 69,
             Self::Internal => 70,
             Self::CannotWrite => 74,
         }
@@ -51,6 +54,10 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
         "malformed or inconsistent input: baseline, inventory, override list",
     ),
     (66, "an input file cannot be read"),
+    (
+        69,
+        "the system is not one this build can scan (not a supported Linux, or its backend is not implemented yet)",
+    ),
     (70, "internal error (a bug; please report it)"),
     (74, "an output file cannot be written"),
 ];
@@ -68,6 +75,7 @@ mod tests {
             Outcome::BadInput,
             Outcome::NoInput,
             Outcome::CannotWrite,
+            Outcome::Unsupported,
             Outcome::Internal,
         ] {
             assert!(EXIT_CODES.iter().any(|(code, _)| *code == outcome.code()));

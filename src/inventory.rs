@@ -80,19 +80,19 @@ impl Advisory {
 pub struct AptOrigin {
     /// `Suite` (apt's "archive"), e.g. `bookworm-security` or `oldstable-security`.
     #[serde(default)]
-    pub archive: String,
+    pub archive: CompactString,
     /// `Codename`, e.g. `bookworm-security`.
     #[serde(default)]
-    pub codename: String,
+    pub codename: CompactString,
     /// `Origin`, e.g. `Debian`.
     #[serde(default)]
-    pub origin: String,
+    pub origin: CompactString,
     /// `Label`, e.g. `Debian-Security`.
     #[serde(default)]
-    pub label: String,
+    pub label: CompactString,
     /// The host the repository is on, e.g. `security.debian.org`.
     #[serde(default)]
-    pub site: String,
+    pub site: CompactString,
     /// Whether apt trusts the repository (signed, or `[trusted=yes]`).
     #[serde(default)]
     pub trusted: bool,
@@ -122,6 +122,10 @@ pub struct InstalledPackage {
     /// When it was installed, if known.
     #[serde(default, deserialize_with = "de_date")]
     pub installed_time: Option<DateTime<Utc>>,
+    /// Held by the administrator (dpkg `hold`, versionlock, zypper lock): reported, never
+    /// updated by an install.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 /// A version offered by a repository, with what the rules need to judge it.

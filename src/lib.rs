@@ -22,9 +22,11 @@
 //! The purity rule: nothing in a pure module reads the clock, the environment or a file that the
 //! caller did not hand it. "Now", the root directory and the environment come in as parameters.
 
+pub mod apt;
 pub mod baseline;
 pub mod cli;
 pub mod evaluate;
+pub mod exec;
 pub mod exit;
 pub mod inventory;
 pub mod model;

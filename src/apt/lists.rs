@@ -1,0 +1,300 @@
+//! apt's downloaded indexes under `var/lib/apt/lists`: which `Packages` file belongs to which
+//! `Release` (origin, label, suite, codename, NotAutomatic), decompressed in a stream whatever
+//! the compression apt kept (lz4, gz, xz, zst or none), reduced to the fields the rules use.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use compact_str::CompactString;
+
+use super::deb822::{Paragraphs, field_value};
+
+/// What a `Release`/`InRelease` file says about its archive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleaseInfo {
+    /// `Origin`.
+    pub origin: CompactString,
+    /// `Label`.
+    pub label: CompactString,
+    /// `Suite` (apt's "archive", `a=`).
+    pub suite: CompactString,
+    /// `Codename` (`n=`).
+    pub codename: CompactString,
+    /// `Version` (`v=`).
+    pub version: CompactString,
+    /// The host the archive is downloaded from (`""` for local `file:` archives).
+    pub site: CompactString,
+    /// `NotAutomatic: yes`.
+    pub not_automatic: bool,
+    /// `ButAutomaticUpgrades: yes`.
+    pub but_automatic_upgrades: bool,
+}
+
+/// One `Packages` index and the release it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexFile {
+    /// The file under `lists/`.
+    pub path: PathBuf,
+    /// Index into [`AptLists::releases`]; `None` for an index without a Release file.
+    pub release: Option<usize>,
+    /// The component (`main`, `universe`, …).
+    pub component: CompactString,
+}
+
+/// One package version from a `Packages` index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedVersion {
+    /// `Package`.
+    pub name: CompactString,
+    /// `Architecture`.
+    pub arch: CompactString,
+    /// `Version`.
+    pub version: CompactString,
+    /// `Priority`.
+    pub priority: Option<CompactString>,
+    /// `Section`.
+    pub section: Option<CompactString>,
+    /// `Phased-Update-Percentage` (Ubuntu), when below 100.
+    pub phased: Option<u8>,
+    /// Index into [`AptLists::files`].
+    pub file: u32,
+}
+
+/// Everything apt has downloaded.
+#[derive(Debug, Default)]
+pub struct AptLists {
+    /// Release files.
+    pub releases: Vec<ReleaseInfo>,
+    /// Packages indexes.
+    pub files: Vec<IndexFile>,
+    /// Every version of every index.
+    pub versions: Vec<ListedVersion>,
+}
+
+/// A lists file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ListsError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn error(path: &Path, message: impl std::fmt::Display) -> ListsError {
+    ListsError {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Parses the first paragraph of a `Release` or clear-signed `InRelease` file.
+pub fn parse_release(text: &[u8], site: &str) -> ReleaseInfo {
+    let mut body = text;
+    if body.starts_with(b"-----BEGIN PGP SIGNED MESSAGE-----") {
+        // Skip the armour header block (up to the first blank line).
+        if let Some(position) = memchr::memmem::find(body, b"\n\n") {
+            body = &body[position + 2..];
+        }
+    }
+    if let Some(position) = memchr::memmem::find(body, b"\n-----BEGIN PGP SIGNATURE-----") {
+        body = &body[..position];
+    }
+    let paragraph = Paragraphs::new(body).next().map_or(&[][..], |(_, p)| p);
+    let get = |name: &str| CompactString::from(field_value(paragraph, name).unwrap_or(""));
+    let yes =
+        |name: &str| field_value(paragraph, name).is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    ReleaseInfo {
+        origin: get("Origin"),
+        label: get("Label"),
+        suite: get("Suite"),
+        codename: get("Codename"),
+        version: get("Version"),
+        site: site.into(),
+        not_automatic: yes("NotAutomatic"),
+        but_automatic_upgrades: yes("ButAutomaticUpgrades"),
+    }
+}
+
+/// The compression of an index file, from its name.
+fn open_decompressed(path: &Path) -> Result<Box<dyn Read>, ListsError> {
+    let file = File::open(path).map_err(|e| error(path, e))?;
+    let name = path.to_string_lossy();
+    let buffered = BufReader::with_capacity(1 << 16, file);
+    Ok(if name.ends_with(".lz4") {
+        Box::new(lz4_flex::frame::FrameDecoder::new(buffered))
+    } else if name.ends_with(".gz") {
+        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
+    } else if name.ends_with(".zst") {
+        Box::new(ruzstd::decoding::StreamingDecoder::new(buffered).map_err(|e| error(path, e))?)
+    } else if name.ends_with(".xz") {
+        let mut out = Vec::new();
+        let mut input = buffered;
+        lzma_rs::xz_decompress(&mut input, &mut out).map_err(|e| error(path, e))?;
+        Box::new(std::io::Cursor::new(out))
+    } else {
+        Box::new(buffered)
+    })
+}
+
+/// Reads the fields the rules need from a `Packages` stream.
+pub fn parse_packages(
+    reader: impl Read,
+    file: u32,
+    out: &mut Vec<ListedVersion>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::with_capacity(1 << 18, reader);
+    let mut line = Vec::with_capacity(256);
+    let mut current = ListedVersion {
+        name: CompactString::default(),
+        arch: CompactString::default(),
+        version: CompactString::default(),
+        priority: None,
+        section: None,
+        phased: None,
+        file,
+    };
+    let value = |line: &[u8], prefix: usize| -> CompactString {
+        let text = String::from_utf8_lossy(&line[prefix..]);
+        CompactString::from(text.trim())
+    };
+    loop {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line)?;
+        let blank = line.iter().all(u8::is_ascii_whitespace);
+        if blank {
+            if !current.name.is_empty() && !current.version.is_empty() {
+                out.push(current.clone());
+            }
+            current.name.clear();
+            current.version.clear();
+            current.arch.clear();
+            current.priority = None;
+            current.section = None;
+            current.phased = None;
+            if read == 0 {
+                return Ok(());
+            }
+            continue;
+        }
+        match line.first() {
+            Some(b'P') if line.starts_with(b"Package:") => current.name = value(&line, 8),
+            Some(b'P') if line.starts_with(b"Priority:") => {
+                current.priority = Some(value(&line, 9));
+            }
+            Some(b'P') if line.starts_with(b"Phased-Update-Percentage:") => {
+                current.phased = value(&line, 25).parse().ok().filter(|p: &u8| *p < 100);
+            }
+            Some(b'V') if line.starts_with(b"Version:") => current.version = value(&line, 8),
+            Some(b'A') if line.starts_with(b"Architecture:") => current.arch = value(&line, 13),
+            Some(b'S') if line.starts_with(b"Section:") => current.section = Some(value(&line, 8)),
+            _ => {}
+        }
+    }
+}
+
+/// Is this file name a binary `Packages` index?
+fn is_packages_index(name: &str) -> bool {
+    let base = name
+        .strip_suffix(".lz4")
+        .or_else(|| name.strip_suffix(".gz"))
+        .or_else(|| name.strip_suffix(".xz"))
+        .or_else(|| name.strip_suffix(".zst"))
+        .unwrap_or(name);
+    base.ends_with("_Packages")
+        && !base.contains("_source_")
+        && !base.contains("_debian-installer_")
+}
+
+/// Reads every Release file and Packages index under `root/var/lib/apt/lists`.
+pub fn read_lists(root: &Path) -> Result<AptLists, ListsError> {
+    let directory = root.join("var/lib/apt/lists");
+    let entries = std::fs::read_dir(&directory).map_err(|e| error(&directory, e))?;
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let mut lists = AptLists::default();
+    let mut prefixes: Vec<(String, usize)> = Vec::new();
+    for name in &names {
+        let prefix = name
+            .strip_suffix("InRelease")
+            .or_else(|| name.strip_suffix("Release"))
+            .filter(|p| p.ends_with('_'));
+        let Some(prefix) = prefix else { continue };
+        if prefixes.iter().any(|(p, _)| p == prefix) {
+            continue; // both InRelease and Release: the first (InRelease sorts first) wins
+        }
+        let path = directory.join(name);
+        let text = std::fs::read(&path).map_err(|e| error(&path, e))?;
+        let site = prefix.split('_').next().unwrap_or("");
+        prefixes.push((prefix.to_string(), lists.releases.len()));
+        lists.releases.push(parse_release(&text, site));
+    }
+    for name in names.iter().filter(|n| is_packages_index(n)) {
+        let release = prefixes
+            .iter()
+            .filter(|(prefix, _)| name.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len());
+        let component = release
+            .and_then(|(prefix, _)| name[prefix.len()..].split("_binary-").next())
+            .unwrap_or("")
+            .trim_end_matches('_')
+            .replace('_', "/");
+        let path = directory.join(name);
+        let file = u32::try_from(lists.files.len()).unwrap_or(u32::MAX);
+        let reader = open_decompressed(&path)?;
+        parse_packages(reader, file, &mut lists.versions).map_err(|e| error(&path, e))?;
+        lists.files.push(IndexFile {
+            path,
+            release: release.map(|(_, index)| *index),
+            component: component.into(),
+        });
+    }
+    Ok(lists)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clearsigned_release() {
+        let text = b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nOrigin: Debian\nLabel: Debian-Security\nSuite: oldstable-security\nCodename: bookworm-security\nNotAutomatic: yes\nSHA256:\n abc 1 main/x\n-----BEGIN PGP SIGNATURE-----\n\nxyz\n-----END PGP SIGNATURE-----\n";
+        let info = parse_release(text, "deb.debian.org");
+        assert_eq!(
+            (info.origin.as_str(), info.label.as_str()),
+            ("Debian", "Debian-Security")
+        );
+        assert_eq!(
+            (info.suite.as_str(), info.codename.as_str()),
+            ("oldstable-security", "bookworm-security")
+        );
+        assert!(info.not_automatic && !info.but_automatic_upgrades);
+    }
+
+    #[test]
+    fn packages_stanzas() {
+        let text = b"Package: a\nVersion: 1.0\nArchitecture: amd64\nPriority: optional\nSection: utils\nDescription: x\n y\n\nPackage: b\nVersion: 2\nArchitecture: all\nPhased-Update-Percentage: 10\n";
+        let mut out = Vec::new();
+        parse_packages(&text[..], 3, &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            (out[0].name.as_str(), out[0].section.as_deref()),
+            ("a", Some("utils"))
+        );
+        assert_eq!(
+            (out[1].arch.as_str(), out[1].phased, out[1].file),
+            ("all", Some(10), 3)
+        );
+        assert!(is_packages_index(
+            "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4"
+        ));
+        assert!(!is_packages_index(
+            "deb.debian.org_debian_dists_bookworm_main_i18n_Translation-en"
+        ));
+    }
+}

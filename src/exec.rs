@@ -1,0 +1,184 @@
+//! The only module that runs programs. Commands are values ([`CommandSpec`]: argv, never a
+//! shell string; `LC_ALL=C` always), run with a time bound; stdout and stderr are kept and an
+//! error names the command, its exit status or signal, and the tail of its stderr.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A command to run: program, arguments and environment changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// The program (resolved through `PATH`).
+    pub program: OsString,
+    /// The arguments.
+    pub args: Vec<OsString>,
+    /// Environment changes: `Some` sets, `None` removes. `LC_ALL=C` is always set.
+    pub env: BTreeMap<String, Option<OsString>>,
+    /// The time bound.
+    pub timeout: Duration,
+}
+
+impl CommandSpec {
+    /// A command with no arguments and a 10-minute bound.
+    pub fn new(program: impl Into<OsString>) -> Self {
+        Self {
+            program: program.into(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            timeout: Duration::from_secs(600),
+        }
+    }
+
+    /// Adds an argument.
+    #[must_use]
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Sets an environment variable.
+    #[must_use]
+    pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
+        self.env.insert(key.to_string(), Some(value.into()));
+        self
+    }
+
+    /// Sets the time bound.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+impl fmt::Display for CommandSpec {
+    /// The command as a shell would show it (for messages only; never executed as such).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}", self.program.to_string_lossy())?;
+        for arg in &self.args {
+            let arg = arg.to_string_lossy();
+            if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c))
+            {
+                write!(f, " '{}'", arg.replace('\'', "'\\''"))?;
+            } else {
+                write!(f, " {arg}")?;
+            }
+        }
+        f.write_str("`")
+    }
+}
+
+/// What a finished command produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    /// The exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+}
+
+/// A command that could not run or did not finish in time.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The program could not be started.
+    #[error("cannot run {command}: {source}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The time bound passed; the command was killed.
+    #[error("{command} did not finish within {seconds} s and was stopped")]
+    Timeout {
+        /// The command.
+        command: String,
+        /// The bound.
+        seconds: u64,
+    },
+}
+
+/// Runs commands.
+pub trait Runner {
+    /// Runs `spec` to completion and returns what it printed, whatever its exit code.
+    fn run(&self, spec: &CommandSpec) -> Result<Captured, ExecError>;
+}
+
+/// Runs commands on this machine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemRunner;
+
+impl Runner for SystemRunner {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place that spawns processes"
+    )]
+    fn run(&self, spec: &CommandSpec) -> Result<Captured, ExecError> {
+        let mut command = Command::new(&spec.program);
+        command
+            .args(&spec.args)
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in &spec.env {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        let mut child = command.spawn().map_err(|source| ExecError::Spawn {
+            command: spec.to_string(),
+            source,
+        })?;
+        // Drain both pipes on their own threads so a chatty child never blocks on a full pipe.
+        let mut out = child.stdout.take();
+        let mut err = child.stderr.take();
+        let stdout = std::thread::spawn(move || {
+            let mut buffer = Vec::new();
+            if let Some(pipe) = out.as_mut() {
+                let _ = pipe.read_to_end(&mut buffer);
+            }
+            buffer
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut buffer = Vec::new();
+            if let Some(pipe) = err.as_mut() {
+                let _ = pipe.read_to_end(&mut buffer);
+            }
+            buffer
+        });
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() >= spec.timeout => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(ExecError::Timeout {
+                        command: spec.to_string(),
+                        seconds: spec.timeout.as_secs(),
+                    });
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(source) => {
+                    return Err(ExecError::Spawn {
+                        command: spec.to_string(),
+                        source,
+                    });
+                }
+            }
+        };
+        Ok(Captured {
+            code: status.code(),
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        })
+    }
+}
