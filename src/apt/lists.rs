@@ -213,7 +213,8 @@ pub fn read_lists(root: &Path) -> Result<AptLists, ListsError> {
     let entries = std::fs::read_dir(&directory).map_err(|e| error(&directory, e))?;
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        // apt links the indexes of `file:` archives instead of copying them: follow links.
+        .filter(|e| e.path().is_file())
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     names.sort();
