@@ -28,6 +28,7 @@ pub mod cli;
 pub mod evaluate;
 pub mod exec;
 pub mod exit;
+pub mod fasthash;
 pub mod inventory;
 pub mod model;
 pub mod pattern;

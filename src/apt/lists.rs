@@ -3,7 +3,7 @@
 //! the compression apt kept (lz4, gz, xz, zst or none), reduced to the fields the rules use.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use compact_str::CompactString;
@@ -138,14 +138,15 @@ fn open_decompressed(path: &Path) -> Result<Box<dyn Read>, ListsError> {
     })
 }
 
-/// Reads the fields the rules need from a `Packages` stream.
+/// Reads the fields the rules need from a `Packages` stream. The stream is read in large
+/// chunks and scanned in place (no copy per line): Packages files run to tens of megabytes.
 pub fn parse_packages(
-    reader: impl Read,
+    mut reader: impl Read,
     file: u32,
     out: &mut Vec<ListedVersion>,
 ) -> std::io::Result<()> {
-    let mut reader = BufReader::with_capacity(1 << 18, reader);
-    let mut line = Vec::with_capacity(256);
+    const CHUNK: usize = 1 << 20;
+    let mut buffer: Vec<u8> = Vec::with_capacity(2 * CHUNK);
     let mut current = ListedVersion {
         name: CompactString::default(),
         arch: CompactString::default(),
@@ -155,15 +156,43 @@ pub fn parse_packages(
         phased: None,
         file,
     };
-    let value = |line: &[u8], prefix: usize| -> CompactString {
+    let mut finished = false;
+    while !finished {
+        // Top the buffer up to at least one chunk past its unprocessed tail.
+        let kept = buffer.len();
+        buffer.resize(kept + CHUNK, 0);
+        let mut filled = kept;
+        while filled < buffer.len() {
+            let read = reader.read(&mut buffer[filled..])?;
+            if read == 0 {
+                finished = true;
+                break;
+            }
+            filled += read;
+        }
+        buffer.truncate(filled);
+        if finished && buffer.last() != Some(&b'\n') {
+            buffer.push(b'\n');
+        }
+        let mut start = 0;
+        while let Some(length) = memchr::memchr(b'\n', &buffer[start..]) {
+            let line = &buffer[start..start + length];
+            start += length + 1;
+            take_line(line, &mut current, out);
+        }
+        buffer.drain(..start);
+    }
+    take_line(b"", &mut current, out);
+    Ok(())
+}
+
+fn take_line(line: &[u8], current: &mut ListedVersion, out: &mut Vec<ListedVersion>) {
+    let value = |prefix: usize| -> CompactString {
         let text = String::from_utf8_lossy(&line[prefix..]);
         CompactString::from(text.trim())
     };
-    loop {
-        line.clear();
-        let read = reader.read_until(b'\n', &mut line)?;
-        let blank = line.iter().all(u8::is_ascii_whitespace);
-        if blank {
+    match line.first() {
+        None | Some(b'\r') => {
             if !current.name.is_empty() && !current.version.is_empty() {
                 out.push(current.clone());
             }
@@ -173,24 +202,16 @@ pub fn parse_packages(
             current.priority = None;
             current.section = None;
             current.phased = None;
-            if read == 0 {
-                return Ok(());
-            }
-            continue;
         }
-        match line.first() {
-            Some(b'P') if line.starts_with(b"Package:") => current.name = value(&line, 8),
-            Some(b'P') if line.starts_with(b"Priority:") => {
-                current.priority = Some(value(&line, 9));
-            }
-            Some(b'P') if line.starts_with(b"Phased-Update-Percentage:") => {
-                current.phased = value(&line, 25).parse().ok().filter(|p: &u8| *p < 100);
-            }
-            Some(b'V') if line.starts_with(b"Version:") => current.version = value(&line, 8),
-            Some(b'A') if line.starts_with(b"Architecture:") => current.arch = value(&line, 13),
-            Some(b'S') if line.starts_with(b"Section:") => current.section = Some(value(&line, 8)),
-            _ => {}
+        Some(b'P') if line.starts_with(b"Package:") => current.name = value(8),
+        Some(b'P') if line.starts_with(b"Priority:") => current.priority = Some(value(9)),
+        Some(b'P') if line.starts_with(b"Phased-Update-Percentage:") => {
+            current.phased = value(25).parse().ok().filter(|p: &u8| *p < 100);
         }
+        Some(b'V') if line.starts_with(b"Version:") => current.version = value(8),
+        Some(b'A') if line.starts_with(b"Architecture:") => current.arch = value(13),
+        Some(b'S') if line.starts_with(b"Section:") => current.section = Some(value(8)),
+        _ => {}
     }
 }
 

@@ -11,7 +11,7 @@ pub mod dpkg;
 pub mod lists;
 pub mod policy;
 
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 use std::path::Path;
 
 use compact_str::CompactString;
@@ -54,14 +54,15 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
         .map(|reason| format!("ignored apt preferences stanza: {reason}"))
         .collect();
 
-    let mut groups: HashMap<(&str, &str), Vec<u32>> = HashMap::with_capacity(lists.versions.len());
+    let mut groups: FastMap<(&str, &str), Vec<u32>> = FastMap::default();
+    groups.reserve(lists.versions.len());
     for (index, version) in lists.versions.iter().enumerate() {
         groups
             .entry((version.name.as_str(), version.arch.as_str()))
             .or_default()
             .push(u32::try_from(index).unwrap_or(u32::MAX));
     }
-    let installed_by_key: HashMap<(&str, &str), &dpkg::DpkgPackage> = installed
+    let installed_by_key: FastMap<(&str, &str), &dpkg::DpkgPackage> = installed
         .iter()
         .map(|p| ((p.name.as_str(), p.arch.as_str()), p))
         .collect();
@@ -114,6 +115,18 @@ fn choose<'l>(
     installed: Option<&dpkg::DpkgPackage>,
     phased: &mut usize,
 ) -> Vec<&'l str> {
+    if let ([only], None) = (indexes, installed) {
+        // The common case: one version of a package that is not installed. It is the candidate
+        // if its priority allows installing it at all.
+        let listed = &lists.versions[*only as usize];
+        let file = &lists.files[listed.file as usize];
+        let release = file.release.map(|r| &lists.releases[r]);
+        return if preferences.priority(&listed.name, &listed.version, release, file) > 0 {
+            vec![listed.version.as_str()]
+        } else {
+            Vec::new()
+        };
+    }
     let mut versions: Vec<&str> = indexes
         .iter()
         .map(|&i| lists.versions[i as usize].version.as_str())

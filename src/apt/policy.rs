@@ -148,7 +148,11 @@ impl Preferences {
                         'c' => file.component.as_str(),
                         _ => return false,
                     };
-                    pattern.matches_lowered(&value.to_lowercase())
+                    if value.bytes().any(|b| b.is_ascii_uppercase()) {
+                        pattern.matches_lowered(&value.to_ascii_lowercase())
+                    } else {
+                        pattern.matches_lowered(value)
+                    }
                 })
             }
         }
@@ -163,7 +167,13 @@ impl Preferences {
         file: &IndexFile,
     ) -> i32 {
         if !self.pins.is_empty() {
-            let lowered = package.to_lowercase();
+            // Debian package names are lower case by policy; lower-case only when needed.
+            let lowered: std::borrow::Cow<'_, str> =
+                if package.bytes().any(|b| b.is_ascii_uppercase()) {
+                    std::borrow::Cow::Owned(package.to_ascii_lowercase())
+                } else {
+                    std::borrow::Cow::Borrowed(package)
+                };
             for pin in &self.pins {
                 if let Some(names) = &pin.packages
                     && names.iter().any(|n| n.matches_lowered(&lowered))
