@@ -52,6 +52,8 @@ pub enum OperationArg {
 pub enum Command {
     /// Scan this system (or the one installed under --root) and report its compliance.
     Scan(ScanArgs),
+    /// Install the approved missing updates, then report compliance as an Install.
+    Install(InstallArgs),
     /// Evaluate a recorded inventory (JSON) against a baseline, offline.
     Evaluate(EvaluateArgs),
     /// Work with one baseline file.
@@ -146,6 +148,60 @@ pub struct ScanArgs {
     pub report: ReportArgs,
 }
 
+/// `RebootOption` of AWS-RunPatchBaseline, plus ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RebootOptionArg {
+    /// Reboot when this run installed anything or earlier installs await a reboot.
+    #[value(name = "RebootIfNeeded")]
+    RebootIfNeeded,
+    /// Never reboot.
+    #[value(name = "NoReboot")]
+    NoReboot,
+    /// Reboot only when the OS says a reboot is needed.
+    #[value(name = "RebootIfRequired")]
+    RebootIfRequired,
+}
+
+impl RebootOptionArg {
+    /// The AWS spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RebootIfNeeded => "RebootIfNeeded",
+            Self::NoReboot => "NoReboot",
+            Self::RebootIfRequired => "RebootIfRequired",
+        }
+    }
+}
+
+/// `install …`
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// The root of the system to patch; default `/`.
+    #[arg(long, default_value = "/")]
+    pub root: PathBuf,
+    /// Do not refresh the package metadata first.
+    #[arg(long)]
+    pub no_refresh: bool,
+    /// Seconds the refresh may take.
+    #[arg(long, default_value_t = 300)]
+    pub refresh_timeout: u64,
+    /// The reboot behaviour (reported in the summary; rebooting arrives with the reboot layer).
+    #[arg(long, value_enum, default_value_t = RebootOptionArg::RebootIfNeeded)]
+    pub reboot_option: RebootOptionArg,
+    /// An install override list file (YAML or JSON): install only the updates it names.
+    #[arg(long)]
+    pub install_override_list: Option<String>,
+    /// Print the install plan and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Seconds to wait for another package manager to release dpkg's lock.
+    #[arg(long, default_value_t = 120)]
+    pub lock_timeout: u64,
+    /// Baseline, time, output and report options.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
 /// `evaluate …`
 #[derive(Debug, clap::Args)]
 pub struct EvaluateArgs {
@@ -203,6 +259,9 @@ pub enum CliError {
     /// The system is not one this build can scan.
     #[error("{0}")]
     Unsupported(String),
+    /// The package manager failed or is busy.
+    #[error(transparent)]
+    Install(#[from] crate::apt::install::AptInstallError),
 }
 
 impl CliError {
@@ -216,6 +275,9 @@ impl CliError {
                 Outcome::BadInput
             }
             Self::Unsupported(_) => Outcome::Unsupported,
+            Self::Install(crate::apt::install::AptInstallError::Locked(_)) => Outcome::Locked,
+            Self::Install(crate::apt::install::AptInstallError::Invalid(_)) => Outcome::BadInput,
+            Self::Install(_) => Outcome::Failure,
         }
     }
 }
@@ -285,6 +347,7 @@ fn valid_instance_id(id: &str) -> bool {
 pub fn run(cli: Cli, context: &Context, stdout: &mut dyn Write) -> Result<Outcome, CliError> {
     match cli.command {
         Command::Scan(args) => run_scan(&args, context, stdout),
+        Command::Install(args) => run_install(&args, context, stdout),
         Command::Evaluate(args) => run_evaluate(&args, context, stdout),
         Command::Baseline {
             command: BaselineCommand::Validate { files },
@@ -382,19 +445,21 @@ fn run_list(root: &Path, stdout: &mut dyn Write) -> Result<Outcome, CliError> {
     Ok(Outcome::Success)
 }
 
-fn run_scan(
-    args: &ScanArgs,
+/// Detects the system under `root`, refreshes its metadata unless told not to, and scans it.
+fn scan_system(
+    root: &Path,
+    refresh: Option<u64>,
     context: &Context,
-    stdout: &mut dyn Write,
-) -> Result<Outcome, CliError> {
-    let os = OsRelease::from_root(&args.root).map_err(|e| CliError::Read {
-        path: args.root.join("etc/os-release"),
+    warnings: &mut Vec<String>,
+) -> Result<Inventory, CliError> {
+    let os = OsRelease::from_root(root).map_err(|e| CliError::Read {
+        path: root.join("etc/os-release"),
         source: e,
     })?;
     let platform = detect(&os).ok_or_else(|| {
         CliError::Unsupported(format!(
             "`{}` is not a Linux that Patch Manager supports (etc/os-release ID `{}`)",
-            args.root.display(),
+            root.display(),
             os.get("ID").unwrap_or("")
         ))
     })?;
@@ -405,14 +470,24 @@ fn run_scan(
             platform.package_manager.as_str()
         )));
     }
-    let mut warnings = Vec::new();
-    if !args.no_refresh {
-        warnings.extend(refresh_apt(&args.root, args.refresh_timeout));
+    if let Some(timeout) = refresh {
+        warnings.extend(refresh_apt(root, timeout));
     }
-    let scan = crate::apt::scan(&args.root, &platform)?;
+    let scan = crate::apt::scan(root, &platform)?;
     warnings.extend(scan.warnings);
     let mut inventory = scan.inventory;
     inventory.instance_id = context.env.get("AWS_SSM_INSTANCE_ID").cloned();
+    Ok(inventory)
+}
+
+fn run_scan(
+    args: &ScanArgs,
+    context: &Context,
+    stdout: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let mut warnings = Vec::new();
+    let refresh = (!args.no_refresh).then_some(args.refresh_timeout);
+    let inventory = scan_system(&args.root, refresh, context, &mut warnings)?;
     if let Some(path) = &args.save_inventory {
         let mut bytes = serde_json::to_vec(&inventory).map_err(|e| CliError::Write {
             path: path.clone(),
@@ -422,36 +497,137 @@ fn run_scan(
         write_atomically(path, &bytes)?;
     }
     let source = format!("the system under `{}`", args.root.display());
-    evaluate_and_report(
-        &inventory,
-        &source,
-        &args.report,
-        Operation::Scan,
-        None,
-        &warnings,
-        context,
-        stdout,
-    )
+    let run = RunInfo {
+        operation: Operation::Scan,
+        override_list: None,
+        warnings,
+        reboot_option: "RebootIfNeeded",
+    };
+    evaluate_and_report(&inventory, &source, &args.report, &run, context, stdout)
+}
+
+fn run_install(
+    args: &InstallArgs,
+    context: &Context,
+    stdout: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    use crate::apt::install::{Apt, Target, block_rejected};
+    use crate::exec::SystemRunner;
+    let override_list = match &args.install_override_list {
+        Some(url) if url.starts_with("https://") || url.starts_with("s3://") => {
+            return Err(CliError::Unsupported(format!(
+                "downloading `{url}` arrives with `run`; pass a local override list file"
+            )));
+        }
+        Some(path) => Some((
+            InstallOverrideList::parse(&read(Path::new(path))?, path)?,
+            path.clone(),
+        )),
+        None => None,
+    };
+    let mut warnings = Vec::new();
+    let refresh = (!args.no_refresh).then_some(args.refresh_timeout);
+    let before = scan_system(&args.root, refresh, context, &mut warnings)?;
+    let baseline = match &args.report.baseline {
+        Some(spec) => load_baseline(spec)?,
+        None => builtin_for(before.operating_system)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "no built-in baseline for {}",
+                    before.operating_system
+                ))
+            })?
+            .load()?,
+    };
+    let scan = evaluate(
+        &before,
+        &baseline,
+        &EvaluateOptions {
+            now: context.now,
+            operation: Operation::Scan,
+            override_list: None,
+        },
+    )?;
+    let plan = scan.install_plan(override_list.as_ref().map(|(list, _)| list));
+    if args.dry_run {
+        let text = match args.report.output {
+            OutputFormat::Json => {
+                serde_json::to_string_pretty(&serde_json::json!({ "plan": plan }))
+                    .unwrap_or_default()
+            }
+            OutputFormat::Table => {
+                let mut text = format!("install plan: {} update(s)\n", plan.len());
+                for update in &plan {
+                    let _ = writeln!(
+                        text,
+                        "  {}.{} {} -> {}: {}",
+                        update.name,
+                        update.arch,
+                        update.from_version,
+                        update.version,
+                        update.reason
+                    );
+                }
+                text
+            }
+        };
+        write_out(stdout, text.trim_end())?;
+        return Ok(Outcome::Success);
+    }
+    let apt = Apt::new(&args.root);
+    let lock_timeout = std::time::Duration::from_secs(args.lock_timeout);
+    let targets: Vec<Target> = plan
+        .iter()
+        .map(|p| Target {
+            name: p.name.clone(),
+            arch: p.arch.clone(),
+            version: p.version.clone(),
+        })
+        .collect();
+    let (targets, blocked) = if baseline.rejected_action == crate::baseline::RejectedAction::Block {
+        block_rejected(
+            &apt,
+            &SystemRunner,
+            targets,
+            &baseline.rejected_patches,
+            lock_timeout,
+        )?
+    } else {
+        (targets, Vec::new())
+    };
+    for (target, rejected) in &blocked {
+        warnings.push(format!(
+            "not installed: {}.{} {} would bring in {rejected}, which RejectedPatches blocks",
+            target.name, target.arch, target.version
+        ));
+    }
+    if !targets.is_empty() {
+        apt.install(&SystemRunner, &targets, lock_timeout)?;
+    }
+    if let Some(packages) = apt.reboot_required() {
+        warnings.push(format!(
+            "the system asks for a reboot (run/reboot-required{}{})",
+            if packages.is_empty() { "" } else { ": " },
+            packages.join(", ")
+        ));
+    }
+    drop(scan);
+    let after = scan_system(&args.root, None, context, &mut warnings)?;
+    let source = format!("the system under `{}`", args.root.display());
+    let run = RunInfo {
+        operation: Operation::Install,
+        override_list: override_list.as_ref(),
+        warnings,
+        reboot_option: args.reboot_option.as_str(),
+    };
+    evaluate_and_report(&after, &source, &args.report, &run, context, stdout)
 }
 
 /// Runs `apt-get update` for the system under `root`; returns warnings (failed repositories,
 /// a failed or stopped refresh). The scan goes on with whatever lists apt has.
 fn refresh_apt(root: &Path, timeout: u64) -> Vec<String> {
-    use crate::exec::{CommandSpec, Runner, SystemRunner};
-    let mut spec = CommandSpec::new("apt-get")
-        .arg("-q")
-        .arg("update")
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .timeout(std::time::Duration::from_secs(timeout));
-    if root != Path::new("/") {
-        let mut dir = root.as_os_str().to_owned();
-        dir.push("/");
-        let mut option = std::ffi::OsString::from("Dir=");
-        option.push(&dir);
-        let mut status = std::ffi::OsString::from("Dir::State::status=");
-        status.push(root.join("var/lib/dpkg/status"));
-        spec = spec.arg("-o").arg(option).arg("-o").arg(status);
-    }
+    use crate::exec::{Runner, SystemRunner};
+    let spec = crate::apt::install::Apt::new(root).update(std::time::Duration::from_secs(timeout));
     match SystemRunner.run(&spec) {
         Err(error) => vec![format!(
             "metadata refresh skipped: {error}; using the lists apt already has"
@@ -503,32 +679,39 @@ fn run_evaluate(
         )),
         None => None,
     };
+    let run = RunInfo {
+        operation,
+        override_list: override_list.as_ref(),
+        warnings: Vec::new(),
+        reboot_option: "RebootIfNeeded",
+    };
     evaluate_and_report(
         &inventory,
         &inventory_name,
         &args.report,
-        operation,
-        override_list.as_ref(),
-        &[],
+        &run,
         context,
         stdout,
     )
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the two callers differ in every one of them"
-)]
+/// What one run is: its operation, override list, reboot option and the warnings so far.
+struct RunInfo<'a> {
+    operation: Operation,
+    override_list: Option<&'a (InstallOverrideList, String)>,
+    warnings: Vec<String>,
+    reboot_option: &'static str,
+}
+
 fn evaluate_and_report(
     inventory: &Inventory,
     source: &str,
     args: &ReportArgs,
-    operation: Operation,
-    override_list: Option<&(InstallOverrideList, String)>,
-    warnings: &[String],
+    run: &RunInfo<'_>,
     context: &Context,
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
+    let (operation, override_list, warnings) = (run.operation, run.override_list, &run.warnings);
     let now = match &args.now {
         None => context.now,
         Some(text) => DateTime::parse_from_rfc3339(text)
@@ -599,7 +782,7 @@ fn evaluate_and_report(
             } else {
                 context.now.max(now)
             },
-            reboot_option: "RebootIfNeeded".into(),
+            reboot_option: run.reboot_option.into(),
             install_override_list: (operation == Operation::Install)
                 .then(|| override_list.map(|(_, url)| url.clone()))
                 .flatten(),

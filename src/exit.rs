@@ -9,6 +9,11 @@
 pub enum Outcome {
     /// The command did what was asked (an evaluation may still be non-compliant).
     Success,
+    /// The package manager failed (the message names the command and its error).
+    Failure,
+    /// The package database is locked by another process (named in the message) beyond the
+    /// lock timeout.
+    Locked,
     /// `--fail-on-non-compliant` was given and something is non-compliant.
     NonCompliant,
     /// The command line is wrong.
@@ -30,6 +35,8 @@ impl Outcome {
     pub fn code(self) -> u8 {
         match self {
             Self::Success => 0,
+            Self::Failure => 1,
+            Self::Locked => 75,
             Self::NonCompliant => 4,
             Self::Usage => 64,
             Self::BadInput => 65,
@@ -47,6 +54,7 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
         0,
         "success (the evaluation ran; compliance is in the output)",
     ),
+    (1, "the package manager failed during install"),
     (4, "non-compliant, only with --fail-on-non-compliant"),
     (64, "bad command line"),
     (
@@ -60,6 +68,10 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
     ),
     (70, "internal error (a bug; please report it)"),
     (74, "an output file cannot be written"),
+    (
+        75,
+        "the package database is locked by another process (named) beyond --lock-timeout",
+    ),
 ];
 
 #[cfg(test)]
@@ -70,6 +82,8 @@ mod tests {
     fn every_outcome_is_documented() {
         for outcome in [
             Outcome::Success,
+            Outcome::Failure,
+            Outcome::Locked,
             Outcome::NonCompliant,
             Outcome::Usage,
             Outcome::BadInput,

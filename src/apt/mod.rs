@@ -8,6 +8,7 @@
 
 pub mod deb822;
 pub mod dpkg;
+pub mod install;
 pub mod lists;
 pub mod policy;
 

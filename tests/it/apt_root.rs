@@ -97,6 +97,19 @@ impl AptRoot {
 
     /// Builds `name_version_all.deb` with the given Priority and Section.
     pub fn deb(&self, name: &str, version: &str, priority: &str, section: &str) -> PathBuf {
+        self.deb_with(name, version, priority, section, None, None)
+    }
+
+    /// Builds a .deb with optional `Depends` and `postinst` script.
+    pub fn deb_with(
+        &self,
+        name: &str,
+        version: &str,
+        priority: &str,
+        section: &str,
+        depends: Option<&str>,
+        postinst: Option<&str>,
+    ) -> PathBuf {
         let dir = self.base.join("build").join(format!("{name}-{version}"));
         std::fs::create_dir_all(dir.join("DEBIAN")).unwrap();
         std::fs::create_dir_all(dir.join(format!("usr/share/{name}"))).unwrap();
@@ -104,9 +117,16 @@ impl AptRoot {
         std::fs::write(
             dir.join("DEBIAN/control"),
             format!("Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: Test <t@example.com>\n\
-                     Priority: {priority}\nSection: {section}\nDescription: test package {name}\n"),
+                     Priority: {priority}\nSection: {section}\n{}Description: test package {name}\n",
+                     depends.map(|d| format!("Depends: {d}\n")).unwrap_or_default()),
         )
         .unwrap();
+        if let Some(script) = postinst {
+            use std::os::unix::fs::PermissionsExt;
+            let path = dir.join("DEBIAN/postinst");
+            std::fs::write(&path, format!("#!/bin/sh\nset -e\n{script}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         let out = self.base.join(format!("{name}_{version}_all.deb"));
         run(Command::new("dpkg-deb")
             .args(["--root-owner-group", "--build"])
@@ -620,4 +640,219 @@ fn this_machine_agrees_with_apt_list_upgradable() {
         all.len(),
         security.len()
     );
+}
+
+fn patch(apt: &AptRoot, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "install",
+        "--root",
+        apt.root.to_str().unwrap(),
+        "--no-refresh",
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    // The root's APT_CONFIG makes dpkg run the fixtures' maintainer scripts chrootless.
+    Command::new(binary())
+        .args(&args)
+        .env("APT_CONFIG", &apt.config)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap()
+}
+
+fn installed_versions(apt: &AptRoot) -> BTreeMap<String, String> {
+    let out = run(Command::new("dpkg-query")
+        .arg(format!("--admindir={}/var/lib/dpkg", apt.root.display()))
+        .args(["-W", "-f", "${Package} ${Version}\n"]));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn install_applies_exactly_the_plan_then_rescans() {
+    let apt = scenario();
+    // A security update whose postinst asks for a reboot, as update-notifier does on Ubuntu.
+    apt.publish("bookworm-security", &[apt.deb_with("sec-pkg", "1.2-1", "optional", "utils", None,
+        Some("mkdir -p \"$DPKG_ROOT/run\"; touch \"$DPKG_ROOT/run/reboot-required\"; echo sec-pkg >> \"$DPKG_ROOT/run/reboot-required.pkgs\""))], "Debian-Security", false);
+    apt.apt("apt-get", &["update", "-q"]);
+
+    let dry = patch(&apt, &["--dry-run"]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let planned: Vec<(&str, &str)> = plan["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["version"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        planned,
+        [("extra-pkg", "1.1"), ("sec-pkg", "1.2-1")],
+        "held-pkg is held: not in the plan"
+    );
+    assert_eq!(
+        installed_versions(&apt)["sec-pkg"],
+        "1.0-1",
+        "a dry run changes nothing"
+    );
+
+    let out = patch(&apt, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let versions = installed_versions(&apt);
+    assert_eq!(
+        (versions["sec-pkg"].as_str(), versions["extra-pkg"].as_str()),
+        ("1.2-1", "1.1")
+    );
+    assert_eq!(
+        (
+            versions["held-pkg"].as_str(),
+            versions["upd-pkg"].as_str(),
+            versions["pinned-pkg"].as_str()
+        ),
+        ("1.0-1", "2.0-1", "1.0-1")
+    );
+    assert_eq!(report["operation"], "Install");
+    let installed = in_state(&report, "Installed");
+    assert_eq!(
+        installed
+            .get(&("sec-pkg".into(), "all".into()))
+            .map(String::as_str),
+        Some("1.2-1")
+    );
+    assert_eq!(
+        installed
+            .get(&("extra-pkg".into(), "all".into()))
+            .map(String::as_str),
+        Some("1.1")
+    );
+    assert_eq!(
+        in_state(&report, "Failed")
+            .keys()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>(),
+        ["held-pkg"]
+    );
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("asks for a reboot") && warnings.contains("sec-pkg"),
+        "{warnings}"
+    );
+
+    // A second run installs nothing and reports the same compliance.
+    let again: Value = serde_json::from_slice(&patch(&apt, &[]).stdout).unwrap();
+    assert_eq!(again["counts"], report["counts"]);
+    assert_eq!(installed_versions(&apt), versions);
+}
+
+#[test]
+fn block_keeps_rejected_dependencies_out() {
+    let apt = scenario();
+    apt.publish(
+        "bookworm-security",
+        &[
+            apt.deb_with(
+                "sec-pkg",
+                "1.2-1",
+                "optional",
+                "utils",
+                Some("evil-dep"),
+                None,
+            ),
+            apt.deb("evil-dep", "1.0-1", "optional", "utils"),
+        ],
+        "Debian-Security",
+        false,
+    );
+    apt.apt("apt-get", &["update", "-q"]);
+    let baseline = write_baseline(
+        &apt.base,
+        "block",
+        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0}"#,
+        r#", "RejectedPatches": ["evil-dep"], "RejectedPatchesAction": "BLOCK""#,
+    );
+    let out = patch(&apt, &["--baseline", &baseline]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let versions = installed_versions(&apt);
+    assert!(!versions.contains_key("evil-dep"), "{versions:?}");
+    assert_eq!(versions["sec-pkg"], "1.0-1");
+    assert_eq!(
+        versions["extra-pkg"], "1.1",
+        "the rest of the plan went ahead"
+    );
+    assert!(in_state(&report, "Failed").contains_key(&("sec-pkg".into(), "all".into())));
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("would bring in evil-dep 1.0-1"),
+        "{}",
+        report["warnings"]
+    );
+    // Without BLOCK the dependency comes in.
+    let allow = write_baseline(
+        &apt.base,
+        "allow",
+        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0}"#,
+        r#", "RejectedPatches": ["evil-dep"], "RejectedPatchesAction": "ALLOW_AS_DEPENDENCY""#,
+    );
+    assert!(patch(&apt, &["--baseline", &allow]).status.success());
+    assert_eq!(installed_versions(&apt)["sec-pkg"], "1.2-1");
+    assert!(installed_versions(&apt).contains_key("evil-dep"));
+}
+
+#[test]
+fn a_held_lock_and_an_interrupted_dpkg_are_clear_errors() {
+    let apt = scenario();
+    let lock = apt.root.join("var/lib/dpkg/lock-frontend");
+    let mut holder = Command::new("python3")
+        .args(["-c", "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(60)"])
+        .arg(&lock)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert_eq!(first.trim(), "locked");
+    let out = patch(&apt, &["--lock-timeout", "1"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(
+        stderr.contains(&format!("held by process {}", holder.id())),
+        "{stderr}"
+    );
+    assert_eq!(
+        installed_versions(&apt)["sec-pkg"],
+        "1.0-1",
+        "nothing changed"
+    );
+
+    std::fs::write(apt.root.join("var/lib/dpkg/updates/0001"), "").unwrap();
+    let out = patch(&apt, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("dpkg --configure -a"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }

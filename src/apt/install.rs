@@ -1,0 +1,385 @@
+//! Applying an install plan with apt: exact `name[:arch]=version` arguments, validated before
+//! they reach argv; a simulation first so that packages rejected with `BLOCK` never come in as
+//! dependencies; `DEBIAN_FRONTEND=noninteractive` and the conffile policy `--force-confdef
+//! --force-confold` unless the administrator configured one; a bounded wait for dpkg's lock.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::exec::{Captured, CommandSpec, ExecError, Runner};
+use crate::model::{Family, is_valid_package_name};
+use crate::pattern::{PackageRef, PatternList};
+
+/// One exact package version to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Name.
+    pub name: String,
+    /// Architecture (`all` or the dpkg architecture).
+    pub arch: String,
+    /// The exact version.
+    pub version: String,
+}
+
+impl Target {
+    /// The apt argument: `name=version`, or `name:arch=version` for architecture-specific
+    /// packages.
+    fn argument(&self) -> String {
+        if self.arch == "all" {
+            format!("{}={}", self.name, self.version)
+        } else {
+            format!("{}:{}={}", self.name, self.arch, self.version)
+        }
+    }
+}
+
+/// Why an apt install did not happen or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum AptInstallError {
+    /// A name, architecture or version that must not reach a command line.
+    #[error("refusing to pass `{0}` to apt: not a valid package name, architecture or version")]
+    Invalid(String),
+    /// Another process holds dpkg's lock (apt's message names it).
+    #[error("the package database is locked: {0}")]
+    Locked(String),
+    /// dpkg was interrupted earlier and needs `dpkg --configure -a`.
+    #[error(
+        "dpkg was interrupted by an earlier run; run `dpkg --configure -a` (as root) and try again"
+    )]
+    Interrupted,
+    /// apt could not be run or did not finish in time.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// apt failed.
+    #[error("{command} failed with exit code {code}: {tail}")]
+    Failed {
+        /// The command.
+        command: String,
+        /// Its exit code.
+        code: String,
+        /// The last lines of its error output.
+        tail: String,
+    },
+}
+
+/// Builds apt commands for the system under a root.
+#[derive(Debug, Clone)]
+pub struct Apt {
+    root: PathBuf,
+}
+
+impl Apt {
+    /// Commands for the system under `root` (`/` for the host).
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn base(&self, tool: &str) -> CommandSpec {
+        let mut spec = CommandSpec::new(tool).env("DEBIAN_FRONTEND", "noninteractive");
+        if self.root != Path::new("/") {
+            let mut dir = std::ffi::OsString::from("Dir=");
+            dir.push(self.root.as_os_str());
+            dir.push("/");
+            let mut status = std::ffi::OsString::from("Dir::State::status=");
+            status.push(self.root.join("var/lib/dpkg/status"));
+            let mut dpkg_root = std::ffi::OsString::from("DPkg::Options::=--root=");
+            dpkg_root.push(self.root.as_os_str());
+            spec = spec
+                .arg("-o")
+                .arg(dir)
+                .arg("-o")
+                .arg(status)
+                .arg("-o")
+                .arg(dpkg_root);
+        }
+        spec
+    }
+
+    /// `apt-get update`.
+    pub fn update(&self, timeout: Duration) -> CommandSpec {
+        self.base("apt-get")
+            .arg("-q")
+            .arg("update")
+            .timeout(timeout)
+    }
+
+    /// `apt-config dump`: to see whether the administrator set a conffile policy.
+    pub fn config_dump(&self) -> CommandSpec {
+        self.base("apt-config").arg("dump")
+    }
+
+    fn install_command(
+        &self,
+        targets: &[Target],
+        simulate: bool,
+        conffile_policy: bool,
+        lock_timeout: Duration,
+    ) -> Result<CommandSpec, AptInstallError> {
+        let mut spec = self.base("apt-get").arg("-q").arg("-y");
+        if simulate {
+            spec = spec.arg("-s");
+        }
+        spec = spec
+            .arg("-o")
+            .arg(format!("DPkg::Lock::Timeout={}", lock_timeout.as_secs()));
+        if conffile_policy {
+            spec = spec
+                .arg("-o")
+                .arg("DPkg::Options::=--force-confdef")
+                .arg("-o")
+                .arg("DPkg::Options::=--force-confold");
+        }
+        spec = spec.arg("install").arg("--only-upgrade").arg("--");
+        for target in targets {
+            let valid_version = !target.version.is_empty()
+                && target
+                    .version
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".+~:-".contains(&b));
+            let valid_arch = target
+                .arch
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !is_valid_package_name(&target.name) || !valid_version || !valid_arch {
+                return Err(AptInstallError::Invalid(target.argument()));
+            }
+            spec = spec.arg(target.argument());
+        }
+        Ok(spec.timeout(lock_timeout + Duration::from_secs(3600)))
+    }
+
+    /// Whether `apt-config dump` shows a conffile policy (`--force-conf…`) set by the
+    /// administrator; if so we add none.
+    pub fn has_conffile_policy(&self, runner: &dyn Runner) -> bool {
+        runner
+            .run(&self.config_dump())
+            .is_ok_and(|c| String::from_utf8_lossy(&c.stdout).contains("--force-conf"))
+    }
+
+    /// The packages a simulated install of `targets` would install or upgrade, as
+    /// (name, arch, version) from apt's `Inst` lines.
+    pub fn simulate(
+        &self,
+        runner: &dyn Runner,
+        targets: &[Target],
+        lock_timeout: Duration,
+    ) -> Result<Vec<(String, String, String)>, AptInstallError> {
+        let spec = self.install_command(targets, true, false, lock_timeout)?;
+        let captured = runner.run(&spec)?;
+        check(&spec, &captured, &self.root)?;
+        Ok(parse_simulation(&String::from_utf8_lossy(&captured.stdout)))
+    }
+
+    /// Installs `targets`.
+    pub fn install(
+        &self,
+        runner: &dyn Runner,
+        targets: &[Target],
+        lock_timeout: Duration,
+    ) -> Result<Captured, AptInstallError> {
+        let policy = !self.has_conffile_policy(runner);
+        let spec = self.install_command(targets, false, policy, lock_timeout)?;
+        let captured = runner.run(&spec)?;
+        check(&spec, &captured, &self.root)?;
+        Ok(captured)
+    }
+
+    /// Whether the OS asks for a reboot: `run/reboot-required` (Debian/Ubuntu convention), with
+    /// the packages of `run/reboot-required.pkgs`.
+    pub fn reboot_required(&self) -> Option<Vec<String>> {
+        let flag = self.root.join("run/reboot-required");
+        if !flag.exists() {
+            return None;
+        }
+        let packages = std::fs::read_to_string(self.root.join("run/reboot-required.pkgs"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(ToString::to_string)
+            .collect();
+        Some(packages)
+    }
+}
+
+/// Who holds a lock file: the PID and command of the process whose POSIX or flock lock on
+/// the file's inode `/proc/locks` lists.
+pub fn lock_holder(path: &Path) -> Option<(u32, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(path).ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let pid: u32 = locks.lines().find_map(|line| {
+        // "1: POSIX  ADVISORY  WRITE 1234 00:2d:5678 0 EOF"
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let at = fields.iter().position(|f| f.matches(':').count() == 2)?;
+        let file_inode: u64 = fields[at].rsplit(':').next()?.parse().ok()?;
+        (file_inode == inode).then(|| fields.get(at.checked_sub(1)?)?.parse().ok())?
+    })?;
+    let command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map_or_else(|_| "?".to_string(), |c| c.trim().to_string());
+    Some((pid, command))
+}
+
+fn check(spec: &CommandSpec, captured: &Captured, root: &Path) -> Result<(), AptInstallError> {
+    if captured.code == Some(0) {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&captured.stderr);
+    if let Some(line) = stderr.lines().find(|l| {
+        l.contains("Could not get lock")
+            || l.contains("is held by process")
+            || l.contains("Unable to acquire the dpkg frontend lock")
+            || l.contains("Unable to lock the administration directory")
+    }) {
+        let message = line.trim_start_matches("E: ").trim();
+        let holder = ["var/lib/dpkg/lock-frontend", "var/lib/dpkg/lock"]
+            .iter()
+            .find_map(|lock| lock_holder(&root.join(lock)));
+        return Err(AptInstallError::Locked(match holder {
+            Some((pid, command)) => format!("held by process {pid} ({command}): {message}"),
+            None => message.to_string(),
+        }));
+    }
+    if stderr.contains("dpkg was interrupted") {
+        return Err(AptInstallError::Interrupted);
+    }
+    let tail: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .rev()
+        .take(3)
+        .collect();
+    Err(AptInstallError::Failed {
+        command: spec.to_string(),
+        code: captured.code.map_or_else(
+            || "none (killed by a signal)".to_string(),
+            |c| c.to_string(),
+        ),
+        tail: tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
+    })
+}
+
+/// The `Inst name [old] (new origin [arch])` lines of an apt simulation.
+pub fn parse_simulation(stdout: &str) -> Vec<(String, String, String)> {
+    stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("Inst "))
+        .filter_map(|rest| {
+            let name = rest.split_whitespace().next()?;
+            let inside = rest.split('(').nth(1)?;
+            let version = inside.split_whitespace().next()?;
+            let arch = inside
+                .rsplit('[')
+                .next()
+                .and_then(|a| a.split(']').next())
+                .unwrap_or("")
+                .to_string();
+            let (name, arch) = match name.split_once(':') {
+                Some((n, a)) => (n.to_string(), a.to_string()),
+                None => (name.to_string(), arch),
+            };
+            Some((name, arch, version.to_string()))
+        })
+        .collect()
+}
+
+/// The targets that may be installed, and those blocked with the rejected package that blocks
+/// each.
+pub type Screened = (Vec<Target>, Vec<(Target, String)>);
+
+/// Splits `targets` into those that can be installed and those whose installation would bring
+/// in a package that `rejected` names (BLOCK), with the rejected package that blocks each.
+pub fn block_rejected(
+    apt: &Apt,
+    runner: &dyn Runner,
+    targets: Vec<Target>,
+    rejected: &PatternList,
+    lock_timeout: Duration,
+) -> Result<Screened, AptInstallError> {
+    let is_rejected = |(name, arch, version): &(String, String, String)| {
+        rejected
+            .match_package(
+                Family::Apt,
+                PackageRef {
+                    name,
+                    arch,
+                    version,
+                },
+            )
+            .is_some()
+    };
+    if targets.is_empty() || rejected.is_empty() {
+        return Ok((targets, Vec::new()));
+    }
+    let all = apt.simulate(runner, &targets, lock_timeout)?;
+    if !all.iter().any(&is_rejected) {
+        return Ok((targets, Vec::new()));
+    }
+    let mut allowed = Vec::new();
+    let mut blocked = Vec::new();
+    for target in targets {
+        let alone = apt.simulate(runner, std::slice::from_ref(&target), lock_timeout)?;
+        match alone.iter().find(|i| is_rejected(i)) {
+            Some((name, _, version)) => blocked.push((target, format!("{name} {version}"))),
+            None => allowed.push(target),
+        }
+    }
+    Ok((allowed, blocked))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulation_lines() {
+        let out = "Reading package lists...\nInst libssl3 [3.0.15-1~deb12u1] (3.0.17-1~deb12u3 Debian-Security:12/oldstable-security [amd64])\n\
+                   Inst foo:i386 [1] (2 Debian:12 [i386]) []\nConf libssl3 (3.0.17-1~deb12u3 Debian-Security:12/oldstable-security [amd64])\n";
+        assert_eq!(
+            parse_simulation(out),
+            vec![
+                ("libssl3".into(), "amd64".into(), "3.0.17-1~deb12u3".into()),
+                ("foo".into(), "i386".into(), "2".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn arguments_are_validated() {
+        let apt = Apt::new(Path::new("/"));
+        let bad = Target {
+            name: "-o".into(),
+            arch: "all".into(),
+            version: "1".into(),
+        };
+        assert!(matches!(
+            apt.install_command(&[bad], true, false, Duration::from_secs(1)),
+            Err(AptInstallError::Invalid(_))
+        ));
+        let odd = Target {
+            name: "ok".into(),
+            arch: "all".into(),
+            version: "1;rm".into(),
+        };
+        assert!(
+            apt.install_command(&[odd], true, false, Duration::from_secs(1))
+                .is_err()
+        );
+        let good = Target {
+            name: "libssl3".into(),
+            arch: "amd64".into(),
+            version: "3.0.17-1~deb12u3".into(),
+        };
+        let spec = apt
+            .install_command(&[good], false, true, Duration::from_secs(5))
+            .unwrap();
+        let text = spec.to_string();
+        assert!(
+            text.ends_with("install --only-upgrade -- libssl3:amd64=3.0.17-1~deb12u3`"),
+            "{text}"
+        );
+        assert!(text.contains("DPkg::Options::=--force-confold"));
+    }
+}
