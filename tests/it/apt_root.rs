@@ -856,3 +856,30 @@ fn a_held_lock_and_an_interrupted_dpkg_are_clear_errors() {
     assert!(stderr.contains("dpkg --configure -a"), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
+
+/// An Ubuntu 22.04 root: detected as UBUNTU, scanned with AWS-UbuntuDefaultPatchBaseline. (The
+/// fixture archive keeps its suite names; Ubuntu's own Release fields are covered by the real
+/// focal-security InRelease in `apt_parsers`.)
+#[test]
+fn ubuntu_root_with_the_ubuntu_default_baseline() {
+    let apt = scenario();
+    std::fs::write(
+        apt.root.join("etc/os-release"),
+        "ID=ubuntu\nVERSION_ID=\"22.04\"\nNAME=\"Ubuntu\"\n",
+    )
+    .unwrap();
+    let scan = apt.scan(&["--no-refresh"]);
+    assert_eq!(
+        (scan["operatingSystem"].as_str(), scan["product"].as_str()),
+        (Some("UBUNTU"), Some("Ubuntu22.04"))
+    );
+    assert_eq!(scan["baselineName"], "AWS-UbuntuDefaultPatchBaseline");
+    let security: BTreeMap<_, _> = apt
+        .upgradable()
+        .into_iter()
+        .filter(|(_, (_, suites))| suites.contains("security"))
+        .map(|(k, (v, _))| (k, v))
+        .collect();
+    assert_eq!(in_state(&scan, "Missing"), security);
+    assert_eq!(security.len(), 3);
+}

@@ -9,6 +9,7 @@
 //! - `version_crosscheck`: our version ordering against the real `dpkg` and `rpm`.
 //! - `cli`: the binary's output, messages and exit codes.
 //! - `apt_root`: the apt backend against real apt and dpkg in a temporary alternate root.
+//! - `apt_parsers`: dpkg status and apt index readers on real files, against `dpkg-query`.
 
 // The tests drive real tools (dpkg, rpm, python3) directly; the product itself spawns only through
 // its runner.
@@ -16,6 +17,7 @@
 // Test code favours direct table literals and `unwrap` over the library's stricter lints.
 #![allow(clippy::pedantic, clippy::unwrap_used, clippy::type_complexity)]
 
+mod apt_parsers;
 mod apt_root;
 mod baseline_load;
 mod cli;
