@@ -2,9 +2,10 @@
 //! natively and without running apt: dpkg's status, apt's lists and Release files, the pins,
 //! and apt's candidate per package. Produces the evaluation core's [`Inventory`].
 //!
-//! Where our reading and apt's may differ, the scan says so in its warnings: phased updates
-//! (Ubuntu; the machine's phase cannot be computed here, so phased versions are left out) and
-//! preferences stanzas we cannot read.
+//! Phased updates (`Phased-Update-Percentage`) are candidates, as in `apt-cache policy` and
+//! `apt list --upgradable`; `apt-get dist-upgrade` keeps them back until the machine is in the
+//! phase, an explicit install does not. The scan names them in a warning. Preferences stanzas we
+//! cannot read are warned about too.
 
 pub mod deb822;
 pub mod dpkg;
@@ -29,7 +30,7 @@ use policy::{Preferences, STATUS_PRIORITY};
 pub struct AptScan {
     /// Installed packages and the versions apt would choose, with their origins.
     pub inventory: Inventory,
-    /// Things the user should know (ignored pins, phased updates left out).
+    /// Things the user should know (ignored pins, phased candidates).
     pub warnings: Vec<String>,
 }
 
@@ -79,7 +80,9 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
     }
     if phased > 0 {
         warnings.push(format!(
-            "{phased} phased update(s) left out: whether this machine is in their phase is not computed (apt may offer them)"
+            "{phased} candidate update(s) are phased: `apt-get dist-upgrade` keeps them back until \
+             this machine is in the phase; they are reported, and installed when approved, as \
+             AWS does"
         ));
     }
     let installed = installed
@@ -155,14 +158,6 @@ fn choose<'l>(
                 if !compare_deb(&listed.version, version).is_eq() {
                     continue;
                 }
-                if installed.is_some()
-                    && Some(position) != installed_index
-                    && listed.phased.is_some()
-                {
-                    *phased += 1;
-                    priority = priority.max(-1);
-                    continue;
-                }
                 let file = &lists.files[listed.file as usize];
                 let release = file.release.map(|r| &lists.releases[r]);
                 priority = priority.max(preferences.priority(&listed.name, version, release, file));
@@ -181,6 +176,13 @@ fn choose<'l>(
     if let Some(candidate) = policy::candidate(&priorities, installed_index)
         && let Some(version) = offered(versions[candidate])
     {
+        let is_phased = indexes
+            .iter()
+            .map(|&i| &lists.versions[i as usize])
+            .any(|l| l.version == version && l.phased.is_some());
+        if is_phased && Some(candidate) != installed_index && installed.is_some() {
+            *phased += 1;
+        }
         chosen.push(version);
     }
     if let Some(index) = installed_index

@@ -883,3 +883,175 @@ fn ubuntu_root_with_the_ubuntu_default_baseline() {
     assert_eq!(in_state(&scan, "Missing"), security);
     assert_eq!(security.len(), 3);
 }
+
+/// A phased update (Phased-Update-Percentage: 0, as Ubuntu publishes them) in `-updates`:
+/// apt's candidate and `apt list --upgradable` include it, `apt-get dist-upgrade` keeps it back
+/// (apt does not phase `-security` updates). Our scan follows the candidate, says so in a
+/// warning, and an explicit install applies it when approved.
+#[test]
+fn phased_updates_follow_apts_candidate() {
+    let apt = scenario();
+    std::fs::write(
+        apt.root.join("etc/machine-id"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
+    apt.publish(
+        "bookworm",
+        &[apt.deb("ph-pkg", "1.0-1", "optional", "utils")],
+        "Debian",
+        false,
+    );
+    apt.apt("apt-get", &["update", "-q"]);
+    apt.apt("apt-get", &["install", "-y", "-q", "ph-pkg"]);
+    apt.publish(
+        "bookworm-updates",
+        &[apt.deb("ph-pkg", "2.0-1", "optional", "utils")],
+        "Debian",
+        false,
+    );
+    let index = apt
+        .repo
+        .join("dists/bookworm-updates/main/binary-amd64/Packages");
+    let text = std::fs::read_to_string(&index).unwrap().replace(
+        "Version: 2.0-1\n",
+        "Version: 2.0-1\nPhased-Update-Percentage: 0\n",
+    );
+    std::fs::write(&index, text).unwrap();
+    let release = run(Command::new("apt-ftparchive").current_dir(&apt.repo).args([
+        "-o",
+        "APT::FTPArchive::Release::Origin=Debian",
+        "-o",
+        "APT::FTPArchive::Release::Label=Debian",
+        "-o",
+        "APT::FTPArchive::Release::Suite=bookworm-updates",
+        "-o",
+        "APT::FTPArchive::Release::Codename=bookworm-updates",
+        "release",
+        "dists/bookworm-updates",
+    ]));
+    std::fs::write(
+        apt.repo.join("dists/bookworm-updates/Release"),
+        &release.stdout,
+    )
+    .unwrap();
+    apt.apt("apt-get", &["update", "-q"]);
+    let policy =
+        String::from_utf8_lossy(&apt.apt("apt-cache", &["policy", "ph-pkg"]).stdout).to_string();
+    assert!(
+        policy.contains("Candidate: 2.0-1") && policy.contains("phased 0%"),
+        "{policy}"
+    );
+    assert_eq!(
+        apt.upgradable()[&("ph-pkg".to_string(), "all".to_string())].0,
+        "2.0-1"
+    );
+    assert!(
+        !apt.simulated_upgrades().contains_key("ph-pkg"),
+        "dist-upgrade keeps it back"
+    );
+    let all = write_baseline(
+        &apt.base,
+        "nonsec",
+        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0, "EnableNonSecurity": true}"#,
+        "",
+    );
+    let scan = apt.scan(&["--no-refresh", "--baseline", &all]);
+    assert_eq!(
+        in_state(&scan, "Missing")
+            .get(&("ph-pkg".into(), "all".into()))
+            .map(String::as_str),
+        Some("2.0-1")
+    );
+    assert!(
+        scan["warnings"]
+            .to_string()
+            .contains("1 candidate update(s) are phased"),
+        "{}",
+        scan["warnings"]
+    );
+    let out = patch(&apt, &["--baseline", &all]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(installed_versions(&apt)["ph-pkg"], "2.0-1");
+}
+
+/// `NotAutomatic: yes` alone (priority 1) never upgrades; with `ButAutomaticUpgrades: yes`
+/// (priority 100) a package installed from that archive follows its newer versions, while one
+/// whose installed version is also offered at 500 elsewhere stays: as apt decides.
+#[test]
+fn but_automatic_upgrades_agrees_with_apt() {
+    let apt = scenario();
+    let all = write_baseline(
+        &apt.base,
+        "nonsec",
+        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0, "EnableNonSecurity": true}"#,
+        "",
+    );
+    let release = |apt: &AptRoot| {
+        let text = run(Command::new("apt-ftparchive").current_dir(&apt.repo).args([
+            "-o",
+            "APT::FTPArchive::Release::Origin=Debian",
+            "-o",
+            "APT::FTPArchive::Release::Label=Debian",
+            "-o",
+            "APT::FTPArchive::Release::Suite=bookworm-backports",
+            "-o",
+            "APT::FTPArchive::Release::Codename=bookworm-backports",
+            "-o",
+            "APT::FTPArchive::Release::NotAutomatic=yes",
+            "-o",
+            "APT::FTPArchive::Release::ButAutomaticUpgrades=yes",
+            "release",
+            "dists/bookworm-backports",
+        ]));
+        std::fs::write(
+            apt.repo.join("dists/bookworm-backports/Release"),
+            &text.stdout,
+        )
+        .unwrap();
+    };
+    apt.publish(
+        "bookworm-backports",
+        &[apt.deb("bpa-pkg", "1.0-1", "optional", "utils")],
+        "Debian",
+        true,
+    );
+    release(&apt);
+    // apt refuses a changed default priority unless told to accept it.
+    apt.apt("apt-get", &["update", "-q", "--allow-releaseinfo-change"]);
+    apt.apt(
+        "apt-get",
+        &["install", "-y", "-q", "bpa-pkg/bookworm-backports"],
+    );
+    apt.publish(
+        "bookworm-backports",
+        &[apt.deb("bpa-pkg", "1.1-1", "optional", "utils")],
+        "Debian",
+        true,
+    );
+    release(&apt);
+    apt.apt("apt-get", &["update", "-q"]);
+    let expected: BTreeMap<_, _> = apt
+        .upgradable()
+        .into_iter()
+        .map(|(k, (v, _))| (k, v))
+        .collect();
+    assert_eq!(
+        expected
+            .get(&("bpa-pkg".into(), "all".into()))
+            .map(String::as_str),
+        Some("1.1-1")
+    );
+    assert!(
+        !expected.contains_key(&("bp-pkg".into(), "all".into())),
+        "installed version also at 500 in bookworm"
+    );
+    assert_eq!(
+        in_state(&apt.scan(&["--no-refresh", "--baseline", &all]), "Missing"),
+        expected
+    );
+}
