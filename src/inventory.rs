@@ -103,10 +103,18 @@ impl AptOrigin {
     /// or codename contains `security`, or its site is `security.debian.org`.
     pub fn is_security(&self) -> bool {
         self.trusted
-            && (self.archive.to_lowercase().contains("security")
-                || self.codename.to_lowercase().contains("security")
-                || self.site.to_lowercase().contains("security.debian.org"))
+            && (contains_ignore_case(&self.archive, "security")
+                || contains_ignore_case(&self.codename, "security")
+                || contains_ignore_case(&self.site, "security.debian.org"))
     }
+}
+
+/// True if and only if `haystack` contains `needle` (ASCII, any case); allocates nothing.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// An installed package.
@@ -149,10 +157,10 @@ pub struct AvailableVersion {
     pub origins: Vec<AptOrigin>,
     /// apt: `Priority`.
     #[serde(default)]
-    pub priority: Option<String>,
+    pub priority: Option<CompactString>,
     /// apt: `Section`.
     #[serde(default)]
-    pub section: Option<String>,
+    pub section: Option<CompactString>,
     /// The repository it comes from (informational).
     #[serde(default)]
     pub repository: Option<String>,

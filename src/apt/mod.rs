@@ -16,8 +16,6 @@ pub mod policy;
 use crate::fasthash::FastMap;
 use std::path::Path;
 
-use compact_str::CompactString;
-
 use crate::inventory::{AptOrigin, AvailableVersion, InstalledPackage, Inventory};
 use crate::model::PackageManagerKind;
 use crate::platform::Platform;
@@ -227,11 +225,15 @@ fn to_available(lists: &AptLists, indexes: &[u32], version: &str) -> AvailableVe
         advisories: Vec::new(),
         build_time: None,
         origins,
-        priority: first
-            .priority
-            .as_ref()
-            .map(|p| p.to_lowercase().to_string()),
-        section: first.section.as_ref().map(CompactString::to_string),
+        // Priorities are lower case in Packages files; fold only when needed.
+        priority: first.priority.as_ref().map(|p| {
+            if p.bytes().any(|b| b.is_ascii_uppercase()) {
+                p.to_ascii_lowercase().into()
+            } else {
+                p.clone()
+            }
+        }),
+        section: first.section.clone(),
         repository: None,
     }
 }
