@@ -228,7 +228,7 @@ fn to_available(lists: &AptLists, indexes: &[u32], version: &str) -> AvailableVe
         // Priorities are lower case in Packages files; fold only when needed.
         priority: first.priority.as_ref().map(|p| {
             if p.bytes().any(|b| b.is_ascii_uppercase()) {
-                p.to_ascii_lowercase().into()
+                p.to_ascii_lowercase()
             } else {
                 p.clone()
             }
