@@ -127,19 +127,34 @@ pub struct ReportArgs {
     pub fail_on_non_compliant: bool,
 }
 
-/// `scan …`
+/// Which system `scan` and `install` work on, and how its metadata is refreshed.
 #[derive(Debug, clap::Args)]
-pub struct ScanArgs {
-    /// The root of the system to scan (a mounted image, a chroot); default `/`.
+pub struct SystemArgs {
+    /// The root of the system (the host by default; a mounted image, a chroot).
     #[arg(long, default_value = "/")]
     pub root: PathBuf,
     /// Do not refresh the package metadata first (`apt-get update`).
     #[arg(long)]
     pub no_refresh: bool,
-    /// Seconds the refresh may take before it is stopped (the scan goes on with what the
+    /// Seconds the refresh may take before it is stopped (the run goes on with what the
     /// package manager already has).
     #[arg(long, default_value_t = 300)]
     pub refresh_timeout: u64,
+}
+
+impl SystemArgs {
+    /// The refresh time bound, `None` with `--no-refresh`.
+    fn refresh(&self) -> Option<u64> {
+        (!self.no_refresh).then_some(self.refresh_timeout)
+    }
+}
+
+/// `scan …`
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// The system.
+    #[command(flatten)]
+    pub system: SystemArgs,
     /// Also write the inventory that was scanned (the `evaluate --inventory` format).
     #[arg(long)]
     pub save_inventory: Option<PathBuf>,
@@ -176,15 +191,9 @@ impl RebootOptionArg {
 /// `install …`
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
-    /// The root of the system to patch; default `/`.
-    #[arg(long, default_value = "/")]
-    pub root: PathBuf,
-    /// Do not refresh the package metadata first.
-    #[arg(long)]
-    pub no_refresh: bool,
-    /// Seconds the refresh may take.
-    #[arg(long, default_value_t = 300)]
-    pub refresh_timeout: u64,
+    /// The system.
+    #[command(flatten)]
+    pub system: SystemArgs,
     /// The reboot behaviour (reported in the summary; rebooting arrives with the reboot layer).
     #[arg(long, value_enum, default_value_t = RebootOptionArg::RebootIfNeeded)]
     pub reboot_option: RebootOptionArg,
@@ -486,8 +495,12 @@ fn run_scan(
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let mut warnings = Vec::new();
-    let refresh = (!args.no_refresh).then_some(args.refresh_timeout);
-    let inventory = scan_system(&args.root, refresh, context, &mut warnings)?;
+    let inventory = scan_system(
+        &args.system.root,
+        args.system.refresh(),
+        context,
+        &mut warnings,
+    )?;
     if let Some(path) = &args.save_inventory {
         let mut bytes = serde_json::to_vec(&inventory).map_err(|e| CliError::Write {
             path: path.clone(),
@@ -496,7 +509,7 @@ fn run_scan(
         bytes.push(b'\n');
         write_atomically(path, &bytes)?;
     }
-    let source = format!("the system under `{}`", args.root.display());
+    let source = format!("the system under `{}`", args.system.root.display());
     let run = RunInfo {
         operation: Operation::Scan,
         override_list: None,
@@ -526,8 +539,12 @@ fn run_install(
         None => None,
     };
     let mut warnings = Vec::new();
-    let refresh = (!args.no_refresh).then_some(args.refresh_timeout);
-    let before = scan_system(&args.root, refresh, context, &mut warnings)?;
+    let before = scan_system(
+        &args.system.root,
+        args.system.refresh(),
+        context,
+        &mut warnings,
+    )?;
     let baseline = match &args.report.baseline {
         Some(spec) => load_baseline(spec)?,
         None => builtin_for(before.operating_system)
@@ -574,7 +591,7 @@ fn run_install(
         write_out(stdout, text.trim_end())?;
         return Ok(Outcome::Success);
     }
-    let apt = Apt::new(&args.root);
+    let apt = Apt::new(&args.system.root);
     let lock_timeout = std::time::Duration::from_secs(args.lock_timeout);
     let targets: Vec<Target> = plan
         .iter()
@@ -612,8 +629,8 @@ fn run_install(
         ));
     }
     drop(scan);
-    let after = scan_system(&args.root, None, context, &mut warnings)?;
-    let source = format!("the system under `{}`", args.root.display());
+    let after = scan_system(&args.system.root, None, context, &mut warnings)?;
+    let source = format!("the system under `{}`", args.system.root.display());
     let run = RunInfo {
         operation: Operation::Install,
         override_list: override_list.as_ref(),

@@ -231,26 +231,26 @@ impl AptRoot {
 
     /// Our scan of the root: the JSON document.
     pub fn scan(&self, extra: &[&str]) -> Value {
-        let mut args = vec![
-            "scan",
-            "--root",
-            self.root.to_str().unwrap(),
-            "--output",
-            "json",
-        ];
+        let mut args = vec!["--root", self.root.to_str().unwrap()];
         args.extend_from_slice(extra);
-        let out = Command::new(binary())
-            .args(&args)
-            .env("LC_ALL", "C")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "scan failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        scan_json(&args)
     }
+}
+
+/// Runs `patch-baseline scan --output json ARGS` and returns the document.
+pub fn scan_json(args: &[&str]) -> Value {
+    let out = Command::new(binary())
+        .args(["scan", "--output", "json"])
+        .args(args)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scan failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// (name, arch) → version of the packages our scan reports in `state`.
@@ -609,19 +609,9 @@ fn this_machine_agrees_with_apt_list_upgradable() {
         all.insert(key, fields[1].to_string());
     }
     let scan = |extra: &[&str]| {
-        let mut args = vec!["scan", "--no-refresh", "--output", "json"];
+        let mut args = vec!["--no-refresh"];
         args.extend_from_slice(extra);
-        let out = Command::new(binary())
-            .args(&args)
-            .env("LC_ALL", "C")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        scan_json(&args)
     };
     assert_eq!(in_state(&scan(&[]), "Missing"), security);
     let dir = tempfile::tempdir().unwrap();
