@@ -140,6 +140,10 @@ pub struct SystemArgs {
     /// package manager already has).
     #[arg(long, default_value_t = 300)]
     pub refresh_timeout: u64,
+    /// Seconds to wait for another patch-baseline operation, or another package manager, to
+    /// release its lock.
+    #[arg(long, default_value_t = 120)]
+    pub lock_timeout: u64,
 }
 
 impl SystemArgs {
@@ -203,9 +207,6 @@ pub struct InstallArgs {
     /// Print the install plan and stop.
     #[arg(long)]
     pub dry_run: bool,
-    /// Seconds to wait for another package manager to release dpkg's lock.
-    #[arg(long, default_value_t = 120)]
-    pub lock_timeout: u64,
     /// Baseline, time, output and report options.
     #[command(flatten)]
     pub report: ReportArgs,
@@ -271,6 +272,12 @@ pub enum CliError {
     /// The package manager failed or is busy.
     #[error(transparent)]
     Install(#[from] crate::apt::install::AptInstallError),
+    /// Another patch-baseline operation runs.
+    #[error(transparent)]
+    Busy(#[from] crate::state::LockBusy),
+    /// The on-host state cannot be written.
+    #[error("cannot update the on-host state: {0}")]
+    State(std::io::Error),
 }
 
 impl CliError {
@@ -279,7 +286,7 @@ impl CliError {
         match self {
             Self::Usage(_) => Outcome::Usage,
             Self::Read { .. } | Self::Apt(_) => Outcome::NoInput,
-            Self::Write { .. } => Outcome::CannotWrite,
+            Self::Write { .. } | Self::State(_) => Outcome::CannotWrite,
             Self::Baseline(_) | Self::Inventory(_) | Self::OverrideList(_) | Self::Evaluate(_) => {
                 Outcome::BadInput
             }
@@ -287,6 +294,7 @@ impl CliError {
             Self::Install(crate::apt::install::AptInstallError::Locked(_)) => Outcome::Locked,
             Self::Install(crate::apt::install::AptInstallError::Invalid(_)) => Outcome::BadInput,
             Self::Install(_) => Outcome::Failure,
+            Self::Busy(_) => Outcome::OperationLocked,
         }
     }
 }
@@ -489,18 +497,57 @@ fn scan_system(
     Ok(inventory)
 }
 
+/// The packages of an earlier `NoReboot` install still waiting for a reboot: those recorded as
+/// pending when the machine has not booted since the last such install.
+fn still_pending(
+    states: &crate::state::PatchStates,
+    boot: Option<DateTime<Utc>>,
+) -> Vec<crate::inventory::PendingRebootPackage> {
+    let waiting = match (states.last_no_reboot_install(), boot) {
+        (Some(last), Some(boot)) => boot < last,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if !waiting {
+        return Vec::new();
+    }
+    states
+        .patch_states
+        .iter()
+        .filter(|(_, recorded)| recorded.state == "InstalledPendingReboot")
+        .filter_map(|(title, recorded)| {
+            let (name, arch) = recorded.id.rsplit_once('.')?;
+            let version = title.strip_prefix(&format!("{}:", recorded.id))?;
+            Some(crate::inventory::PendingRebootPackage {
+                name: name.to_string(),
+                arch: arch.to_string(),
+                version: version.to_string(),
+            })
+        })
+        .collect()
+}
+
 fn run_scan(
     args: &ScanArgs,
     context: &Context,
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
+    use crate::state::{OperationLock, PatchStates, StatePaths, boot_time};
+    let paths = StatePaths::new(&args.system.root);
+    let _lock = OperationLock::acquire(
+        &paths,
+        std::time::Duration::from_secs(args.system.lock_timeout),
+    )?;
     let mut warnings = Vec::new();
-    let inventory = scan_system(
+    let (states, warning) = PatchStates::load(&paths, context.now);
+    warnings.extend(warning);
+    let mut inventory = scan_system(
         &args.system.root,
         args.system.refresh(),
         context,
         &mut warnings,
     )?;
+    inventory.pending_reboot = still_pending(&states, boot_time(&context.env));
     if let Some(path) = &args.save_inventory {
         let mut bytes = serde_json::to_vec(&inventory).map_err(|e| CliError::Write {
             path: path.clone(),
@@ -515,10 +562,16 @@ fn run_scan(
         override_list: None,
         warnings,
         reboot_option: "RebootIfNeeded",
+        state: Some((&paths, states.last_no_reboot_install())),
     };
     evaluate_and_report(&inventory, &source, &args.report, &run, context, stdout)
+        .map(|(outcome, _)| outcome)
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the install pipeline reads best as one sequence"
+)]
 fn run_install(
     args: &InstallArgs,
     context: &Context,
@@ -526,6 +579,44 @@ fn run_install(
 ) -> Result<Outcome, CliError> {
     use crate::apt::install::{Apt, Target, block_rejected};
     use crate::exec::SystemRunner;
+    use crate::state::{
+        MarkerCheck, OperationLock, PatchStates, StatePaths, boot_time, check_markers,
+        clear_markers, write_marker,
+    };
+    let paths = StatePaths::new(&args.system.root);
+    let lock_timeout = std::time::Duration::from_secs(args.system.lock_timeout);
+    let _lock = OperationLock::acquire(&paths, lock_timeout)?;
+    let boot = boot_time(&context.env);
+
+    // A reboot requested by an earlier run comes first (spec §7.2).
+    let resumed = match check_markers(&paths, boot).map_err(CliError::State)? {
+        MarkerCheck::None => None,
+        MarkerCheck::Rebooted(194) => Some((
+            Outcome::Success,
+            "the reboot requested by the last install happened",
+        )),
+        MarkerCheck::Rebooted(195) => Some((
+            Outcome::Failure,
+            "the reboot requested by the last install happened; that install had failed packages",
+        )),
+        MarkerCheck::Rebooted(_) => Some((
+            Outcome::DependencyCheckFailure,
+            "the reboot requested by the last install happened; that install left packages out (RejectedPatches with BLOCK)",
+        )),
+        MarkerCheck::AskAgain => Some((
+            Outcome::Reboot,
+            "the reboot requested by the last install has not happened yet; asking again",
+        )),
+        MarkerCheck::GiveUp => Some((
+            Outcome::RebootNotHappened,
+            "the machine did not reboot after 5 requests; giving up (marker removed)",
+        )),
+    };
+    if let Some((outcome, message)) = resumed {
+        write_out(stdout, message)?;
+        return Ok(outcome);
+    }
+
     let override_list = match &args.install_override_list {
         Some(url) if url.starts_with("https://") || url.starts_with("s3://") => {
             return Err(CliError::Unsupported(format!(
@@ -539,6 +630,11 @@ fn run_install(
         None => None,
     };
     let mut warnings = Vec::new();
+    let (states, warning) = PatchStates::load(&paths, context.now);
+    warnings.extend(warning);
+    let previously_pending = still_pending(&states, boot);
+    let (journal, warning) = crate::state::InstallJournal::load(&paths);
+    warnings.extend(warning);
     let before = scan_system(
         &args.system.root,
         args.system.refresh(),
@@ -592,7 +688,6 @@ fn run_install(
         return Ok(Outcome::Success);
     }
     let apt = Apt::new(&args.system.root);
-    let lock_timeout = std::time::Duration::from_secs(args.lock_timeout);
     let targets: Vec<Target> = plan
         .iter()
         .map(|p| Target {
@@ -618,10 +713,39 @@ fn run_install(
             target.name, target.arch, target.version
         ));
     }
-    if !targets.is_empty() {
-        apt.install(&SystemRunner, &targets, lock_timeout)?;
+    // The journal: what this run sets out to install, plus what an interrupted run had set out to.
+    let mut journal = journal.unwrap_or_default();
+    for target in &targets {
+        let entry = (
+            target.name.clone(),
+            target.arch.clone(),
+            target.version.clone(),
+        );
+        if !journal.targets.contains(&entry) {
+            journal.targets.push(entry);
+        }
     }
-    if let Some(packages) = apt.reboot_required() {
+    journal.save(&paths).map_err(CliError::State)?;
+    checkpoint(context, "after-plan");
+    if !targets.is_empty() {
+        apt.download(&SystemRunner, &targets, lock_timeout)?;
+    }
+    checkpoint(context, "after-download");
+    let mut failed_transaction = None;
+    if !targets.is_empty() {
+        match apt.install(&SystemRunner, &targets, lock_timeout) {
+            Ok(_) => {}
+            // The transaction failed part way: re-read the system and report what happened.
+            Err(error @ crate::apt::install::AptInstallError::Failed { .. }) => {
+                warnings.push(format!("the install failed: {error}"));
+                failed_transaction = Some(error);
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    checkpoint(context, "after-install");
+    let os_requires_reboot = apt.reboot_required();
+    if let Some(packages) = &os_requires_reboot {
         warnings.push(format!(
             "the system asks for a reboot (run/reboot-required{}{})",
             if packages.is_empty() { "" } else { ": " },
@@ -629,15 +753,97 @@ fn run_install(
         ));
     }
     drop(scan);
-    let after = scan_system(&args.system.root, None, context, &mut warnings)?;
+    let mut after = scan_system(&args.system.root, None, context, &mut warnings)?;
+
+    // What this run changed (spec §4.4): packages whose installed version is new.
+    let before_versions: HashMap<(&str, &str), &str> = before
+        .installed
+        .iter()
+        .map(|p| ((p.name.as_str(), p.arch.as_str()), p.version.as_str()))
+        .collect();
+    // A crashed run's journal counts too: its targets installed now were installed by it.
+    let journaled = |p: &crate::inventory::InstalledPackage| {
+        journal.targets.iter().any(|(n, a, v)| {
+            n == p.name.as_str() && a == p.arch.as_str() && v == p.version.as_str()
+        })
+    };
+    let installed_now: Vec<crate::inventory::PendingRebootPackage> = after
+        .installed
+        .iter()
+        .filter(|p| {
+            before_versions.get(&(p.name.as_str(), p.arch.as_str())) != Some(&p.version.as_str())
+                || journaled(p)
+        })
+        .map(|p| crate::inventory::PendingRebootPackage {
+            name: p.name.to_string(),
+            arch: p.arch.to_string(),
+            version: p.version.to_string(),
+        })
+        .collect();
+    let request_reboot = match args.reboot_option {
+        RebootOptionArg::NoReboot => false,
+        RebootOptionArg::RebootIfNeeded => {
+            !installed_now.is_empty() || !previously_pending.is_empty()
+        }
+        RebootOptionArg::RebootIfRequired => os_requires_reboot.is_some(),
+    };
+    let mut last_no_reboot = states.last_no_reboot_install();
+    if !request_reboot {
+        // Nothing reboots now: what this run installed waits for the next boot.
+        let mut pending = previously_pending;
+        for package in installed_now.iter().cloned() {
+            if !pending.contains(&package) {
+                pending.push(package);
+            }
+        }
+        if !installed_now.is_empty() {
+            last_no_reboot = Some(context.now);
+        }
+        after.pending_reboot = pending;
+    }
     let source = format!("the system under `{}`", args.system.root.display());
     let run = RunInfo {
         operation: Operation::Install,
         override_list: override_list.as_ref(),
         warnings,
         reboot_option: args.reboot_option.as_str(),
+        state: Some((&paths, last_no_reboot)),
     };
-    evaluate_and_report(&after, &source, &args.report, &run, context, stdout)
+    let (outcome, counts) =
+        evaluate_and_report(&after, &source, &args.report, &run, context, stdout)?;
+    checkpoint(context, "after-state");
+    crate::state::InstallJournal::clear(&paths).map_err(CliError::State)?;
+    if request_reboot {
+        let code = if !blocked.is_empty() {
+            196
+        } else if counts.failed > 0 || failed_transaction.is_some() {
+            195
+        } else {
+            194
+        };
+        write_marker(&paths, code, context.now).map_err(CliError::State)?;
+        return Ok(Outcome::Reboot);
+    }
+    clear_markers(&paths);
+    Ok(if !blocked.is_empty() {
+        Outcome::DependencyCheckFailure
+    } else if counts.failed > 0 || failed_transaction.is_some() {
+        Outcome::Failure
+    } else {
+        outcome
+    })
+}
+
+/// Named points inside `install` where `$PATCH_BASELINE_CRASH_AT` stops the process as a
+/// `kill -9` would (crash-safety tests).
+fn checkpoint(context: &Context, name: &str) {
+    if context
+        .env
+        .get("PATCH_BASELINE_CRASH_AT")
+        .is_some_and(|at| at == name)
+    {
+        std::process::abort();
+    }
 }
 
 /// Runs `apt-get update` for the system under `root`; returns warnings (failed repositories,
@@ -701,6 +907,7 @@ fn run_evaluate(
         override_list: override_list.as_ref(),
         warnings: Vec::new(),
         reboot_option: "RebootIfNeeded",
+        state: None,
     };
     evaluate_and_report(
         &inventory,
@@ -710,6 +917,7 @@ fn run_evaluate(
         context,
         stdout,
     )
+    .map(|(outcome, _)| outcome)
 }
 
 /// What one run is: its operation, override list, reboot option and the warnings so far.
@@ -718,6 +926,8 @@ struct RunInfo<'a> {
     override_list: Option<&'a (InstallOverrideList, String)>,
     warnings: Vec<String>,
     reboot_option: &'static str,
+    /// Where to record the run (`scan`/`install`), and the LastNoRebootInstallOperationTime.
+    state: Option<(&'a crate::state::StatePaths, Option<DateTime<Utc>>)>,
 }
 
 fn evaluate_and_report(
@@ -727,7 +937,7 @@ fn evaluate_and_report(
     run: &RunInfo<'_>,
     context: &Context,
     stdout: &mut dyn Write,
-) -> Result<Outcome, CliError> {
+) -> Result<(Outcome, crate::evaluate::Counts), CliError> {
     let (operation, override_list, warnings) = (run.operation, run.override_list, &run.warnings);
     let now = match &args.now {
         None => context.now,
@@ -773,38 +983,38 @@ fn evaluate_and_report(
     };
     let evaluation = evaluate(inventory, &baseline, &options)?;
 
+    let report_context = ReportContext {
+        instance_id: instance_id.clone().unwrap_or_default(),
+        snapshot_id: args
+            .snapshot_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        execution_id: context
+            .env
+            .get("SSM_COMMAND_ID")
+            .cloned()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        patch_group: baseline.patch_group.clone(),
+        start: now,
+        end: if args.now.is_some() {
+            now
+        } else {
+            context.now.max(now)
+        },
+        reboot_option: run.reboot_option.into(),
+        install_override_list: (operation == Operation::Install)
+            .then(|| override_list.map(|(_, url)| url.clone()))
+            .flatten(),
+        last_no_reboot_install: run.state.and_then(|(_, last)| last),
+    };
     if let Some(path) = &args.report {
-        let instance_id = instance_id.ok_or_else(|| {
-            CliError::Usage(
+        if instance_id.is_none() {
+            return Err(CliError::Usage(
                 "--report needs an instance id: pass --instance-id, put `instanceId` in the \
                  inventory, or set AWS_SSM_INSTANCE_ID"
                     .into(),
-            )
-        })?;
-        let report_context = ReportContext {
-            instance_id,
-            snapshot_id: args
-                .snapshot_id
-                .clone()
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            execution_id: context
-                .env
-                .get("SSM_COMMAND_ID")
-                .cloned()
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            patch_group: baseline.patch_group.clone(),
-            start: now,
-            end: if args.now.is_some() {
-                now
-            } else {
-                context.now.max(now)
-            },
-            reboot_option: run.reboot_option.into(),
-            install_override_list: (operation == Operation::Install)
-                .then(|| override_list.map(|(_, url)| url.clone()))
-                .flatten(),
-            last_no_reboot_install: None,
-        };
+            ));
+        }
         let request = put_inventory_request(&evaluation, &report_context);
         let mut bytes = serde_json::to_vec_pretty(&request).map_err(|e| CliError::Write {
             path: path.clone(),
@@ -832,8 +1042,48 @@ fn evaluate_and_report(
             write_out(stdout, &text)?;
         }
     }
-    if args.fail_on_non_compliant && !evaluation.is_compliant() {
-        return Ok(Outcome::NonCompliant);
+    if let Some((paths, last_no_reboot)) = run.state {
+        record_state(&evaluation, &report_context, paths, last_no_reboot)?;
     }
-    Ok(Outcome::Success)
+    let counts = evaluation.counts();
+    if args.fail_on_non_compliant && !evaluation.is_compliant() {
+        return Ok((Outcome::NonCompliant, counts));
+    }
+    Ok((Outcome::Success, counts))
+}
+
+/// Records a run in the on-host state files: every installed-type package with its state, the
+/// LastNoRebootInstallOperationTime, and the summary item (spec §4.4, §5.2).
+fn record_state(
+    evaluation: &crate::evaluate::Evaluation<'_>,
+    context: &ReportContext,
+    paths: &crate::state::StatePaths,
+    last_no_reboot: Option<DateTime<Utc>>,
+) -> Result<(), CliError> {
+    use crate::state::{PatchStates, RecordedState, to_epoch};
+    let family = evaluation.package_manager.family();
+    let mut states = PatchStates {
+        last_no_reboot_install_operation_time: last_no_reboot.map_or(0.0, to_epoch),
+        ..PatchStates::default()
+    };
+    for decision in evaluation
+        .decisions
+        .iter()
+        .filter(|d| d.state.shows_installed_version())
+    {
+        states.patch_states.insert(
+            crate::report::item_title(family, decision),
+            RecordedState {
+                id: decision.id(),
+                installed_time: decision.installed_time().map(to_epoch),
+                state: decision.state.as_str().to_string(),
+            },
+        );
+    }
+    states.save(paths).map_err(CliError::State)?;
+    let summary = crate::report::put_inventory_request(evaluation, context);
+    let mut bytes = serde_json::to_vec_pretty(&summary["Items"][0])
+        .map_err(|e| CliError::State(std::io::Error::other(e)))?;
+    bytes.push(b'\n');
+    crate::state::write_atomically(&paths.last_inventory(), &bytes).map_err(CliError::State)
 }

@@ -1291,7 +1291,8 @@ fn decide<'a>(
         .filter(|v| scheme.compare(&v.version, &installed.version) == Ordering::Greater);
     if let Some(version) = newer {
         decision.state = PatchState::Missing;
-        if options.operation == Operation::Install {
+        // A held package was deliberately left alone: it stays Missing, not Failed.
+        if options.operation == Operation::Install && !installed.held {
             let covered = options.override_list.is_none_or(|list| {
                 list.matching_entry(
                     family,

@@ -1,19 +1,21 @@
 //! Every exit code of `patch-baseline`, decided in one place (house style §2.2).
 //!
 //! The SSM agent reads 0 as success and 194 as "reboot, then run me again"; anything else is a
-//! failure. Codes below 64 and from 194 follow AWS-RunPatchBaseline; 64–74 are ours, from
-//! `sysexits.h`, so a script can tell bad input from a failed operation.
+//! failure. Codes 1–3 and 194 follow AWS-RunPatchBaseline (spec §7, §8); 64–76 are ours, from
+//! `sysexits.h` where one fits, so a script can tell bad input from a failed operation.
 
 /// The outcome of a command, before it becomes a process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// The command did what was asked (an evaluation may still be non-compliant).
     Success,
-    /// The package manager failed (the message names the command and its error).
+    /// The package manager failed, or approved updates failed to install.
     Failure,
-    /// The package database is locked by another process (named in the message) beyond the
-    /// lock timeout.
-    Locked,
+    /// Approved updates were left out because they would bring in a package `RejectedPatches`
+    /// blocks.
+    DependencyCheckFailure,
+    /// The machine did not reboot after five requests.
+    RebootNotHappened,
     /// `--fail-on-non-compliant` was given and something is non-compliant.
     NonCompliant,
     /// The command line is wrong.
@@ -22,12 +24,19 @@ pub enum Outcome {
     BadInput,
     /// An input file cannot be read.
     NoInput,
-    /// An output file cannot be written.
-    CannotWrite,
     /// The system is not one this build can scan.
     Unsupported,
     /// A bug: an internal invariant did not hold.
     Internal,
+    /// An output file cannot be written.
+    CannotWrite,
+    /// The package database is locked by another process (named in the message) beyond the
+    /// lock timeout.
+    Locked,
+    /// Another patch-baseline operation holds the operation lock beyond the lock timeout.
+    OperationLocked,
+    /// Reboot now, then run again (the SSM agent's protocol).
+    Reboot,
 }
 
 impl Outcome {
@@ -36,7 +45,8 @@ impl Outcome {
         match self {
             Self::Success => 0,
             Self::Failure => 1,
-            Self::Locked => 75,
+            Self::DependencyCheckFailure => 2,
+            Self::RebootNotHappened => 3,
             Self::NonCompliant => 4,
             Self::Usage => 64,
             Self::BadInput => 65,
@@ -44,33 +54,52 @@ impl Outcome {
             Self::Unsupported => 69,
             Self::Internal => 70,
             Self::CannotWrite => 74,
+            Self::Locked => 75,
+            Self::OperationLocked => 76,
+            Self::Reboot => 194,
         }
     }
 }
 
 /// Every exit code with its meaning, as the README lists them.
 pub const EXIT_CODES: &[(u8, &str)] = &[
+    (0, "success (the run finished; compliance is in the output)"),
     (
-        0,
-        "success (the evaluation ran; compliance is in the output)",
+        1,
+        "install: the package manager failed or approved updates failed to install; after a reboot: the install before it had failures (marker 195)",
     ),
-    (1, "the package manager failed during install"),
+    (
+        2,
+        "install: approved updates were left out because they would bring in a BLOCK-rejected package; after a reboot: the same from the install before it (marker 196)",
+    ),
+    (
+        3,
+        "install: the machine did not reboot after 5 requests (the marker is removed)",
+    ),
     (4, "non-compliant, only with --fail-on-non-compliant"),
     (64, "bad command line"),
     (
         65,
         "malformed or inconsistent input: baseline, inventory, override list",
     ),
-    (66, "an input file cannot be read"),
+    (66, "an input file or the package database cannot be read"),
     (
         69,
         "the system is not one this build can scan (not a supported Linux, or its backend is not implemented yet)",
     ),
     (70, "internal error (a bug; please report it)"),
-    (74, "an output file cannot be written"),
+    (74, "an output file or the on-host state cannot be written"),
     (
         75,
         "the package database is locked by another process (named) beyond --lock-timeout",
+    ),
+    (
+        76,
+        "another patch-baseline scan or install holds the operation lock beyond --lock-timeout",
+    ),
+    (
+        194,
+        "reboot, then run again: the SSM agent reboots the machine and re-runs the step",
     ),
 ];
 
@@ -79,20 +108,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_outcome_is_documented() {
-        for outcome in [
+    fn every_outcome_is_documented_once() {
+        let outcomes = [
             Outcome::Success,
             Outcome::Failure,
-            Outcome::Locked,
+            Outcome::DependencyCheckFailure,
+            Outcome::RebootNotHappened,
             Outcome::NonCompliant,
             Outcome::Usage,
             Outcome::BadInput,
             Outcome::NoInput,
-            Outcome::CannotWrite,
             Outcome::Unsupported,
             Outcome::Internal,
-        ] {
-            assert!(EXIT_CODES.iter().any(|(code, _)| *code == outcome.code()));
+            Outcome::CannotWrite,
+            Outcome::Locked,
+            Outcome::OperationLocked,
+            Outcome::Reboot,
+        ];
+        for outcome in outcomes {
+            assert_eq!(
+                EXIT_CODES
+                    .iter()
+                    .filter(|(code, _)| *code == outcome.code())
+                    .count(),
+                1,
+                "{outcome:?}"
+            );
         }
+        assert_eq!(outcomes.len(), EXIT_CODES.len());
     }
 }

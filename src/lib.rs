@@ -34,4 +34,5 @@ pub mod model;
 pub mod pattern;
 pub mod platform;
 pub mod report;
+pub mod state;
 pub mod version;

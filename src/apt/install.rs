@@ -172,6 +172,21 @@ impl Apt {
         Ok(parse_simulation(&String::from_utf8_lossy(&captured.stdout)))
     }
 
+    /// Downloads the packages of `targets` into apt's cache without installing anything.
+    pub fn download(
+        &self,
+        runner: &dyn Runner,
+        targets: &[Target],
+        lock_timeout: Duration,
+    ) -> Result<(), AptInstallError> {
+        let mut spec = self.install_command(targets, false, false, lock_timeout)?;
+        // `--download-only` goes before the `install` verb's arguments.
+        let position = spec.args.iter().position(|a| a == "install").unwrap_or(0);
+        spec.args.insert(position, "--download-only".into());
+        let captured = runner.run(&spec)?;
+        check(&spec, &captured, &self.root)
+    }
+
     /// Installs `targets`.
     pub fn install(
         &self,

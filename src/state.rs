@@ -1,0 +1,436 @@
+//! On-host state, in AWS's formats and places (under `--root` when given): the patch states
+//! (`patch-configuration/patch-states-configuration.json`), the last operation's summary
+//! (`patch-inventory-from-last-operation.json`), the reboot markers
+//! (`patch-baseline-operations-194/195/196`), and the operation lock. Files are written
+//! atomically (temporary file, fsync, rename); a corrupt or future-dated state file is reset
+//! with a warning, never a crash. See spec §4.4 and §7.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The state paths of the system under a root.
+#[derive(Debug, Clone)]
+pub struct StatePaths {
+    ssm: PathBuf,
+}
+
+impl StatePaths {
+    /// Paths under `root` (`/` for the host).
+    pub fn new(root: &Path) -> Self {
+        Self {
+            ssm: root.join("var/log/amazon/ssm"),
+        }
+    }
+
+    /// `patch-configuration/patch-states-configuration.json`.
+    pub fn states(&self) -> PathBuf {
+        self.ssm
+            .join("patch-configuration/patch-states-configuration.json")
+    }
+
+    /// `patch-configuration/patch-inventory-from-last-operation.json`.
+    pub fn last_inventory(&self) -> PathBuf {
+        self.ssm
+            .join("patch-configuration/patch-inventory-from-last-operation.json")
+    }
+
+    /// The marker folder for a reboot exit code (194, 195, 196).
+    pub fn marker(&self, code: u8) -> PathBuf {
+        self.ssm.join(format!("patch-baseline-operations-{code}"))
+    }
+
+    /// The install journal: the plan of an install that has not finished.
+    pub fn journal(&self) -> PathBuf {
+        self.ssm
+            .join("patch-configuration/patch-baseline-install-in-progress.json")
+    }
+
+    /// The operation lock file.
+    pub fn lock(&self) -> PathBuf {
+        self.ssm.join("patch-configuration/.patch-baseline.lock")
+    }
+}
+
+/// Writes a file atomically: a temporary file beside it, fsynced, renamed over it.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".tmp.{}", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    let result = (|| {
+        let mut file = File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        if let Some(parent) = path.parent() {
+            File::open(parent)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// One package's recorded state (`patchStates` entry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedState {
+    /// `name.arch`.
+    pub id: String,
+    /// Install time, epoch seconds.
+    pub installed_time: Option<f64>,
+    /// `Installed`, `InstalledOther`, `InstalledRejected` or `InstalledPendingReboot`.
+    pub state: String,
+}
+
+/// `patch-states-configuration.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchStates {
+    /// End of the last `NoReboot` install, epoch seconds; 0 = never.
+    #[serde(default)]
+    pub last_no_reboot_install_operation_time: f64,
+    /// Title (`name.arch:version` or `name.arch:epoch:version-release`) → state.
+    #[serde(default)]
+    pub patch_states: BTreeMap<String, RecordedState>,
+}
+
+impl PatchStates {
+    /// `LastNoRebootInstallOperationTime`, when there was one.
+    pub fn last_no_reboot_install(&self) -> Option<DateTime<Utc>> {
+        epoch(self.last_no_reboot_install_operation_time)
+    }
+
+    /// Loads the states; a missing file is empty state, a corrupt or future-dated one is reset
+    /// with a warning naming the file.
+    pub fn load(paths: &StatePaths, now: DateTime<Utc>) -> (Self, Option<String>) {
+        let path = paths.states();
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Self::default(), None),
+            Err(e) => {
+                return (
+                    Self::default(),
+                    Some(format!(
+                        "cannot read `{}` ({e}); starting from empty state",
+                        path.display()
+                    )),
+                );
+            }
+        };
+        match serde_json::from_slice::<Self>(&text) {
+            Err(e) => (
+                Self::default(),
+                Some(format!("`{}` is corrupt ({e}); reset", path.display())),
+            ),
+            Ok(states)
+                if states.last_no_reboot_install_operation_time < 0.0
+                    || !states.last_no_reboot_install_operation_time.is_finite()
+                    || states
+                        .last_no_reboot_install()
+                        .is_some_and(|t| t > now + chrono::Duration::minutes(5)) =>
+            {
+                (
+                    Self::default(),
+                    Some(format!(
+                        "`{}` records a LastNoRebootInstallOperationTime in the future or negative; reset",
+                        path.display()
+                    )),
+                )
+            }
+            Ok(states) => (states, None),
+        }
+    }
+
+    /// Saves the states atomically.
+    pub fn save(&self, paths: &StatePaths) -> std::io::Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        bytes.push(b'\n');
+        write_atomically(&paths.states(), &bytes)
+    }
+}
+
+fn epoch(seconds: f64) -> Option<DateTime<Utc>> {
+    if seconds <= 0.0 || !seconds.is_finite() {
+        return None;
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "epoch seconds fit in i64 milliseconds"
+    )]
+    Utc.timestamp_millis_opt((seconds * 1000.0) as i64).single()
+}
+
+/// Epoch seconds of a time, as the state file stores them.
+pub fn to_epoch(time: DateTime<Utc>) -> f64 {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "milliseconds since 1970 fit in f64 exactly"
+    )]
+    let millis = time.timestamp_millis() as f64;
+    millis / 1000.0
+}
+
+/// When the machine booted: `$PATCH_BASELINE_BOOT_TIME` (epoch seconds; for tests and image
+/// checks) if set, else `btime` of `/proc/stat`.
+pub fn boot_time<S: std::hash::BuildHasher>(
+    env: &std::collections::HashMap<String, String, S>,
+) -> Option<DateTime<Utc>> {
+    if let Some(value) = env.get("PATCH_BASELINE_BOOT_TIME") {
+        return value.trim().parse::<f64>().ok().and_then(epoch);
+    }
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let seconds: i64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Utc.timestamp_opt(seconds, 0).single()
+}
+
+/// The journal of an install in progress: what it set out to install. Written before the
+/// package manager runs and removed once the state files record the result, so that a run
+/// after a crash still knows what the crashed run installed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallJournal {
+    /// (name, arch, version) of every planned update.
+    pub targets: Vec<(String, String, String)>,
+}
+
+impl InstallJournal {
+    /// Loads the journal of an interrupted install, if there is one (an unreadable journal is
+    /// dropped with a warning).
+    pub fn load(paths: &StatePaths) -> (Option<Self>, Option<String>) {
+        match std::fs::read(paths.journal()) {
+            Err(_) => (None, None),
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(journal) => (Some(journal), None),
+                Err(e) => (
+                    None,
+                    Some(format!(
+                        "`{}` is corrupt ({e}); ignored",
+                        paths.journal().display()
+                    )),
+                ),
+            },
+        }
+    }
+
+    /// Writes the journal atomically.
+    pub fn save(&self, paths: &StatePaths) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        write_atomically(&paths.journal(), &bytes)
+    }
+
+    /// Removes the journal.
+    pub fn clear(paths: &StatePaths) -> std::io::Result<()> {
+        match std::fs::remove_file(paths.journal()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What the reboot markers say at the start of a run (spec §7.2, project decisions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerCheck {
+    /// No marker: go on with the operation.
+    None,
+    /// A marker from before the last boot: the reboot happened; the run ends with the code the
+    /// marker stands for (194 → 0, 195 → 1, 196 → 2) without patching again.
+    Rebooted(u8),
+    /// The machine has not booted since the marker was written: ask again (exit 194).
+    AskAgain,
+    /// Asked five times without a reboot: give up (exit 3).
+    GiveUp,
+}
+
+/// Most reboot requests the markers allow before giving up.
+pub const MAX_REBOOT_REQUESTS: usize = 5;
+
+/// Writes the marker for `code` (194, 195 or 196) with the time it was written.
+pub fn write_marker(paths: &StatePaths, code: u8, now: DateTime<Utc>) -> std::io::Result<()> {
+    let folder = paths.marker(code);
+    std::fs::create_dir_all(&folder)?;
+    write_atomically(
+        &folder.join("time"),
+        format!("{}\n", to_epoch(now)).as_bytes(),
+    )?;
+    std::fs::create_dir_all(folder.join("requests").join("1"))
+}
+
+/// Checks the markers in the order 194, 195, 196 and updates them: a marker whose reboot
+/// happened is removed; one whose reboot did not gets one more request recorded.
+pub fn check_markers(
+    paths: &StatePaths,
+    boot: Option<DateTime<Utc>>,
+) -> std::io::Result<MarkerCheck> {
+    for code in [194u8, 195, 196] {
+        let folder = paths.marker(code);
+        if !folder.is_dir() {
+            continue;
+        }
+        let written = std::fs::read_to_string(folder.join("time"))
+            .ok()
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .and_then(epoch);
+        // Booted after the marker (with a small tolerance, as the payload allows 3 s).
+        let rebooted = match (boot, written) {
+            (Some(boot), Some(written)) => boot + chrono::Duration::seconds(3) >= written,
+            _ => true,
+        };
+        if rebooted {
+            std::fs::remove_dir_all(&folder)?;
+            return Ok(MarkerCheck::Rebooted(code));
+        }
+        let requests = folder.join("requests");
+        let asked = std::fs::read_dir(&requests).map_or(0, Iterator::count);
+        if asked >= MAX_REBOOT_REQUESTS {
+            std::fs::remove_dir_all(&folder)?;
+            return Ok(MarkerCheck::GiveUp);
+        }
+        std::fs::create_dir_all(requests.join((asked + 1).to_string()))?;
+        return Ok(MarkerCheck::AskAgain);
+    }
+    Ok(MarkerCheck::None)
+}
+
+/// Removes every marker (a run that ends without asking for a reboot).
+pub fn clear_markers(paths: &StatePaths) {
+    for code in [194u8, 195, 196] {
+        let _ = std::fs::remove_dir_all(paths.marker(code));
+    }
+}
+
+/// The exclusive lock one `scan`/`install` holds for its whole run. Dropping it releases it.
+#[derive(Debug)]
+pub struct OperationLock {
+    _file: File,
+}
+
+/// Another operation holds the lock.
+#[derive(Debug, thiserror::Error)]
+#[error("another patch-baseline operation holds `{}`{holder}; waited {seconds} s", path.display())]
+pub struct LockBusy {
+    /// The lock file.
+    pub path: PathBuf,
+    /// " (process N, command)" when known.
+    pub holder: String,
+    /// How long we waited.
+    pub seconds: u64,
+}
+
+impl OperationLock {
+    /// Takes the lock, waiting up to `timeout`.
+    pub fn acquire(paths: &StatePaths, timeout: Duration) -> Result<Self, LockBusy> {
+        let path = paths.lock();
+        let busy = |holder: String| LockBusy {
+            path: path.clone(),
+            holder,
+            seconds: timeout.as_secs(),
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| busy(format!(" (cannot create its folder: {e})")))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| busy(format!(" (cannot open it: {e})")))?;
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(_) => {
+                    let holder = crate::apt::install::lock_holder(&path)
+                        .map(|(pid, command)| format!(" (process {pid}, {command})"))
+                        .unwrap_or_default();
+                    return Err(busy(holder));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000, 0).single().unwrap()
+    }
+
+    #[test]
+    fn markers_ask_again_five_times_then_give_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StatePaths::new(dir.path());
+        let boot_before = Some(now() - chrono::Duration::hours(1));
+        assert_eq!(
+            check_markers(&paths, boot_before).unwrap(),
+            MarkerCheck::None
+        );
+        write_marker(&paths, 195, now()).unwrap();
+        for _ in 1..MAX_REBOOT_REQUESTS {
+            assert_eq!(
+                check_markers(&paths, boot_before).unwrap(),
+                MarkerCheck::AskAgain
+            );
+        }
+        assert_eq!(
+            check_markers(&paths, boot_before).unwrap(),
+            MarkerCheck::GiveUp
+        );
+        assert!(!paths.marker(195).exists());
+        write_marker(&paths, 196, now()).unwrap();
+        let boot_after = Some(now() + chrono::Duration::minutes(2));
+        assert_eq!(
+            check_markers(&paths, boot_after).unwrap(),
+            MarkerCheck::Rebooted(196)
+        );
+        assert!(!paths.marker(196).exists());
+    }
+
+    #[test]
+    fn corrupt_and_future_state_files_are_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StatePaths::new(dir.path());
+        let mut states = PatchStates {
+            last_no_reboot_install_operation_time: to_epoch(now()),
+            ..PatchStates::default()
+        };
+        states.patch_states.insert(
+            "a.all:1".into(),
+            RecordedState {
+                id: "a.all".into(),
+                installed_time: Some(1.0),
+                state: "InstalledPendingReboot".into(),
+            },
+        );
+        states.save(&paths).unwrap();
+        assert_eq!(PatchStates::load(&paths, now()), (states.clone(), None));
+        let (reset, warning) = PatchStates::load(&paths, now() - chrono::Duration::days(1));
+        assert_eq!(reset, PatchStates::default());
+        assert!(warning.unwrap().contains("future"));
+        std::fs::write(paths.states(), "{not json").unwrap();
+        let (reset, warning) = PatchStates::load(&paths, now());
+        assert_eq!(reset, PatchStates::default());
+        assert!(warning.unwrap().contains("corrupt"));
+    }
+}
