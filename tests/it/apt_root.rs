@@ -20,7 +20,7 @@ pub struct AptRoot {
     pub config: PathBuf,
 }
 
-fn run(command: &mut Command) -> Output {
+pub fn run(command: &mut Command) -> Output {
     let output = command
         .env("LC_ALL", "C")
         .output()
@@ -272,7 +272,7 @@ pub fn in_state(scan: &Value, state: &str) -> BTreeMap<(String, String), String>
         .collect()
 }
 
-fn write_baseline(dir: &Path, name: &str, rules: &str, extra: &str) -> String {
+pub fn write_baseline(dir: &Path, name: &str, rules: &str, extra: &str) -> String {
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, format!(r#"{{"Name": "{name}", "OperatingSystem": "DEBIAN", "ApprovalRules": {{"PatchRules": [{rules}]}}{extra}}}"#)).unwrap();
     path.to_string_lossy().into_owned()
@@ -637,7 +637,7 @@ fn patch(apt: &AptRoot, extra: &[&str]) -> Output {
 }
 
 /// `install` on the root with extra environment (`PATCH_BASELINE_BOOT_TIME`, crash points).
-fn patch_env(apt: &AptRoot, extra: &[&str], env: &[(&str, &str)]) -> Output {
+pub fn patch_env(apt: &AptRoot, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let mut args = vec![
         "install",
         "--root",
@@ -659,7 +659,7 @@ fn patch_env(apt: &AptRoot, extra: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().unwrap()
 }
 
-fn installed_versions(apt: &AptRoot) -> BTreeMap<String, String> {
+pub fn installed_versions(apt: &AptRoot) -> BTreeMap<String, String> {
     let out = run(Command::new("dpkg-query")
         .arg(format!("--admindir={}/var/lib/dpkg", apt.root.display()))
         .args(["-W", "-f", "${Package} ${Version}\n"]));

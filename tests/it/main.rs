@@ -10,6 +10,7 @@
 //! - `cli`: the binary's output, messages and exit codes.
 //! - `apt_root`: the apt backend against real apt and dpkg in a temporary alternate root.
 //! - `apt_parsers`: dpkg status and apt index readers on real files, against `dpkg-query`.
+//! - `reboot`: the reboot protocol, on-host state and crash safety of `install` (real apt).
 
 // The tests drive real tools (dpkg, rpm, python3) directly; the product itself spawns only through
 // its runner.
@@ -24,6 +25,7 @@ mod cli;
 mod evaluate_apt;
 mod evaluate_rpm;
 mod evaluate_zypper;
+mod reboot;
 mod report;
 mod util;
 mod version_crosscheck;
