@@ -274,7 +274,7 @@ pub enum CliError {
     Install(#[from] crate::apt::install::AptInstallError),
     /// Another patch-baseline operation runs.
     #[error(transparent)]
-    Busy(#[from] crate::state::LockBusy),
+    Busy(#[from] crate::state::LockError),
     /// The on-host state cannot be written.
     #[error("cannot update the on-host state: {0}")]
     State(std::io::Error),
@@ -286,7 +286,9 @@ impl CliError {
         match self {
             Self::Usage(_) => Outcome::Usage,
             Self::Read { .. } | Self::Apt(_) => Outcome::NoInput,
-            Self::Write { .. } | Self::State(_) => Outcome::CannotWrite,
+            Self::Write { .. }
+            | Self::State(_)
+            | Self::Busy(crate::state::LockError::Unavailable { .. }) => Outcome::CannotWrite,
             Self::Baseline(_) | Self::Inventory(_) | Self::OverrideList(_) | Self::Evaluate(_) => {
                 Outcome::BadInput
             }
@@ -294,7 +296,7 @@ impl CliError {
             Self::Install(crate::apt::install::AptInstallError::Locked(_)) => Outcome::Locked,
             Self::Install(crate::apt::install::AptInstallError::Invalid(_)) => Outcome::BadInput,
             Self::Install(_) => Outcome::Failure,
-            Self::Busy(_) => Outcome::OperationLocked,
+            Self::Busy(crate::state::LockError::Busy(_)) => Outcome::OperationLocked,
         }
     }
 }
@@ -534,11 +536,23 @@ fn run_scan(
 ) -> Result<Outcome, CliError> {
     use crate::state::{OperationLock, PatchStates, StatePaths, boot_time};
     let paths = StatePaths::new(&args.system.root);
-    let _lock = OperationLock::acquire(
+    let mut warnings = Vec::new();
+    // A scan of a read-only image, or by a user who may not write the state, still runs: it
+    // records nothing.
+    let lock = match OperationLock::acquire(
         &paths,
         std::time::Duration::from_secs(args.system.lock_timeout),
-    )?;
-    let mut warnings = Vec::new();
+    ) {
+        Ok(lock) => Some(lock),
+        Err(crate::state::LockError::Unavailable { path, source }) => {
+            warnings.push(format!(
+                "cannot use `{}` ({source}): scanning without recording the state",
+                path.display()
+            ));
+            None
+        }
+        Err(busy) => return Err(busy.into()),
+    };
     let (states, warning) = PatchStates::load(&paths, context.now);
     warnings.extend(warning);
     let mut inventory = scan_system(
@@ -562,7 +576,9 @@ fn run_scan(
         override_list: None,
         warnings,
         reboot_option: "RebootIfNeeded",
-        state: Some((&paths, states.last_no_reboot_install())),
+        state: lock
+            .as_ref()
+            .map(|_| (&paths, states.last_no_reboot_install())),
     };
     evaluate_and_report(&inventory, &source, &args.report, &run, context, stdout)
         .map(|(outcome, _)| outcome)

@@ -320,6 +320,22 @@ pub struct OperationLock {
     _file: File,
 }
 
+/// The lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another operation holds it.
+    #[error(transparent)]
+    Busy(#[from] LockBusy),
+    /// The lock file cannot be created (read-only image, not root): the state is not writable.
+    #[error("cannot use `{}`: {source}", path.display())]
+    Unavailable {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 /// Another operation holds the lock.
 #[derive(Debug, thiserror::Error)]
 #[error("another patch-baseline operation holds `{}`{holder}; waited {seconds} s", path.display())]
@@ -334,23 +350,26 @@ pub struct LockBusy {
 
 impl OperationLock {
     /// Takes the lock, waiting up to `timeout`.
-    pub fn acquire(paths: &StatePaths, timeout: Duration) -> Result<Self, LockBusy> {
+    pub fn acquire(paths: &StatePaths, timeout: Duration) -> Result<Self, LockError> {
         let path = paths.lock();
         let busy = |holder: String| LockBusy {
             path: path.clone(),
             holder,
             seconds: timeout.as_secs(),
         };
+        let unavailable = |source| LockError::Unavailable {
+            path: path.clone(),
+            source,
+        };
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| busy(format!(" (cannot create its folder: {e})")))?;
+            std::fs::create_dir_all(parent).map_err(unavailable)?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| busy(format!(" (cannot open it: {e})")))?;
+            .map_err(unavailable)?;
         let started = Instant::now();
         loop {
             match file.try_lock() {
@@ -362,7 +381,7 @@ impl OperationLock {
                     let holder = crate::apt::install::lock_holder(&path)
                         .map(|(pid, command)| format!(" (process {pid}, {command})"))
                         .unwrap_or_default();
-                    return Err(busy(holder));
+                    return Err(busy(holder).into());
                 }
             }
         }

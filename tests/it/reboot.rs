@@ -457,3 +457,32 @@ fn blocked_updates_give_196_then_2() {
     );
     assert_eq!(resumed.status.code(), Some(2));
 }
+
+#[test]
+fn an_unwritable_state_folder_makes_scan_read_only_and_install_refuse() {
+    let apt = scenario();
+    // A file where the state folder should be stands in for a read-only image.
+    std::fs::create_dir_all(apt.root.join("var/log/amazon")).unwrap();
+    std::fs::write(apt.root.join("var/log/amazon/ssm"), "not a folder").unwrap();
+    let scan = scan_booted(&apt, OLD_BOOT);
+    assert!(
+        scan["warnings"]
+            .to_string()
+            .contains("scanning without recording the state"),
+        "{}",
+        scan["warnings"]
+    );
+    assert_eq!(in_state(&scan, "Missing").len(), 3);
+    let install = patch_env(&apt, &[], &[]);
+    assert_eq!(
+        install.status.code(),
+        Some(74),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    assert_eq!(
+        installed_versions(&apt)["sec-pkg"],
+        "1.0-1",
+        "nothing changed"
+    );
+}
