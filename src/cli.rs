@@ -162,6 +162,9 @@ pub struct ScanArgs {
     /// Also write the inventory that was scanned (the `evaluate --inventory` format).
     #[arg(long)]
     pub save_inventory: Option<PathBuf>,
+    /// Record nothing on the system (no lock, no state files): a one-off check.
+    #[arg(long)]
+    pub read_only: bool,
     /// Baseline, time, output and report options.
     #[command(flatten)]
     pub report: ReportArgs,
@@ -539,19 +542,23 @@ fn run_scan(
     let mut warnings = Vec::new();
     // A scan of a read-only image, or by a user who may not write the state, still runs: it
     // records nothing.
-    let lock = match OperationLock::acquire(
-        &paths,
-        std::time::Duration::from_secs(args.system.lock_timeout),
-    ) {
-        Ok(lock) => Some(lock),
-        Err(crate::state::LockError::Unavailable { path, source }) => {
+    let acquired = (!args.read_only).then(|| {
+        OperationLock::acquire(
+            &paths,
+            std::time::Duration::from_secs(args.system.lock_timeout),
+        )
+    });
+    let lock = match acquired {
+        None => None,
+        Some(Ok(lock)) => Some(lock),
+        Some(Err(crate::state::LockError::Unavailable { path, source })) => {
             warnings.push(format!(
                 "cannot use `{}` ({source}): scanning without recording the state",
                 path.display()
             ));
             None
         }
-        Err(busy) => return Err(busy.into()),
+        Some(Err(busy)) => return Err(busy.into()),
     };
     let (states, warning) = PatchStates::load(&paths, context.now);
     warnings.extend(warning);

@@ -609,7 +609,8 @@ fn this_machine_agrees_with_apt_list_upgradable() {
         all.insert(key, fields[1].to_string());
     }
     let scan = |extra: &[&str]| {
-        let mut args = vec!["--no-refresh"];
+        // --read-only: the test must not leave state files on this machine.
+        let mut args = vec!["--no-refresh", "--read-only"];
         args.extend_from_slice(extra);
         scan_json(&args)
     };

@@ -486,3 +486,27 @@ fn an_unwritable_state_folder_makes_scan_read_only_and_install_refuse() {
         "nothing changed"
     );
 }
+
+#[test]
+fn a_read_only_scan_records_nothing() {
+    let apt = scenario();
+    let out = Command::new(binary())
+        .args([
+            "scan",
+            "--root",
+            apt.root.to_str().unwrap(),
+            "--no-refresh",
+            "--read-only",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!apt.root.join("var/log/amazon").exists());
+    // Without it, the scan records its state.
+    let _ = scan_booted(&apt, OLD_BOOT);
+    assert!(ssm(&apt, "patch-configuration/patch-states-configuration.json").is_file());
+}
