@@ -34,5 +34,6 @@ pub mod model;
 pub mod pattern;
 pub mod platform;
 pub mod report;
+pub mod rpm;
 pub mod state;
 pub mod version;

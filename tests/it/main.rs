@@ -11,6 +11,7 @@
 //! - `apt_root`: the apt backend against real apt and dpkg in a temporary alternate root.
 //! - `apt_parsers`: dpkg status and apt index readers on real files, against `dpkg-query`.
 //! - `reboot`: the reboot protocol, on-host state and crash safety of `install` (real apt).
+//! - `updateinfo`: the updateinfo parser on every real feed, against independent counts.
 
 // The tests drive real tools (dpkg, rpm, python3) directly; the product itself spawns only through
 // its runner.
@@ -27,5 +28,6 @@ mod evaluate_rpm;
 mod evaluate_zypper;
 mod reboot;
 mod report;
+mod updateinfo;
 mod util;
 mod version_crosscheck;
