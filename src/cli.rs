@@ -320,25 +320,12 @@ fn read(path: &Path) -> Result<String, CliError> {
     })
 }
 
-/// Writes a file atomically: a temporary file beside it, flushed, then renamed over it.
+/// Writes an output file atomically (see [`crate::state::write_atomically`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let error = |source| CliError::Write {
+    crate::state::write_atomically(path, bytes).map_err(|source| CliError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".tmp.{}", std::process::id()));
-    let temporary = PathBuf::from(temporary);
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result.map_err(error)
+    })
 }
 
 /// Loads a baseline from a file, or from the built-ins when `spec` names one and no such file

@@ -57,11 +57,9 @@ impl StatePaths {
     }
 }
 
-/// Writes a file atomically: a temporary file beside it, fsynced, renamed over it.
+/// Writes a file atomically: a temporary file beside it, fsynced, renamed over it, and the
+/// folder fsynced. The folder must exist.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(format!(".tmp.{}", std::process::id()));
     let temporary = PathBuf::from(temporary);
@@ -156,7 +154,11 @@ impl PatchStates {
     pub fn save(&self, paths: &StatePaths) -> std::io::Result<()> {
         let mut bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         bytes.push(b'\n');
-        write_atomically(&paths.states(), &bytes)
+        let path = paths.states();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        write_atomically(&path, &bytes)
     }
 }
 
@@ -231,7 +233,11 @@ impl InstallJournal {
     /// Writes the journal atomically.
     pub fn save(&self, paths: &StatePaths) -> std::io::Result<()> {
         let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        write_atomically(&paths.journal(), &bytes)
+        let path = paths.journal();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        write_atomically(&path, &bytes)
     }
 
     /// Removes the journal.
