@@ -758,30 +758,7 @@ fn install_applies_exactly_the_plan_then_rescans() {
 
 #[test]
 fn block_keeps_rejected_dependencies_out() {
-    let apt = scenario();
-    apt.publish(
-        "bookworm-security",
-        &[
-            apt.deb_with(
-                "sec-pkg",
-                "1.2-1",
-                "optional",
-                "utils",
-                Some("evil-dep"),
-                None,
-            ),
-            apt.deb("evil-dep", "1.0-1", "optional", "utils"),
-        ],
-        "Debian-Security",
-        false,
-    );
-    apt.apt("apt-get", &["update", "-q"]);
-    let baseline = write_baseline(
-        &apt.base,
-        "block",
-        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0}"#,
-        r#", "RejectedPatches": ["evil-dep"], "RejectedPatchesAction": "BLOCK""#,
-    );
+    let (apt, baseline) = scenario_with_rejected_dependency();
     let out = patch(
         &apt,
         &["--baseline", &baseline, "--reboot-option", "NoReboot"],
@@ -1061,4 +1038,34 @@ fn but_automatic_upgrades_agrees_with_apt() {
         in_state(&apt.scan(&["--no-refresh", "--baseline", &all]), "Missing"),
         expected
     );
+}
+
+/// The scenario plus a security update of sec-pkg that depends on `evil-dep`, and a baseline
+/// approving everything that rejects `evil-dep` with BLOCK.
+pub fn scenario_with_rejected_dependency() -> (AptRoot, String) {
+    let apt = scenario();
+    apt.publish(
+        "bookworm-security",
+        &[
+            apt.deb_with(
+                "sec-pkg",
+                "1.2-1",
+                "optional",
+                "utils",
+                Some("evil-dep"),
+                None,
+            ),
+            apt.deb("evil-dep", "1.0-1", "optional", "utils"),
+        ],
+        "Debian-Security",
+        false,
+    );
+    apt.apt("apt-get", &["update", "-q"]);
+    let baseline = write_baseline(
+        &apt.base,
+        "block",
+        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0}"#,
+        r#", "RejectedPatches": ["evil-dep"], "RejectedPatchesAction": "BLOCK""#,
+    );
+    (apt, baseline)
 }

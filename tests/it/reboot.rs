@@ -9,7 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::apt_root::{AptRoot, in_state, installed_versions, patch_env, scenario, write_baseline};
+use crate::apt_root::{
+    AptRoot, in_state, installed_versions, patch_env, scenario, scenario_with_rejected_dependency,
+};
 use crate::util::binary;
 
 /// A boot long before any run here.
@@ -414,30 +416,7 @@ fn reboot_if_needed_reboots_for_earlier_pending_installs() {
 
 #[test]
 fn blocked_updates_give_196_then_2() {
-    let apt = scenario();
-    apt.publish(
-        "bookworm-security",
-        &[
-            apt.deb_with(
-                "sec-pkg",
-                "1.2-1",
-                "optional",
-                "utils",
-                Some("evil-dep"),
-                None,
-            ),
-            apt.deb("evil-dep", "1.0-1", "optional", "utils"),
-        ],
-        "Debian-Security",
-        false,
-    );
-    apt.apt("apt-get", &["update", "-q"]);
-    let baseline = write_baseline(
-        &apt.base,
-        "block",
-        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0}"#,
-        r#", "RejectedPatches": ["evil-dep"], "RejectedPatchesAction": "BLOCK""#,
-    );
+    let (apt, baseline) = scenario_with_rejected_dependency();
     let out = patch_env(
         &apt,
         &["--baseline", &baseline],
