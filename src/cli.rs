@@ -269,6 +269,9 @@ pub enum CliError {
     /// The package database under the root cannot be read.
     #[error("cannot read the package database: {0}")]
     Apt(#[from] crate::apt::AptError),
+    /// rpm or dnf could not report the system.
+    #[error("cannot read the package database: {0}")]
+    Dnf(#[from] crate::dnf::DnfError),
     /// The system is not one this build can scan.
     #[error("{0}")]
     Unsupported(String),
@@ -288,7 +291,7 @@ impl CliError {
     pub fn outcome(&self) -> Outcome {
         match self {
             Self::Usage(_) => Outcome::Usage,
-            Self::Read { .. } | Self::Apt(_) => Outcome::NoInput,
+            Self::Read { .. } | Self::Apt(_) | Self::Dnf(_) => Outcome::NoInput,
             Self::Write { .. }
             | Self::State(_)
             | Self::Busy(crate::state::LockError::Unavailable { .. }) => Outcome::CannotWrite,
@@ -472,19 +475,42 @@ fn scan_system(
             os.get("ID").unwrap_or("")
         ))
     })?;
-    if platform.package_manager != crate::model::PackageManagerKind::Apt {
-        return Err(CliError::Unsupported(format!(
-            "scanning {} ({}) systems is not implemented yet; only apt systems are",
-            platform.product,
-            platform.package_manager.as_str()
-        )));
-    }
-    if let Some(timeout) = refresh {
-        warnings.extend(refresh_apt(root, timeout));
-    }
-    let scan = crate::apt::scan(root, &platform)?;
-    warnings.extend(scan.warnings);
-    let mut inventory = scan.inventory;
+    let mut inventory = match platform.package_manager {
+        crate::model::PackageManagerKind::Apt => {
+            if let Some(timeout) = refresh {
+                warnings.extend(refresh_apt(root, timeout));
+            }
+            let scan = crate::apt::scan(root, &platform)?;
+            warnings.extend(scan.warnings);
+            scan.inventory
+        }
+        crate::model::PackageManagerKind::Dnf => {
+            use crate::exec::{Runner, SystemRunner};
+            if let Some(timeout) = refresh {
+                let spec = crate::dnf::makecache(root, std::time::Duration::from_secs(timeout));
+                match SystemRunner.run(&spec) {
+                    Ok(c) if c.code == Some(0) => {}
+                    Ok(c) => warnings.push(format!(
+                        "{spec} exited with {:?}: {}; scanning with the cache dnf has",
+                        c.code,
+                        String::from_utf8_lossy(&c.stderr)
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                    )),
+                    Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
+                }
+            }
+            crate::dnf::scan(&SystemRunner, root, &platform)?
+        }
+        other => {
+            return Err(CliError::Unsupported(format!(
+                "scanning {} ({}) systems is not implemented yet; apt and dnf systems are",
+                platform.product,
+                other.as_str()
+            )));
+        }
+    };
     inventory.instance_id = context.env.get("AWS_SSM_INSTANCE_ID").cloned();
     Ok(inventory)
 }
@@ -593,6 +619,20 @@ fn run_install(
         MarkerCheck, OperationLock, PatchStates, StatePaths, boot_time, check_markers,
         clear_markers, write_marker,
     };
+    // Installing is implemented for apt systems only: refuse others before touching anything.
+    let os = OsRelease::from_root(&args.system.root).map_err(|e| CliError::Read {
+        path: args.system.root.join("etc/os-release"),
+        source: e,
+    })?;
+    if let Some(platform) = detect(&os)
+        && platform.package_manager != crate::model::PackageManagerKind::Apt
+    {
+        return Err(CliError::Unsupported(format!(
+            "installing on {} ({}) systems is not implemented yet; only apt systems are",
+            platform.product,
+            platform.package_manager.as_str()
+        )));
+    }
     let paths = StatePaths::new(&args.system.root);
     let lock_timeout = std::time::Duration::from_secs(args.system.lock_timeout);
     let _lock = OperationLock::acquire(&paths, lock_timeout)?;

@@ -25,6 +25,7 @@
 pub mod apt;
 pub mod baseline;
 pub mod cli;
+pub mod dnf;
 pub mod evaluate;
 pub mod exec;
 pub mod exit;

@@ -12,6 +12,7 @@
 //! - `apt_parsers`: dpkg status and apt index readers on real files, against `dpkg-query`.
 //! - `reboot`: the reboot protocol, on-host state and crash safety of `install` (real apt).
 //! - `updateinfo`: the updateinfo parser on every real feed, against independent counts.
+//! - `dnf_root`: the dnf scan against real dnf and rpm in a temporary alternate root.
 
 // The tests drive real tools (dpkg, rpm, python3) directly; the product itself spawns only through
 // its runner.
@@ -23,6 +24,7 @@ mod apt_parsers;
 mod apt_root;
 mod baseline_load;
 mod cli;
+mod dnf_root;
 mod evaluate_apt;
 mod evaluate_rpm;
 mod evaluate_zypper;
