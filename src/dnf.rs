@@ -57,19 +57,11 @@ pub fn makecache(root: &Path, timeout: Duration) -> CommandSpec {
 fn output(runner: &dyn Runner, spec: &CommandSpec) -> Result<String, DnfError> {
     let captured = runner.run(spec)?;
     if captured.code != Some(0) {
-        let stderr = String::from_utf8_lossy(&captured.stderr);
-        let tail: Vec<&str> = stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .rev()
-            .take(3)
-            .collect();
+        let (code, tail) = captured.failure_summary();
         return Err(DnfError::Failed {
             command: spec.to_string(),
-            code: captured
-                .code
-                .map_or_else(|| "none (signal)".to_string(), |c| c.to_string()),
-            tail: tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
+            code,
+            tail,
         });
     }
     Ok(String::from_utf8_lossy(&captured.stdout).into_owned())

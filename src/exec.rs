@@ -83,6 +83,26 @@ pub struct Captured {
     pub stderr: Vec<u8>,
 }
 
+impl Captured {
+    /// The exit status as text (`100`, or `none (killed by a signal)`) and the last three
+    /// non-empty lines of standard error joined with ` | `: what an error message shows.
+    pub fn failure_summary(&self) -> (String, String) {
+        let code = self.code.map_or_else(
+            || "none (killed by a signal)".to_string(),
+            |c| c.to_string(),
+        );
+        let stderr = String::from_utf8_lossy(&self.stderr);
+        let mut tail: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .rev()
+            .take(3)
+            .collect();
+        tail.reverse();
+        (code, tail.join(" | "))
+    }
+}
+
 /// A command that could not run or did not finish in time.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {

@@ -260,19 +260,11 @@ fn check(spec: &CommandSpec, captured: &Captured, root: &Path) -> Result<(), Apt
     if stderr.contains("dpkg was interrupted") {
         return Err(AptInstallError::Interrupted);
     }
-    let tail: Vec<&str> = stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .rev()
-        .take(3)
-        .collect();
+    let (code, tail) = captured.failure_summary();
     Err(AptInstallError::Failed {
         command: spec.to_string(),
-        code: captured.code.map_or_else(
-            || "none (killed by a signal)".to_string(),
-            |c| c.to_string(),
-        ),
-        tail: tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
+        code,
+        tail,
     })
 }
 
