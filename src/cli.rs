@@ -786,7 +786,11 @@ fn run_install(
         match apt.install(&SystemRunner, &targets, lock_timeout) {
             Ok(_) => {}
             // The transaction failed part way: re-read the system and report what happened.
-            Err(error @ crate::apt::install::AptInstallError::Failed { .. }) => {
+            Err(
+                error @ crate::apt::install::AptInstallError::Exec(crate::exec::ExecError::Failed {
+                    ..
+                }),
+            ) => {
                 warnings.push(format!("the install failed: {error}"));
                 failed_transaction = Some(error);
             }
@@ -1131,8 +1135,8 @@ fn record_state(
         );
     }
     states.save(paths).map_err(CliError::State)?;
-    let summary = crate::report::put_inventory_request(evaluation, context);
-    let mut bytes = serde_json::to_vec_pretty(&summary["Items"][0])
+    let summary = crate::report::patch_summary_item(evaluation, context);
+    let mut bytes = serde_json::to_vec_pretty(&summary)
         .map_err(|e| CliError::State(std::io::Error::other(e)))?;
     bytes.push(b'\n');
     crate::state::write_atomically(&paths.last_inventory(), &bytes).map_err(CliError::State)

@@ -19,19 +19,9 @@ use crate::rpm::updateinfo;
 /// A dnf scan that could not read the system.
 #[derive(Debug, thiserror::Error)]
 pub enum DnfError {
-    /// rpm or dnf could not run.
+    /// rpm or dnf could not run, failed, or did not finish in time.
     #[error(transparent)]
     Exec(#[from] ExecError),
-    /// rpm or dnf failed.
-    #[error("{command} failed with exit code {code}: {tail}")]
-    Failed {
-        /// The command.
-        command: String,
-        /// The exit code.
-        code: String,
-        /// The end of its error output.
-        tail: String,
-    },
     /// Cached advisory metadata that cannot be read.
     #[error(transparent)]
     Updateinfo(#[from] updateinfo::UpdateinfoError),
@@ -57,12 +47,7 @@ pub fn makecache(root: &Path, timeout: Duration) -> CommandSpec {
 fn output(runner: &dyn Runner, spec: &CommandSpec) -> Result<String, DnfError> {
     let captured = runner.run(spec)?;
     if captured.code != Some(0) {
-        let (code, tail) = captured.failure_summary();
-        return Err(DnfError::Failed {
-            command: spec.to_string(),
-            code,
-            tail,
-        });
+        return Err(ExecError::failed(spec, &captured).into());
     }
     Ok(String::from_utf8_lossy(&captured.stdout).into_owned())
 }

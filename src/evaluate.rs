@@ -16,7 +16,9 @@ use serde::Serialize;
 
 use crate::baseline::{Baseline, PatchFilter, RejectedAction};
 use crate::fasthash::FastMap as FnvMap;
-use crate::inventory::{Advisory, AvailableVersion, InstalledPackage, Inventory};
+use crate::inventory::{
+    Advisory, AvailableVersion, InstalledPackage, Inventory, classification_of,
+};
 use crate::model::{
     ComplianceLevel, Family, FilterKey, OperatingSystem, PackageManagerKind, PatchState,
 };
@@ -590,36 +592,6 @@ pub enum EvaluateError {
         /// The inventory's operating system.
         inventory_os: OperatingSystem,
     },
-}
-
-/// The classification AWS shows for an advisory type: the type with a capital first letter;
-/// the known vocabulary costs no allocation.
-fn classification_of(kind: &str) -> Cow<'static, str> {
-    const KNOWN: &[&str] = &[
-        "Security",
-        "Bugfix",
-        "Enhancement",
-        "Newpackage",
-        "Recommended",
-        "Optional",
-        "Feature",
-        "Document",
-        "Yast",
-    ];
-    let kind = kind.trim();
-    if let Some(known) = KNOWN.iter().find(|k| k.eq_ignore_ascii_case(kind)) {
-        return Cow::Borrowed(known);
-    }
-    let mut chars = kind.chars();
-    match chars.next() {
-        Some(first) => Cow::Owned(
-            first
-                .to_uppercase()
-                .chain(chars.flat_map(char::to_lowercase))
-                .collect(),
-        ),
-        None => Cow::Borrowed(""),
-    }
 }
 
 /// The metadata one approval decision looks at: a version seen through one of its advisories

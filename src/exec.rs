@@ -103,7 +103,19 @@ impl Captured {
     }
 }
 
-/// A command that could not run or did not finish in time.
+impl ExecError {
+    /// The error for `spec`, which ran and failed as `captured` shows.
+    pub fn failed(spec: &CommandSpec, captured: &Captured) -> Self {
+        let (code, tail) = captured.failure_summary();
+        Self::Failed {
+            command: spec.to_string(),
+            code,
+            tail,
+        }
+    }
+}
+
+/// A command that could not run, failed, or did not finish in time.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// The program could not be started.
@@ -113,6 +125,16 @@ pub enum ExecError {
         command: String,
         /// Why.
         source: std::io::Error,
+    },
+    /// The command ran and failed.
+    #[error("{command} failed with exit code {code}: {tail}")]
+    Failed {
+        /// The command.
+        command: String,
+        /// Its exit status (`none (killed by a signal)` when there is none).
+        code: String,
+        /// The last lines of its error output.
+        tail: String,
     },
     /// The time bound passed; the command was killed.
     #[error("{command} did not finish within {seconds} s and was stopped")]

@@ -5,6 +5,7 @@
 //! documented in the README ("Inventory format"). Loading validates every field and reports the
 //! JSON path of the first bad one.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -57,20 +58,43 @@ pub struct Advisory {
 impl Advisory {
     /// The classification as AWS shows it: the type with a capital first letter
     /// (`security` → `Security`).
-    pub fn classification(&self) -> String {
-        let mut chars = self.kind.trim().chars();
-        match chars.next() {
-            Some(first) => first
-                .to_uppercase()
-                .chain(chars.flat_map(char::to_lowercase))
-                .collect(),
-            None => String::new(),
-        }
+    pub fn classification(&self) -> Cow<'static, str> {
+        classification_of(&self.kind)
     }
 
     /// The severity as published, or `""`.
     pub fn severity_text(&self) -> &str {
         self.severity.as_deref().map_or("", str::trim)
+    }
+}
+
+/// The classification AWS shows for an advisory type: the type with a capital first letter;
+/// the known vocabulary costs no allocation.
+pub fn classification_of(kind: &str) -> Cow<'static, str> {
+    const KNOWN: &[&str] = &[
+        "Security",
+        "Bugfix",
+        "Enhancement",
+        "Newpackage",
+        "Recommended",
+        "Optional",
+        "Feature",
+        "Document",
+        "Yast",
+    ];
+    let kind = kind.trim();
+    if let Some(known) = KNOWN.iter().find(|k| k.eq_ignore_ascii_case(kind)) {
+        return Cow::Borrowed(known);
+    }
+    let mut chars = kind.chars();
+    match chars.next() {
+        Some(first) => Cow::Owned(
+            first
+                .to_uppercase()
+                .chain(chars.flat_map(char::to_lowercase))
+                .collect(),
+        ),
+        None => Cow::Borrowed(""),
     }
 }
 

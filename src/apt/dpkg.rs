@@ -20,8 +20,6 @@ pub struct DpkgPackage {
     pub version: CompactString,
     /// `Status: hold …`: the administrator pinned this version.
     pub held: bool,
-    /// `Multi-Arch: same`: the `info` files carry the `:arch` suffix.
-    pub multi_arch_same: bool,
 }
 
 /// An unreadable status file: where and what.
@@ -69,7 +67,6 @@ pub fn parse_status(text: &[u8]) -> Result<Vec<DpkgPackage>, String> {
             arch: arch.into(),
             version: version.into(),
             held: want == "hold",
-            multi_arch_same: field("Multi-Arch") == Some("same"),
         });
     }
     Ok(out)

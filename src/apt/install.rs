@@ -47,19 +47,9 @@ pub enum AptInstallError {
         "dpkg was interrupted by an earlier run; run `dpkg --configure -a` (as root) and try again"
     )]
     Interrupted,
-    /// apt could not be run or did not finish in time.
+    /// apt could not be run, failed, or did not finish in time.
     #[error(transparent)]
     Exec(#[from] ExecError),
-    /// apt failed.
-    #[error("{command} failed with exit code {code}: {tail}")]
-    Failed {
-        /// The command.
-        command: String,
-        /// Its exit code.
-        code: String,
-        /// The last lines of its error output.
-        tail: String,
-    },
 }
 
 /// Builds apt commands for the system under a root.
@@ -260,12 +250,7 @@ fn check(spec: &CommandSpec, captured: &Captured, root: &Path) -> Result<(), Apt
     if stderr.contains("dpkg was interrupted") {
         return Err(AptInstallError::Interrupted);
     }
-    let (code, tail) = captured.failure_summary();
-    Err(AptInstallError::Failed {
-        command: spec.to_string(),
-        code,
-        tail,
-    })
+    Err(ExecError::failed(spec, captured).into())
 }
 
 /// The `Inst name [old] (new origin [arch])` lines of an apt simulation.

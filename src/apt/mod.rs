@@ -171,7 +171,8 @@ fn choose<'l>(
             .find(|listed| compare_deb(&listed.version, version).is_eq())
             .map(|listed| listed.version.as_str())
     };
-    if let Some(candidate) = policy::candidate(&priorities, installed_index)
+    let candidate = policy::candidate(&priorities, installed_index);
+    if let Some(candidate) = candidate
         && let Some(version) = offered(versions[candidate])
     {
         let is_phased = indexes
@@ -184,7 +185,7 @@ fn choose<'l>(
         chosen.push(version);
     }
     if let Some(index) = installed_index
-        && Some(index) != policy::candidate(&priorities, installed_index)
+        && Some(index) != candidate
         && let Some(version) = offered(versions[index])
     {
         chosen.push(version);

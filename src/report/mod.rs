@@ -178,24 +178,28 @@ pub fn compliance_content(
         .collect()
 }
 
+/// The `AWS:PatchSummary` inventory item (what `patch-inventory-from-last-operation.json` holds).
+pub fn patch_summary_item(evaluation: &Evaluation, context: &ReportContext) -> Value {
+    let summary = vec![patch_summary_content(evaluation, context)];
+    json!({
+        "TypeName": "AWS:PatchSummary",
+        "SchemaVersion": "1.0",
+        "CaptureTime": format_aws_time(context.end),
+        "ContentHash": sha256_hex(python_json_dumps(&summary).as_bytes()),
+        "Content": summary,
+    })
+}
+
 /// The PutInventory request body: `{"InstanceId": …, "Items": [summary, compliance]}`, which
 /// `aws ssm put-inventory --cli-input-json file://FILE` accepts.
 pub fn put_inventory_request(evaluation: &Evaluation, context: &ReportContext) -> Value {
     let capture = format_aws_time(context.end);
-    let summary = vec![patch_summary_content(evaluation, context)];
     let compliance = compliance_content(evaluation, context);
-    let summary_hash = sha256_hex(python_json_dumps(&summary).as_bytes());
     let compliance_hash = sha256_hex(python_json_dumps(&compliance).as_bytes());
     json!({
         "InstanceId": context.instance_id,
         "Items": [
-            {
-                "TypeName": "AWS:PatchSummary",
-                "SchemaVersion": "1.0",
-                "CaptureTime": capture,
-                "ContentHash": summary_hash,
-                "Content": summary,
-            },
+            patch_summary_item(evaluation, context),
             {
                 "TypeName": "AWS:ComplianceItem",
                 "SchemaVersion": "1.0",
