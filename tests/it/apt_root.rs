@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::util::binary;
+use crate::util::{assert_code, binary};
 
 /// A Debian-like system installed under a temporary directory, with its own local archive.
 pub struct AptRoot {
@@ -239,17 +239,21 @@ impl AptRoot {
 
 /// Runs `patch-baseline scan --output json ARGS` and returns the document.
 pub fn scan_json(args: &[&str]) -> Value {
-    let out = Command::new(binary())
+    scan_json_env(args, &[])
+}
+
+/// `scan_json` with extra environment variables.
+pub fn scan_json_env(args: &[&str], env: &[(&str, &str)]) -> Value {
+    let mut command = Command::new(binary());
+    command
         .args(["scan", "--output", "json"])
         .args(args)
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "scan failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env("LC_ALL", "C");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().unwrap();
+    assert_code(&out, 0);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -680,11 +684,7 @@ fn install_applies_exactly_the_plan_then_rescans() {
     apt.apt("apt-get", &["update", "-q"]);
 
     let dry = patch(&apt, &["--dry-run"]);
-    assert!(
-        dry.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
+    assert_code(&dry, 0);
     let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
     let planned: Vec<(&str, &str)> = plan["plan"]
         .as_array()
@@ -704,11 +704,7 @@ fn install_applies_exactly_the_plan_then_rescans() {
     );
 
     let out = patch(&apt, &["--reboot-option", "NoReboot"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let versions = installed_versions(&apt);
     assert_eq!(
@@ -763,12 +759,7 @@ fn block_keeps_rejected_dependencies_out() {
         &apt,
         &["--baseline", &baseline, "--reboot-option", "NoReboot"],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 2);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let versions = installed_versions(&apt);
     assert!(!versions.contains_key("evil-dep"), "{versions:?}");
@@ -955,11 +946,7 @@ fn phased_updates_follow_apts_candidate() {
         scan["warnings"]
     );
     let out = patch(&apt, &["--baseline", &all, "--reboot-option", "NoReboot"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     assert_eq!(installed_versions(&apt)["ph-pkg"], "2.0-1");
 }
 

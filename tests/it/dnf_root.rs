@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::apt_root::{in_state, run, write_baseline};
+use crate::apt_root::{in_state, run, scan_json_env, write_baseline};
 use crate::util::binary;
 
 struct DnfRoot {
@@ -117,26 +117,9 @@ impl DnfRoot {
     }
 
     fn scan(&self, extra: &[&str]) -> Value {
-        let out = Command::new(binary())
-            .args([
-                "scan",
-                "--root",
-                self.root.to_str().unwrap(),
-                "--output",
-                "json",
-                "--read-only",
-            ])
-            .args(extra)
-            .env("HOME", &self.home)
-            .env("LC_ALL", "C")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        let mut args = vec!["--root", self.root.to_str().unwrap(), "--read-only"];
+        args.extend_from_slice(extra);
+        scan_json_env(&args, &[("HOME", self.home.to_str().unwrap())])
     }
 }
 

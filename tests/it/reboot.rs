@@ -10,9 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::apt_root::{
-    AptRoot, in_state, installed_versions, patch_env, scenario, scenario_with_rejected_dependency,
+    AptRoot, in_state, installed_versions, patch_env, scan_json_env, scenario,
+    scenario_with_rejected_dependency,
 };
-use crate::util::binary;
+use crate::util::{assert_code, binary};
 
 /// A boot long before any run here.
 const OLD_BOOT: &str = "1000000000";
@@ -38,25 +39,10 @@ fn json(out: &Output) -> Value {
 }
 
 fn scan_booted(apt: &AptRoot, boot: &str) -> Value {
-    let out = Command::new(binary())
-        .args([
-            "scan",
-            "--root",
-            apt.root.to_str().unwrap(),
-            "--no-refresh",
-            "--output",
-            "json",
-        ])
-        .env("PATCH_BASELINE_BOOT_TIME", boot)
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json(&out)
+    scan_json_env(
+        &["--root", apt.root.to_str().unwrap(), "--no-refresh"],
+        &[("PATCH_BASELINE_BOOT_TIME", boot)],
+    )
 }
 
 fn ssm(apt: &AptRoot, path: &str) -> std::path::PathBuf {
@@ -75,12 +61,7 @@ fn no_reboot_pending_until_the_machine_boots() {
         &["--reboot-option", "NoReboot"],
         &[("PATCH_BASELINE_BOOT_TIME", OLD_BOOT)],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let report = json(&out);
     assert!(in_state(&report, "InstalledPendingReboot").contains_key(&key("sec-pkg")));
     let states: Value = serde_json::from_slice(
@@ -128,12 +109,7 @@ fn reboot_if_needed_asks_five_times_then_gives_up() {
     let apt = scenario();
     let old = [("PATCH_BASELINE_BOOT_TIME", OLD_BOOT)];
     let out = patch_env(&apt, &[], &old);
-    assert_eq!(
-        out.status.code(),
-        Some(194),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 194);
     assert!(ssm(&apt, "patch-baseline-operations-194").is_dir());
     assert_eq!(installed_versions(&apt)["sec-pkg"], "1.1-1");
     for _ in 0..4 {
@@ -205,12 +181,7 @@ fn a_failed_package_gives_195_then_1() {
     );
     apt.apt("apt-get", &["update", "-q"]);
     let out = patch_env(&apt, &[], &[("PATCH_BASELINE_BOOT_TIME", OLD_BOOT)]);
-    assert_eq!(
-        out.status.code(),
-        Some(194),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 194);
     let report = json(&out);
     assert!(
         in_state(&report, "Failed").contains_key(&key("bad-pkg")),
@@ -237,12 +208,7 @@ fn reboot_if_required_follows_the_os_signal() {
         &["--reboot-option", "RebootIfRequired"],
         &[("PATCH_BASELINE_BOOT_TIME", OLD_BOOT)],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     assert!(in_state(&json(&out), "InstalledPendingReboot").contains_key(&key("sec-pkg")));
     assert!(!ssm(&quiet, "patch-baseline-operations-194").exists());
     // With it (a postinst writes run/reboot-required): reboot.
@@ -269,12 +235,7 @@ fn reboot_if_required_follows_the_os_signal() {
         &["--reboot-option", "RebootIfRequired"],
         &[("PATCH_BASELINE_BOOT_TIME", OLD_BOOT)],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(194),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 194);
     assert!(ssm(&loud, "patch-baseline-operations-194").is_dir());
 }
 
@@ -405,12 +366,7 @@ fn reboot_if_needed_reboots_for_earlier_pending_installs() {
     );
     // Nothing new to install, but the NoReboot install still waits for its reboot.
     let out = patch_env(&apt, &["--reboot-option", "RebootIfNeeded"], &old);
-    assert_eq!(
-        out.status.code(),
-        Some(194),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 194);
     assert!(ssm(&apt, "patch-baseline-operations-194").is_dir());
 }
 
@@ -422,12 +378,7 @@ fn blocked_updates_give_196_then_2() {
         &["--baseline", &baseline],
         &[("PATCH_BASELINE_BOOT_TIME", OLD_BOOT)],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(194),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 194);
     assert!(ssm(&apt, "patch-baseline-operations-196").is_dir());
     let resumed = patch_env(
         &apt,
@@ -453,12 +404,7 @@ fn an_unwritable_state_folder_makes_scan_read_only_and_install_refuse() {
     );
     assert_eq!(in_state(&scan, "Missing").len(), 3);
     let install = patch_env(&apt, &[], &[]);
-    assert_eq!(
-        install.status.code(),
-        Some(74),
-        "{}",
-        String::from_utf8_lossy(&install.stderr)
-    );
+    assert_code(&install, 74);
     assert_eq!(
         installed_versions(&apt)["sec-pkg"],
         "1.0-1",
@@ -479,11 +425,7 @@ fn a_read_only_scan_records_nothing() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     assert!(!apt.root.join("var/log/amazon").exists());
     // Without it, the scan records its state.
     let _ = scan_booted(&apt, OLD_BOOT);

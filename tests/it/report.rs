@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::{repo_root, run_binary};
+use crate::util::{assert_code, repo_root, run_binary};
 
 fn report_for(inventory: &str, extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Value) {
     let dir = tempfile::tempdir().unwrap();
@@ -24,11 +24,7 @@ fn report_for(inventory: &str, extra: &[&str]) -> (tempfile::TempDir, std::path:
     ];
     args.extend_from_slice(extra);
     let out = run_binary(&args, dir.path());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let value: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     (dir, report, value)
 }

@@ -134,3 +134,13 @@ pub fn run_binary(args: &[&str], cwd: &Path) -> Output {
         .output()
         .unwrap()
 }
+
+/// Asserts a process's exit code, showing its stderr when it differs.
+pub fn assert_code(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use patch_baseline::version::{compare_deb, compare_rpm};
 
-use crate::util::repo_root;
+use crate::util::{assert_code, repo_root};
 
 /// A small deterministic generator, so that every run checks the same pairs.
 struct XorShift(u64);
@@ -182,11 +182,7 @@ fn rpm_ordering_equals_rpm_vercmp_on_real_evrs() {
         .stdin(Stdio::null())
         .output()
         .expect("rpm must be installed (scripts/test installs it)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_code(&output, 0);
     let results: Vec<i32> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter(|l| !l.trim().is_empty())
