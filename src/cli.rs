@@ -277,7 +277,7 @@ pub enum CliError {
     Unsupported(String),
     /// The package manager failed or is busy.
     #[error(transparent)]
-    Install(#[from] crate::apt::install::AptInstallError),
+    Install(#[from] crate::install::InstallError),
     /// Another patch-baseline operation runs.
     #[error(transparent)]
     Busy(#[from] crate::state::LockError),
@@ -299,8 +299,8 @@ impl CliError {
                 Outcome::BadInput
             }
             Self::Unsupported(_) => Outcome::Unsupported,
-            Self::Install(crate::apt::install::AptInstallError::Locked(_)) => Outcome::Locked,
-            Self::Install(crate::apt::install::AptInstallError::Invalid(_)) => Outcome::BadInput,
+            Self::Install(crate::install::InstallError::Locked(_)) => Outcome::Locked,
+            Self::Install(crate::install::InstallError::Invalid(_)) => Outcome::BadInput,
             Self::Install(_) => Outcome::Failure,
             Self::Busy(crate::state::LockError::Busy(_)) => Outcome::OperationLocked,
         }
@@ -613,22 +613,25 @@ fn run_install(
     context: &Context,
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
-    use crate::apt::install::{Apt, Target, block_rejected};
     use crate::exec::SystemRunner;
+    use crate::install::Target;
     use crate::state::{
         MarkerCheck, OperationLock, PatchStates, StatePaths, boot_time, check_markers,
         clear_markers, write_marker,
     };
-    // Installing is implemented for apt systems only: refuse others before touching anything.
+    // Installing is implemented for apt and dnf systems: refuse others before touching anything.
     let os = OsRelease::from_root(&args.system.root).map_err(|e| CliError::Read {
         path: args.system.root.join("etc/os-release"),
         source: e,
     })?;
     if let Some(platform) = detect(&os)
-        && platform.package_manager != crate::model::PackageManagerKind::Apt
+        && !matches!(
+            platform.package_manager,
+            crate::model::PackageManagerKind::Apt | crate::model::PackageManagerKind::Dnf
+        )
     {
         return Err(CliError::Unsupported(format!(
-            "installing on {} ({}) systems is not implemented yet; only apt systems are",
+            "installing on {} ({}) systems is not implemented yet; apt and dnf systems are",
             platform.product,
             platform.package_manager.as_str()
         )));
@@ -737,7 +740,8 @@ fn run_install(
         write_out(stdout, text.trim_end())?;
         return Ok(Outcome::Success);
     }
-    let apt = Apt::new(&args.system.root);
+    let block = baseline.rejected_action == crate::baseline::RejectedAction::Block;
+    let installer = installer_for(&before, &args.system.root, &baseline, block);
     let targets: Vec<Target> = plan
         .iter()
         .map(|p| Target {
@@ -746,9 +750,8 @@ fn run_install(
             version: p.version.clone(),
         })
         .collect();
-    let (targets, blocked) = if baseline.rejected_action == crate::baseline::RejectedAction::Block {
-        block_rejected(
-            &apt,
+    let (targets, blocked) = if block {
+        installer.screen_blocked(
             &SystemRunner,
             targets,
             &baseline.rejected_patches,
@@ -778,16 +781,16 @@ fn run_install(
     journal.save(&paths).map_err(CliError::State)?;
     checkpoint(context, "after-plan");
     if !targets.is_empty() {
-        apt.download(&SystemRunner, &targets, lock_timeout)?;
+        installer.download(&SystemRunner, &targets, lock_timeout)?;
     }
     checkpoint(context, "after-download");
     let mut failed_transaction = None;
     if !targets.is_empty() {
-        match apt.install(&SystemRunner, &targets, lock_timeout) {
-            Ok(_) => {}
+        match installer.install(&SystemRunner, &targets, lock_timeout) {
+            Ok(()) => {}
             // The transaction failed part way: re-read the system and report what happened.
             Err(
-                error @ crate::apt::install::AptInstallError::Exec(crate::exec::ExecError::Failed {
+                error @ crate::install::InstallError::Exec(crate::exec::ExecError::Failed {
                     ..
                 }),
             ) => {
@@ -798,10 +801,10 @@ fn run_install(
         }
     }
     checkpoint(context, "after-install");
-    let os_requires_reboot = apt.reboot_required();
+    let os_requires_reboot = installer.reboot_required(&SystemRunner, boot);
     if let Some(packages) = &os_requires_reboot {
         warnings.push(format!(
-            "the system asks for a reboot (run/reboot-required{}{})",
+            "the system asks for a reboot{}{}",
             if packages.is_empty() { "" } else { ": " },
             packages.join(", ")
         ));
@@ -886,6 +889,51 @@ fn run_install(
     } else {
         outcome
     })
+}
+
+/// The installer for the scanned system. Under `BLOCK`, dnf gets every available version that
+/// `RejectedPatches` names as an exact `--exclude`, so none can come in as a dependency.
+fn installer_for(
+    inventory: &Inventory,
+    root: &Path,
+    baseline: &Baseline,
+    block: bool,
+) -> Box<dyn crate::install::Installer> {
+    use crate::model::PackageManagerKind;
+    match inventory.package_manager {
+        PackageManagerKind::Dnf | PackageManagerKind::Yum => {
+            let family = crate::model::Family::Rpm;
+            let excludes = if block {
+                inventory
+                    .available
+                    .iter()
+                    .filter(|v| {
+                        baseline
+                            .rejected_patches
+                            .match_package(
+                                family,
+                                crate::pattern::PackageRef {
+                                    name: &v.name,
+                                    arch: &v.arch,
+                                    version: &v.version,
+                                },
+                            )
+                            .is_some()
+                    })
+                    .map(|v| crate::dnf::install::nevra(&v.name, &v.arch, &v.version))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let tool = if inventory.package_manager == PackageManagerKind::Yum {
+                crate::dnf::install::Tool::Yum
+            } else {
+                crate::dnf::install::Tool::Dnf
+            };
+            Box::new(crate::dnf::install::Dnf::new(root, tool, excludes))
+        }
+        _ => Box::new(crate::apt::install::Apt::new(root)),
+    }
 }
 
 /// Named points inside `install` where `$PATCH_BASELINE_CRASH_AT` stops the process as a

@@ -30,6 +30,7 @@ pub mod evaluate;
 pub mod exec;
 pub mod exit;
 pub mod fasthash;
+pub mod install;
 pub mod inventory;
 pub mod model;
 pub mod pattern;

@@ -384,7 +384,7 @@ impl OperationLock {
                     std::thread::sleep(Duration::from_millis(100));
                 }
                 Err(_) => {
-                    let holder = crate::apt::install::lock_holder(&path)
+                    let holder = crate::install::lock_holder(&path)
                         .map(|(pid, command)| format!(" (process {pid}, {command})"))
                         .unwrap_or_default();
                     return Err(busy(holder).into());

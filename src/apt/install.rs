@@ -6,50 +6,21 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::exec::{Captured, CommandSpec, ExecError, Runner};
+use crate::install::{InstallError, Installer, Screened, Target};
 use crate::model::{Family, is_valid_package_name};
 use crate::pattern::{PackageRef, PatternList};
 
-/// One exact package version to install.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// Name.
-    pub name: String,
-    /// Architecture (`all` or the dpkg architecture).
-    pub arch: String,
-    /// The exact version.
-    pub version: String,
-}
-
-impl Target {
-    /// The apt argument: `name=version`, or `name:arch=version` for architecture-specific
-    /// packages.
-    fn argument(&self) -> String {
-        if self.arch == "all" {
-            format!("{}={}", self.name, self.version)
-        } else {
-            format!("{}:{}={}", self.name, self.arch, self.version)
-        }
+/// The apt argument: `name=version`, or `name:arch=version` for architecture-specific
+/// packages.
+fn argument(target: &Target) -> String {
+    if target.arch == "all" {
+        format!("{}={}", target.name, target.version)
+    } else {
+        format!("{}:{}={}", target.name, target.arch, target.version)
     }
-}
-
-/// Why an apt install did not happen or did not finish.
-#[derive(Debug, thiserror::Error)]
-pub enum AptInstallError {
-    /// A name, architecture or version that must not reach a command line.
-    #[error("refusing to pass `{0}` to apt: not a valid package name, architecture or version")]
-    Invalid(String),
-    /// Another process holds dpkg's lock (apt's message names it).
-    #[error("the package database is locked: {0}")]
-    Locked(String),
-    /// dpkg was interrupted earlier and needs `dpkg --configure -a`.
-    #[error(
-        "dpkg was interrupted by an earlier run; run `dpkg --configure -a` (as root) and try again"
-    )]
-    Interrupted,
-    /// apt could not be run, failed, or did not finish in time.
-    #[error(transparent)]
-    Exec(#[from] ExecError),
 }
 
 /// Builds apt commands for the system under a root.
@@ -106,7 +77,7 @@ impl Apt {
         simulate: bool,
         conffile_policy: bool,
         lock_timeout: Duration,
-    ) -> Result<CommandSpec, AptInstallError> {
+    ) -> Result<CommandSpec, InstallError> {
         let mut spec = self.base("apt-get").arg("-q").arg("-y");
         if simulate {
             spec = spec.arg("-s");
@@ -133,9 +104,9 @@ impl Apt {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-');
             if !is_valid_package_name(&target.name) || !valid_version || !valid_arch {
-                return Err(AptInstallError::Invalid(target.argument()));
+                return Err(InstallError::Invalid(argument(target)));
             }
-            spec = spec.arg(target.argument());
+            spec = spec.arg(argument(target));
         }
         Ok(spec.timeout(lock_timeout + Duration::from_secs(3600)))
     }
@@ -155,7 +126,7 @@ impl Apt {
         runner: &dyn Runner,
         targets: &[Target],
         lock_timeout: Duration,
-    ) -> Result<Vec<(String, String, String)>, AptInstallError> {
+    ) -> Result<Vec<(String, String, String)>, InstallError> {
         let spec = self.install_command(targets, true, false, lock_timeout)?;
         let captured = runner.run(&spec)?;
         check(&spec, &captured, &self.root)?;
@@ -168,7 +139,7 @@ impl Apt {
         runner: &dyn Runner,
         targets: &[Target],
         lock_timeout: Duration,
-    ) -> Result<(), AptInstallError> {
+    ) -> Result<(), InstallError> {
         let mut spec = self.install_command(targets, false, false, lock_timeout)?;
         // `--download-only` goes before the `install` verb's arguments.
         let position = spec.args.iter().position(|a| a == "install").unwrap_or(0);
@@ -183,7 +154,7 @@ impl Apt {
         runner: &dyn Runner,
         targets: &[Target],
         lock_timeout: Duration,
-    ) -> Result<Captured, AptInstallError> {
+    ) -> Result<Captured, InstallError> {
         let policy = !self.has_conffile_policy(runner);
         let spec = self.install_command(targets, false, policy, lock_timeout)?;
         let captured = runner.run(&spec)?;
@@ -209,25 +180,7 @@ impl Apt {
     }
 }
 
-/// Who holds a lock file: the PID and command of the process whose POSIX or flock lock on
-/// the file's inode `/proc/locks` lists.
-pub fn lock_holder(path: &Path) -> Option<(u32, String)> {
-    use std::os::unix::fs::MetadataExt;
-    let inode = std::fs::metadata(path).ok()?.ino();
-    let locks = std::fs::read_to_string("/proc/locks").ok()?;
-    let pid: u32 = locks.lines().find_map(|line| {
-        // "1: POSIX  ADVISORY  WRITE 1234 00:2d:5678 0 EOF"
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let at = fields.iter().position(|f| f.matches(':').count() == 2)?;
-        let file_inode: u64 = fields[at].rsplit(':').next()?.parse().ok()?;
-        (file_inode == inode).then(|| fields.get(at.checked_sub(1)?)?.parse().ok())?
-    })?;
-    let command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map_or_else(|_| "?".to_string(), |c| c.trim().to_string());
-    Some((pid, command))
-}
-
-fn check(spec: &CommandSpec, captured: &Captured, root: &Path) -> Result<(), AptInstallError> {
+fn check(spec: &CommandSpec, captured: &Captured, root: &Path) -> Result<(), InstallError> {
     if captured.code == Some(0) {
         return Ok(());
     }
@@ -241,14 +194,16 @@ fn check(spec: &CommandSpec, captured: &Captured, root: &Path) -> Result<(), Apt
         let message = line.trim_start_matches("E: ").trim();
         let holder = ["var/lib/dpkg/lock-frontend", "var/lib/dpkg/lock"]
             .iter()
-            .find_map(|lock| lock_holder(&root.join(lock)));
-        return Err(AptInstallError::Locked(match holder {
+            .find_map(|lock| crate::install::lock_holder(&root.join(lock)));
+        return Err(InstallError::Locked(match holder {
             Some((pid, command)) => format!("held by process {pid} ({command}): {message}"),
             None => message.to_string(),
         }));
     }
     if stderr.contains("dpkg was interrupted") {
-        return Err(AptInstallError::Interrupted);
+        return Err(InstallError::Interrupted(
+            "dpkg was interrupted by an earlier run; run `dpkg --configure -a` (as root) and try again".to_string(),
+        ));
     }
     Err(ExecError::failed(spec, captured).into())
 }
@@ -277,9 +232,43 @@ pub fn parse_simulation(stdout: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// The targets that may be installed, and those blocked with the rejected package that blocks
-/// each.
-pub type Screened = (Vec<Target>, Vec<(Target, String)>);
+impl Installer for Apt {
+    fn screen_blocked(
+        &self,
+        runner: &dyn Runner,
+        targets: Vec<Target>,
+        rejected: &PatternList,
+        lock_timeout: Duration,
+    ) -> Result<Screened, InstallError> {
+        block_rejected(self, runner, targets, rejected, lock_timeout)
+    }
+
+    fn download(
+        &self,
+        runner: &dyn Runner,
+        targets: &[Target],
+        lock_timeout: Duration,
+    ) -> Result<(), InstallError> {
+        Apt::download(self, runner, targets, lock_timeout)
+    }
+
+    fn install(
+        &self,
+        runner: &dyn Runner,
+        targets: &[Target],
+        lock_timeout: Duration,
+    ) -> Result<(), InstallError> {
+        Apt::install(self, runner, targets, lock_timeout).map(|_| ())
+    }
+
+    fn reboot_required(
+        &self,
+        _runner: &dyn Runner,
+        _boot: Option<DateTime<Utc>>,
+    ) -> Option<Vec<String>> {
+        Apt::reboot_required(self)
+    }
+}
 
 /// Splits `targets` into those that can be installed and those whose installation would bring
 /// in a package that `rejected` names (BLOCK), with the rejected package that blocks each.
@@ -289,7 +278,7 @@ pub fn block_rejected(
     targets: Vec<Target>,
     rejected: &PatternList,
     lock_timeout: Duration,
-) -> Result<Screened, AptInstallError> {
+) -> Result<Screened, InstallError> {
     let is_rejected = |(name, arch, version): &(String, String, String)| {
         rejected
             .match_package(
@@ -348,7 +337,7 @@ mod tests {
         };
         assert!(matches!(
             apt.install_command(&[bad], true, false, Duration::from_secs(1)),
-            Err(AptInstallError::Invalid(_))
+            Err(InstallError::Invalid(_))
         ));
         let odd = Target {
             name: "ok".into(),

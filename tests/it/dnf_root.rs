@@ -4,7 +4,7 @@
 //! report for the same baseline rules.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
@@ -69,10 +69,15 @@ impl DnfRoot {
     }
 
     fn rpm(&self, name: &str, epoch: Option<u32>, version: &str) {
+        self.rpm_with(name, epoch, version, "");
+    }
+
+    /// An rpm with extra spec header lines (`Requires: …`).
+    fn rpm_with(&self, name: &str, epoch: Option<u32>, version: &str, header: &str) {
         let spec = self.base.join(format!("{name}-{version}.spec"));
         let epoch = epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default();
         std::fs::write(&spec, format!(
-            "Name: {name}\n{epoch}Version: {version}\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\nAutoReqProv: no\n%description\nt\n%files\n"
+            "Name: {name}\n{epoch}Version: {version}\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\nAutoReqProv: no\n{header}%description\nt\n%files\n"
         )).unwrap();
         run(Command::new("rpmbuild")
             .env("HOME", &self.home)
@@ -290,25 +295,312 @@ fn dnf_scan_agrees_with_dnf_updateinfo_and_check_update() {
     assert_eq!(everything.len(), 6);
 }
 
+impl DnfRoot {
+    fn install(&self, extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let mut command = Command::new(binary());
+        command
+            .args([
+                "install",
+                "--root",
+                self.root.to_str().unwrap(),
+                "--no-refresh",
+            ])
+            .args(["--output", "json"])
+            .args(extra)
+            .env("HOME", &self.home)
+            .env("LC_ALL", "C");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    }
+
+    fn installed(&self) -> BTreeSet<String> {
+        let out = run(Command::new("rpm")
+            .env("HOME", &self.home)
+            .arg(format!("--root={}", self.root.display()))
+            .args(["-qa", "--qf", "%{NAME}-%{VERSION}\\n"]));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn report(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 #[test]
-fn install_refuses_dnf_systems_for_now() {
+fn dnf_install_then_rescan_reports_installed_and_dnf_agrees() {
+    let dnf = scenario();
+    let before = missing(&dnf.scan(&["--no-refresh"]));
+    let out = dnf.install(
+        &["--reboot-option", "NoReboot"],
+        &[("PATCH_BASELINE_BOOT_TIME", "1")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = report(&out);
+    let installed = in_state(&after, "InstalledPendingReboot");
+    let installed: BTreeSet<(String, String, String)> =
+        installed.into_iter().map(|((n, a), v)| (n, a, v)).collect();
+    assert_eq!(
+        installed, before,
+        "exactly the approved updates were installed"
+    );
+    assert!(in_state(&after, "Missing").is_empty());
+    // Exactly those versions, nothing else: sec-low, fresh and plain keep 1.0.
+    let rpms = dnf.installed();
+    for expected in [
+        "sec-imp-1.1",
+        "bug-1.1",
+        "ep-1.1",
+        "sec-low-1.0",
+        "fresh-1.0",
+        "plain-1.0",
+    ] {
+        assert!(rpms.contains(expected), "{expected} in {rpms:?}");
+    }
+    // dnf has nothing left for the default baseline's advisories.
+    let left = dnf.dnf(&[
+        "updateinfo",
+        "list",
+        "--sec-severity=Critical",
+        "--sec-severity=Important",
+        "--bugfix",
+    ]);
+    assert!(
+        left.lines().all(|l| l.contains("fresh-1.1")),
+        "dnf still offers: {left}"
+    );
+    // A second install has nothing to do.
+    let again = dnf.install(&["--reboot-option", "NoReboot"], &[]);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(dnf.installed(), rpms);
+}
+
+#[test]
+fn dnf_block_keeps_rejected_dependencies_out_and_allow_lets_them_in() {
     let dnf = DnfRoot::new();
+    dnf.rpm("app", None, "1.0");
+    dnf.rpm("lib", None, "1.0");
+    dnf.publish("");
+    dnf.dnf(&["-y", "install", "app", "lib"]);
+    // app 1.1 needs lib >= 1.1; lib 1.1 is rejected.
+    dnf.rpm_with("app", None, "1.1", "Requires: lib >= 1.1\n");
+    dnf.rpm("lib", None, "1.1");
+    dnf.rpm("other", None, "1.0");
+    let old = days_ago(30);
+    dnf.publish(&advisory(
+        "ALAS2023-2026-010",
+        "security",
+        Some("Critical"),
+        &old,
+        &[("app", 0, "1.1")],
+    ));
+    dnf.dnf(&["makecache"]);
+    let baseline = |action: &str| {
+        let path = write_baseline(
+            &dnf.base,
+            action,
+            r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["Security"]}]}, "ApproveAfterDays": 0}"#,
+            &format!(r#", "RejectedPatches": ["lib-1.1*"], "RejectedPatchesAction": "{action}""#),
+        );
+        std::fs::write(
+            &path,
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .replace("DEBIAN", "AMAZON_LINUX_2023"),
+        )
+        .unwrap();
+        path
+    };
+    let block = baseline("BLOCK");
+    let out = dnf.install(&["--baseline", &block], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let warnings = report(&out)["warnings"].to_string();
+    assert!(
+        warnings.contains(
+            "not installed: app.noarch 1.1-1 would bring in lib-1.1-1.noarch, which RejectedPatches blocks"
+        ),
+        "{warnings}"
+    );
+    assert!(dnf.installed().contains("app-1.0") && dnf.installed().contains("lib-1.0"));
+
+    let allow = baseline("ALLOW_AS_DEPENDENCY");
+    let out = dnf.install(&["--baseline", &allow, "--reboot-option", "NoReboot"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rpms = dnf.installed();
+    assert!(
+        rpms.contains("app-1.1") && rpms.contains("lib-1.1"),
+        "{rpms:?}"
+    );
+    assert!(!rpms.contains("other-1.0"), "only what the plan needs");
+}
+
+#[test]
+fn dnf_install_waits_for_a_held_rpm_lock_and_names_the_holder() {
+    let dnf = scenario();
+    let lock = dnf.root.join("var/lib/rpm/.rpm.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(&lock, "").unwrap();
+    let mut holder = Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = dnf.installed();
+    let out = dnf.install(&["--lock-timeout", "1"], &[]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(out.status.code(), Some(75));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the package database is locked: held by process")
+            && (stderr.contains("(flock)") || stderr.contains("(sleep)")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(dnf.installed(), before, "nothing changed");
+}
+
+#[test]
+fn dnf_install_waits_for_another_dnf_and_names_it() {
+    let dnf = scenario();
+    let mut other = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid_file = dnf.root.join("var/lib/dnf/rpmdb_lock.pid");
+    std::fs::create_dir_all(pid_file.parent().unwrap()).unwrap();
+    std::fs::write(&pid_file, other.id().to_string()).unwrap();
+    let before = dnf.installed();
+    let out = dnf.install(&["--lock-timeout", "1"], &[]);
+    other.kill().unwrap();
+    other.wait().unwrap();
+    assert_eq!(out.status.code(), Some(75));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("held by process {} (sleep)", other.id())),
+        "{stderr}"
+    );
+    assert_eq!(dnf.installed(), before, "nothing changed");
+}
+
+#[test]
+fn dnf_reboot_rule_reboot_if_required() {
+    let dnf = DnfRoot::new();
+    dnf.rpm("kernel-fx", None, "1.0");
+    dnf.rpm("tool", None, "1.0");
+    dnf.publish("");
+    dnf.dnf(&["-y", "install", "kernel-fx", "tool"]);
+    dnf.rpm("kernel-fx", None, "1.1");
+    dnf.rpm("tool", None, "1.1");
+    let old = days_ago(30);
+    dnf.publish(
+        &[
+            advisory(
+                "ALAS2023-2026-020",
+                "security",
+                Some("Important"),
+                &old,
+                &[("tool", 0, "1.1")],
+            ),
+            advisory(
+                "ALAS2023-2026-021",
+                "security",
+                Some("Important"),
+                &old,
+                &[("kernel-fx", 0, "1.1")],
+            ),
+        ]
+        .concat(),
+    );
+    dnf.dnf(&["makecache"]);
+    // Only `tool` first (the override list picks it): nothing the reboot rule names.
+    let list = dnf.base.join("only-tool.yaml");
+    std::fs::write(&list, "patches:\n  - id: 'tool'\n").unwrap();
+    // The machine "booted" after the fixtures were first installed, before this install.
+    let boot = chrono::Utc::now().timestamp().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let env = [("PATCH_BASELINE_BOOT_TIME", boot.as_str())];
+    let out = dnf.install(
+        &[
+            "--reboot-option",
+            "RebootIfRequired",
+            "--install-override-list",
+            list.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dnf.installed().contains("tool-1.1"));
+    // Then the kernel: installed after boot, so the OS needs a reboot.
+    let out = dnf.install(&["--reboot-option", "RebootIfRequired"], &env);
+    assert_eq!(
+        out.status.code(),
+        Some(194),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let warnings = report(&out)["warnings"].to_string();
+    assert!(
+        warnings.contains("the system asks for a reboot: kernel-fx"),
+        "{warnings}"
+    );
+}
+
+#[test]
+fn install_refuses_zypper_systems_for_now() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/os-release"),
+        "NAME=\"SLES\"\nID=\"sles\"\nVERSION_ID=\"15.5\"\n",
+    )
+    .unwrap();
     let out = Command::new(binary())
         .args([
             "install",
             "--root",
-            dnf.root.to_str().unwrap(),
+            dir.path().to_str().unwrap(),
             "--no-refresh",
         ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(69));
     assert!(
+        String::from_utf8_lossy(&out.stderr).contains("systems is not implemented yet"),
+        "{}",
         String::from_utf8_lossy(&out.stderr)
-            .contains("installing on AmazonLinux2023 (dnf) systems is not implemented yet")
     );
     assert!(
-        !Path::new(&dnf.root.join("var/log/amazon")).exists(),
+        !dir.path().join("var/log/amazon").exists(),
         "nothing touched"
     );
 }

@@ -16,6 +16,8 @@ use crate::model::PackageManagerKind;
 use crate::platform::Platform;
 use crate::rpm::updateinfo;
 
+pub mod install;
+
 /// A dnf scan that could not read the system.
 #[derive(Debug, thiserror::Error)]
 pub enum DnfError {

@@ -1,0 +1,450 @@
+//! Applying an install plan with dnf (or classic yum): exact `name-epoch:version-release.arch`
+//! arguments, validated before they reach argv, in one `upgrade` transaction; the available
+//! versions that `RejectedPatches` names passed as `--exclude` under `BLOCK`, so that they
+//! cannot come in as dependencies; the host's own excludes and versionlock left in force; a
+//! bounded wait for dnf's and rpm's locks that names the holder; and the reboot question
+//! answered by `needs-restarting -r` on the host or the same rule natively.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::exec::{Captured, CommandSpec, ExecError, Runner};
+use crate::install::{InstallError, Installer, Screened, Target, is_safe_version, lock_holder};
+use crate::model::is_valid_package_name;
+use crate::pattern::PatternList;
+
+/// The names whose update means a reboot (the list `needs-restarting -r` uses, plus
+/// `openssl-libs`, `gnutls` and the kernel's sub-packages; a trailing `*` is a prefix).
+pub const REBOOT_PACKAGES: &[&str] = &[
+    "kernel*",
+    "glibc",
+    "linux-firmware",
+    "systemd",
+    "dbus*",
+    "microcode_ctl",
+    "openssl-libs",
+    "gnutls",
+];
+
+/// Whether updating `name` asks for a reboot (see [`REBOOT_PACKAGES`]).
+pub fn is_reboot_package(name: &str) -> bool {
+    REBOOT_PACKAGES
+        .iter()
+        .any(|entry| match entry.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == *entry,
+        })
+}
+
+/// The tool that runs the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// dnf 4 (and yum 4, which is dnf).
+    Dnf,
+    /// Classic yum 3 (Amazon Linux 2, EL7).
+    Yum,
+}
+
+/// Builds and runs dnf or yum commands for the system under a root.
+#[derive(Debug, Clone)]
+pub struct Dnf {
+    root: PathBuf,
+    tool: Tool,
+    /// Exact NEVRAs to exclude from every transaction (rejected with `BLOCK`).
+    excludes: Vec<String>,
+}
+
+/// The dnf/yum argument for a package: `name-epoch:version-release.arch` (epoch 0 written out).
+pub fn nevra(name: &str, arch: &str, version: &str) -> String {
+    if version.contains(':') {
+        format!("{name}-{version}.{arch}")
+    } else {
+        format!("{name}-0:{version}.{arch}")
+    }
+}
+
+impl Dnf {
+    /// Commands for the system under `root`, excluding `excludes` (exact NEVRAs) from every
+    /// transaction.
+    pub fn new(root: &Path, tool: Tool, excludes: Vec<String>) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            tool,
+            excludes,
+        }
+    }
+
+    fn base(&self) -> CommandSpec {
+        let (program, root_flag) = match self.tool {
+            Tool::Dnf => ("dnf", "--installroot="),
+            Tool::Yum => ("yum", "--installroot="),
+        };
+        let mut spec = CommandSpec::new(program);
+        if self.root != Path::new("/") {
+            let mut argument = std::ffi::OsString::from(root_flag);
+            argument.push(self.root.as_os_str());
+            spec = spec.arg(argument);
+        }
+        if self.tool == Tool::Dnf {
+            // Fail at once when another dnf holds a lock; we wait ourselves, with a bound.
+            spec = spec.arg("--setopt=exit_on_lock=True");
+        }
+        spec
+    }
+
+    /// The `upgrade` command for `targets`; `assume_no` makes it a dry run, `download_only`
+    /// only fetches.
+    pub fn upgrade_command(
+        &self,
+        targets: &[Target],
+        assume_no: bool,
+        download_only: bool,
+    ) -> Result<CommandSpec, InstallError> {
+        let mut spec = self.base();
+        spec = spec.arg(if assume_no { "--assumeno" } else { "-y" });
+        if download_only {
+            spec = spec.arg("--downloadonly");
+        }
+        if self.tool == Tool::Dnf {
+            // A target that cannot be installed is left out (and reported Failed after the
+            // re-scan) rather than failing the whole transaction, whatever `best` says.
+            spec = spec.arg("--setopt=best=False").arg("--skip-broken");
+        }
+        for exclude in &self.excludes {
+            if !is_safe_version(exclude) {
+                return Err(InstallError::Invalid(exclude.clone()));
+            }
+            spec = spec.arg(format!("--exclude={exclude}"));
+        }
+        // yum 3's `update` with a full NEVRA updates to exactly that version, as dnf's
+        // `upgrade` does.
+        spec = spec.arg(match self.tool {
+            Tool::Dnf => "upgrade",
+            Tool::Yum => "update",
+        });
+        for target in targets {
+            let argument = nevra(&target.name, &target.arch, &target.version);
+            if !is_valid_package_name(&target.name)
+                || !is_safe_version(&target.version)
+                || !is_safe_version(&target.arch)
+            {
+                return Err(InstallError::Invalid(argument));
+            }
+            spec = spec.arg(argument);
+        }
+        Ok(spec.timeout(Duration::from_secs(3600)))
+    }
+
+    /// Who holds the rpm transaction lock under the root, if anyone.
+    fn rpm_lock_holder(&self) -> Option<(u32, String)> {
+        ["var/lib/rpm/.rpm.lock", "usr/lib/sysimage/rpm/.rpm.lock"]
+            .iter()
+            .find_map(|lock| lock_holder(&self.root.join(lock)))
+    }
+
+    /// Runs `spec`, waiting up to `lock_timeout` while another process holds dnf's or rpm's
+    /// lock; then gives up naming the holder.
+    pub fn run_locked(
+        &self,
+        runner: &dyn Runner,
+        spec: &CommandSpec,
+        lock_timeout: Duration,
+    ) -> Result<Captured, InstallError> {
+        let started = Instant::now();
+        loop {
+            let holder = if let Some((pid, command)) = self.rpm_lock_holder() {
+                format!("held by process {pid} ({command}): the rpm transaction lock")
+            } else {
+                let captured = runner.run(spec)?;
+                if !is_lock_failure(&captured) {
+                    return Ok(captured);
+                }
+                lock_message(&captured)
+            };
+            if started.elapsed() >= lock_timeout {
+                return Err(InstallError::Locked(format!(
+                    "{holder} (waited {} s)",
+                    lock_timeout.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn checked(
+        &self,
+        runner: &dyn Runner,
+        spec: &CommandSpec,
+        lock_timeout: Duration,
+    ) -> Result<Captured, InstallError> {
+        let captured = self.run_locked(runner, spec, lock_timeout)?;
+        if captured.code == Some(0) {
+            Ok(captured)
+        } else {
+            Err(ExecError::failed(spec, &captured).into())
+        }
+    }
+
+    /// The package of `self.excludes` that a dry run of `targets` needs, if any (dnf says
+    /// "package X is filtered out by exclude filtering" for it).
+    fn needs_excluded(
+        &self,
+        runner: &dyn Runner,
+        targets: &[Target],
+        lock_timeout: Duration,
+    ) -> Result<Option<String>, InstallError> {
+        let spec = self.upgrade_command(targets, true, false)?;
+        let captured = self.run_locked(runner, &spec, lock_timeout)?;
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&captured.stdout),
+            String::from_utf8_lossy(&captured.stderr)
+        );
+        let ours = |package: &str| {
+            self.excludes
+                .iter()
+                .any(|e| e == package || e.replacen("-0:", "-", 1) == package)
+        };
+        Ok(text
+            .lines()
+            .filter_map(|l| {
+                l.split("package ")
+                    .nth(1)?
+                    .strip_suffix(" is filtered out by exclude filtering")
+            })
+            .find(|package| ours(package))
+            .map(str::to_string))
+    }
+
+    /// Names of installed packages (among [`REBOOT_PACKAGES`]) installed after `boot`, with
+    /// the running kernel compared to the newest installed kernel when the root is the host.
+    pub fn native_reboot_rule(
+        &self,
+        runner: &dyn Runner,
+        boot: Option<DateTime<Utc>>,
+    ) -> Option<Vec<String>> {
+        let mut spec = CommandSpec::new("rpm");
+        if self.root != Path::new("/") {
+            let mut argument = std::ffi::OsString::from("--root=");
+            argument.push(self.root.as_os_str());
+            spec = spec.arg(argument);
+        }
+        let spec = spec
+            .arg("-qa")
+            .arg("--qf")
+            .arg("%{NAME}\\t%{VERSION}-%{RELEASE}.%{ARCH}\\t%{INSTALLTIME}\\n");
+        let captured = runner.run(&spec).ok()?;
+        let text = String::from_utf8_lossy(&captured.stdout);
+        let mut newer = Vec::new();
+        let mut newest_kernel: Option<(i64, String)> = None;
+        for line in text.lines() {
+            let mut fields = line.split('\t');
+            let (Some(name), Some(vra), Some(time)) = (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            if !is_reboot_package(name) {
+                continue;
+            }
+            let time: i64 = time.parse().unwrap_or(0);
+            if boot.is_some_and(|boot| Utc.timestamp_opt(time, 0).single() > Some(boot))
+                && !newer.iter().any(|n| n == name)
+            {
+                newer.push(name.to_string());
+            }
+            if matches!(name, "kernel" | "kernel-core")
+                && newest_kernel.as_ref().is_none_or(|(t, _)| time > *t)
+            {
+                newest_kernel = Some((time, vra.to_string()));
+            }
+        }
+        if self.root == Path::new("/")
+            && let (Some((_, kernel)), Ok(running)) = (
+                newest_kernel,
+                std::fs::read_to_string("/proc/sys/kernel/osrelease"),
+            )
+            && kernel != running.trim()
+            && !newer.iter().any(|n| n.starts_with("kernel"))
+        {
+            newer.push("kernel".to_string());
+        }
+        (!newer.is_empty()).then_some(newer)
+    }
+}
+
+/// Whether dnf stopped because another process holds one of its locks (`exit_on_lock`: exit
+/// 200), or yum said it is waiting for its lock.
+fn is_lock_failure(captured: &Captured) -> bool {
+    captured.code == Some(200)
+        || String::from_utf8_lossy(&captured.stderr).contains("Another app is currently holding")
+}
+
+/// dnf's or yum's own words about the lock, with the holder's command.
+fn lock_message(captured: &Captured) -> String {
+    let stderr = String::from_utf8_lossy(&captured.stderr);
+    let line = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains("locked by") || l.contains("holding"))
+        .unwrap_or("another package manager runs");
+    let pid = line
+        .split(|c: char| !c.is_ascii_digit())
+        .rfind(|s| !s.is_empty())
+        .and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(pid) => {
+            let command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map_or_else(|_| "?".to_string(), |c| c.trim().to_string());
+            format!("held by process {pid} ({command}): {line}")
+        }
+        None => line.to_string(),
+    }
+}
+
+impl Installer for Dnf {
+    fn screen_blocked(
+        &self,
+        runner: &dyn Runner,
+        targets: Vec<Target>,
+        _rejected: &PatternList,
+        lock_timeout: Duration,
+    ) -> Result<Screened, InstallError> {
+        if targets.is_empty() || self.excludes.is_empty() {
+            return Ok((targets, Vec::new()));
+        }
+        if self
+            .needs_excluded(runner, &targets, lock_timeout)?
+            .is_none()
+        {
+            return Ok((targets, Vec::new()));
+        }
+        let mut allowed = Vec::new();
+        let mut blocked = Vec::new();
+        for target in targets {
+            match self.needs_excluded(runner, std::slice::from_ref(&target), lock_timeout)? {
+                Some(problem) => blocked.push((target, problem)),
+                None => allowed.push(target),
+            }
+        }
+        Ok((allowed, blocked))
+    }
+
+    fn download(
+        &self,
+        runner: &dyn Runner,
+        targets: &[Target],
+        lock_timeout: Duration,
+    ) -> Result<(), InstallError> {
+        let spec = self.upgrade_command(targets, false, true)?;
+        self.checked(runner, &spec, lock_timeout).map(|_| ())
+    }
+
+    fn install(
+        &self,
+        runner: &dyn Runner,
+        targets: &[Target],
+        lock_timeout: Duration,
+    ) -> Result<(), InstallError> {
+        let spec = self.upgrade_command(targets, false, false)?;
+        self.checked(runner, &spec, lock_timeout).map(|_| ())
+    }
+
+    fn reboot_required(
+        &self,
+        runner: &dyn Runner,
+        boot: Option<DateTime<Utc>>,
+    ) -> Option<Vec<String>> {
+        // On the host, the distribution's own tool decides when it is there.
+        if self.root == Path::new("/") {
+            let spec = CommandSpec::new("needs-restarting")
+                .arg("-r")
+                .timeout(Duration::from_secs(60));
+            if let Ok(captured) = runner.run(&spec) {
+                match captured.code {
+                    Some(0) => return None,
+                    Some(1) => {
+                        let names: Vec<String> = String::from_utf8_lossy(&captured.stdout)
+                            .lines()
+                            .filter_map(|l| l.trim().split_once(" -> "))
+                            .map(|(name, _)| name.trim().to_string())
+                            .collect();
+                        return Some(names);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.native_reboot_rule(runner, boot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_exact_and_validated() {
+        let dnf = Dnf::new(Path::new("/r"), Tool::Dnf, vec!["rej-0:2-1.noarch".into()]);
+        let target = |name: &str, version: &str| Target {
+            name: name.into(),
+            arch: "x86_64".into(),
+            version: version.into(),
+        };
+        let spec = dnf
+            .upgrade_command(&[target("a", "1.1-1"), target("b", "2:3-4")], false, false)
+            .unwrap();
+        assert_eq!(
+            spec.to_string(),
+            "`dnf --installroot=/r --setopt=exit_on_lock=True -y --setopt=best=False --skip-broken --exclude=rej-0:2-1.noarch upgrade a-0:1.1-1.x86_64 b-2:3-4.x86_64`"
+        );
+        assert!(
+            dnf.upgrade_command(&[target("-x", "1-1")], true, false)
+                .is_err()
+        );
+        assert!(
+            dnf.upgrade_command(&[target("a", "1 -1")], true, false)
+                .is_err()
+        );
+        let bad = Dnf::new(Path::new("/"), Tool::Yum, vec!["--setopt=x".into()]);
+        assert!(
+            bad.upgrade_command(&[target("a", "1-1")], true, false)
+                .is_err()
+        );
+        let yum = Dnf::new(Path::new("/"), Tool::Yum, Vec::new());
+        assert_eq!(
+            yum.upgrade_command(&[target("a", "1-1")], false, true)
+                .unwrap()
+                .to_string(),
+            "`yum -y --downloadonly update a-0:1-1.x86_64`"
+        );
+    }
+
+    #[test]
+    fn reboot_names() {
+        for name in [
+            "kernel",
+            "kernel-core",
+            "glibc",
+            "dbus-broker",
+            "openssl-libs",
+        ] {
+            assert!(is_reboot_package(name), "{name}");
+        }
+        for name in ["glibc-common", "openssl", "bash", "systemd-libs"] {
+            assert!(!is_reboot_package(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn lock_messages_name_the_pid() {
+        let captured = Captured {
+            code: Some(200),
+            stdout: Vec::new(),
+            stderr: b"RPMDB already locked by 4242\n".to_vec(),
+        };
+        assert!(is_lock_failure(&captured));
+        assert!(lock_message(&captured).starts_with("held by process 4242 "));
+    }
+}

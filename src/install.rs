@@ -1,0 +1,109 @@
+//! What every backend's installer shares: the exact package versions to install, the ways an
+//! install can fail, and the [`Installer`] steps the `install` pipeline drives (screen for
+//! `BLOCK`, download, install, ask the OS whether it needs a reboot).
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::exec::{ExecError, Runner};
+use crate::pattern::PatternList;
+
+/// One exact package version to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Name.
+    pub name: String,
+    /// Architecture (`all`/`noarch` or the machine architecture).
+    pub arch: String,
+    /// The exact version (`[epoch:]version[-release]`).
+    pub version: String,
+}
+
+/// Why an install did not happen or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// A name, architecture, version or pattern that must not reach a command line.
+    #[error(
+        "refusing to pass `{0}` to the package manager: not a valid package name, architecture, version or pattern"
+    )]
+    Invalid(String),
+    /// Another process holds the package manager's lock (the message names it when known).
+    #[error("the package database is locked: {0}")]
+    Locked(String),
+    /// An earlier run of the package manager was interrupted and must be finished by hand.
+    #[error("{0}")]
+    Interrupted(String),
+    /// The package manager could not be run, failed, or did not finish in time.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+/// The targets that may be installed, and those blocked with the rejected package that blocks
+/// each.
+pub type Screened = (Vec<Target>, Vec<(Target, String)>);
+
+/// The steps of an install, as one backend performs them.
+pub trait Installer {
+    /// Splits `targets` into those that can be installed and those whose installation would
+    /// bring in a package that `rejected` names (`BLOCK`).
+    fn screen_blocked(
+        &self,
+        runner: &dyn Runner,
+        targets: Vec<Target>,
+        rejected: &PatternList,
+        lock_timeout: Duration,
+    ) -> Result<Screened, InstallError>;
+
+    /// Fetches the packages of `targets` without installing anything.
+    fn download(
+        &self,
+        runner: &dyn Runner,
+        targets: &[Target],
+        lock_timeout: Duration,
+    ) -> Result<(), InstallError>;
+
+    /// Installs exactly `targets` in one transaction.
+    fn install(
+        &self,
+        runner: &dyn Runner,
+        targets: &[Target],
+        lock_timeout: Duration,
+    ) -> Result<(), InstallError>;
+
+    /// Whether the OS says a reboot is needed, with the packages that make it so when known.
+    fn reboot_required(
+        &self,
+        runner: &dyn Runner,
+        boot: Option<DateTime<Utc>>,
+    ) -> Option<Vec<String>>;
+}
+
+/// Whether `text` may go to a command line as a version or architecture: non-empty, and only
+/// the characters versions use.
+pub fn is_safe_version(text: &str) -> bool {
+    !text.is_empty()
+        && !text.starts_with('-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".+~:_-^".contains(&b))
+}
+
+/// Who holds a lock file: the PID and command of the process whose POSIX or flock lock on
+/// the file's inode `/proc/locks` lists.
+pub fn lock_holder(path: &Path) -> Option<(u32, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(path).ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let pid: u32 = locks.lines().find_map(|line| {
+        // "1: POSIX  ADVISORY  WRITE 1234 00:2d:5678 0 EOF"
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let at = fields.iter().position(|f| f.matches(':').count() == 2)?;
+        let file_inode: u64 = fields[at].rsplit(':').next()?.parse().ok()?;
+        (file_inode == inode).then(|| fields.get(at.checked_sub(1)?)?.parse().ok())?
+    })?;
+    let command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map_or_else(|_| "?".to_string(), |c| c.trim().to_string());
+    Some((pid, command))
+}
