@@ -501,7 +501,16 @@ fn scan_system(
                     Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
                 }
             }
-            crate::dnf::scan(&SystemRunner, root, &platform)?
+            let from = if context
+                .env
+                .get("PATCH_BASELINE_AVAILABLE_FROM")
+                .is_some_and(|v| v == "dnf")
+            {
+                crate::dnf::AvailableFrom::Dnf
+            } else {
+                crate::dnf::AvailableFrom::Auto
+            };
+            crate::dnf::scan(&SystemRunner, root, &platform, from, warnings)?
         }
         other => {
             return Err(CliError::Unsupported(format!(

@@ -2,7 +2,9 @@
 //! system under a root through rpm and dnf themselves for what only they know (the rpm database,
 //! dnf's view of the available packages after excludes, module filtering and versionlock) and
 //! natively for the advisory metadata (the cached `updateinfo.xml`, found through `repomd.xml`).
-//! Only scanning so far; installing on dnf systems is not implemented yet.
+//! The available packages are read natively from the metadata cache when [`repos`] models the
+//! configuration (no modules, no versionlock), else asked of `dnf repoquery`. Installing is in
+//! [`install`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,7 @@ use crate::platform::Platform;
 use crate::rpm::updateinfo;
 
 pub mod install;
+pub mod repos;
 
 /// A dnf scan that could not read the system.
 #[derive(Debug, thiserror::Error)]
@@ -120,74 +123,159 @@ pub fn available(runner: &dyn Runner, root: &Path) -> Result<Vec<AvailableVersio
         .collect())
 }
 
-/// The cached `updateinfo` files under `root/var/cache/dnf`, found through each repository's
-/// `repomd.xml`.
-pub fn cached_updateinfo(root: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(root.join("var/cache/dnf")) else {
-        return Vec::new();
+/// Where the available packages come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvailableFrom {
+    /// The metadata cache, read natively when the configuration allows, else dnf.
+    Auto,
+    /// Always `dnf repoquery`.
+    Dnf,
+}
+
+/// Available versions and the updateinfo files that describe them.
+type NativeView = (Vec<AvailableVersion>, Vec<PathBuf>);
+
+/// The available versions read natively, with installed packages whose every newer version
+/// the host's own configuration hides marked held (those versions are kept so that the report
+/// can say so); `None` with the reason when the configuration is beyond the native reader.
+fn native_available(
+    root: &Path,
+    installed: &mut [InstalledPackage],
+) -> Result<Result<NativeView, String>, DnfError> {
+    use crate::version::compare_rpm;
+    let (offered, updateinfo) = match repos::available(root, false, std::env::consts::ARCH)? {
+        repos::Native::Available {
+            packages,
+            updateinfo,
+        } => (packages, updateinfo),
+        repos::Native::Unsupported(reason) => return Ok(Err(reason)),
     };
-    let mut files = Vec::new();
-    for entry in entries.flatten() {
-        let repodata = entry.path().join("repodata");
-        let Ok(repomd) = std::fs::read_to_string(repodata.join("repomd.xml")) else {
-            continue;
+    let mut by_name: HashMap<&str, Vec<&repos::Offered>> = HashMap::new();
+    for package in &offered {
+        by_name
+            .entry(package.package.name.as_str())
+            .or_default()
+            .push(package);
+    }
+    let mut held_names: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for package in installed.iter_mut() {
+        let newer = |excluded: bool| {
+            by_name.get(package.name.as_str()).is_some_and(|list| {
+                list.iter().any(|o| {
+                    o.excluded == excluded
+                        && compare_rpm(&o.package.evr(), &package.version).is_gt()
+                })
+            })
         };
-        if let Some(href) = updateinfo_location(&repomd) {
-            let name = href.rsplit('/').next().unwrap_or(&href).to_string();
-            files.push(repodata.join(name));
+        if !newer(false) && newer(true) {
+            package.held = true;
+            held_names.insert(package.name.to_string());
         }
     }
-    files.sort();
-    files
+    let available = offered
+        .iter()
+        .filter(|o| !o.excluded || held_names.contains(&o.package.name))
+        .map(|o| AvailableVersion {
+            name: o.package.name.as_str().into(),
+            arch: o.package.arch.as_str().into(),
+            version: o.package.evr().into(),
+            advisories: Vec::new(),
+            build_time: o
+                .package
+                .build_time
+                .and_then(|t| Utc.timestamp_opt(t, 0).single()),
+            origins: Vec::new(),
+            priority: None,
+            section: None,
+            repository: Some(o.repo.clone()),
+        })
+        .collect();
+    Ok(Ok((available, updateinfo)))
 }
 
-/// The `location href` of the `updateinfo` data in a `repomd.xml`.
-pub fn updateinfo_location(repomd: &str) -> Option<String> {
-    let start = repomd.find("type=\"updateinfo\"")?;
-    let rest = &repomd[start..];
-    let end = rest.find("</data>").unwrap_or(rest.len());
-    let block = &rest[..end];
-    let href = block.find("href=\"")? + 6;
-    let length = block[href..].find('"')?;
-    Some(block[href..href + length].to_string())
-}
-
-/// Scans the dnf system under `root`.
-pub fn scan(runner: &dyn Runner, root: &Path, platform: &Platform) -> Result<Inventory, DnfError> {
-    let installed = installed(runner, root)?;
-    let mut available = available(runner, root)?;
+/// Scans the dnf system under `root`; `warnings` gets why dnf was asked instead of the cache
+/// being read natively.
+pub fn scan(
+    runner: &dyn Runner,
+    root: &Path,
+    platform: &Platform,
+    from: AvailableFrom,
+    warnings: &mut Vec<String>,
+) -> Result<Inventory, DnfError> {
+    let mut installed = installed(runner, root)?;
+    let native = match from {
+        AvailableFrom::Auto => native_available(root, &mut installed)?,
+        AvailableFrom::Dnf => Err("asked to".to_string()),
+    };
+    let (mut available, updateinfo_files) = match native {
+        Ok(found) => found,
+        Err(reason) => {
+            if from == AvailableFrom::Auto {
+                warnings.push(format!(
+                    "available packages asked of `dnf repoquery` ({reason}); held packages are not reported on this path"
+                ));
+            }
+            let files = repos::cached_repos(root)
+                .iter()
+                .filter_map(|r| r.file("updateinfo"))
+                .filter(|f| f.exists())
+                .collect();
+            let mut available = self::available(runner, root)?;
+            // `repoquery` lists every repository's versions; dnf's upgrades honour priorities.
+            let config = repos::read_config(root, false);
+            let keep = repos::best_priority(
+                &config,
+                available.iter().map(|v| {
+                    (
+                        v.name.as_str(),
+                        v.repository.as_deref().unwrap_or(""),
+                        false,
+                    )
+                }),
+            );
+            let mut keep = keep.into_iter();
+            available.retain(|_| keep.next().unwrap_or(true));
+            (available, files)
+        }
+    };
     let mut advisories: Vec<Advisory> = Vec::new();
-    let mut index_of: HashMap<(String, String, String), Vec<usize>> = HashMap::new();
+    let mut index_of: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
     for (index, version) in available.iter().enumerate() {
         index_of
             .entry((
-                version.name.to_string(),
-                version.arch.to_string(),
-                version.version.to_string(),
+                version.name.as_str(),
+                version.arch.as_str(),
+                version.version.as_str(),
             ))
             .or_default()
             .push(index);
     }
+    let mut links: Vec<(usize, compact_str::CompactString)> = Vec::new();
     let mut known: HashMap<String, usize> = HashMap::new();
-    for file in cached_updateinfo(root) {
+    for file in updateinfo_files {
         for notice in updateinfo::parse_file(&file)? {
-            let id = notice.advisory.id.to_string();
+            let id = notice.advisory.id.clone();
             let mut listed = false;
             for package in &notice.packages {
                 // Only an exact NEVRA match applies (feeds list packages of other releases too).
-                let key = (package.name.clone(), package.arch.clone(), package.evr());
+                let evr = package.evr();
+                let key = (package.name.as_str(), package.arch.as_str(), evr.as_str());
                 for &index in index_of.get(&key).map_or(&[][..], Vec::as_slice) {
-                    let ids = &mut available[index].advisories;
-                    if !ids.iter().any(|existing| existing == id.as_str()) {
-                        ids.push(id.as_str().into());
-                    }
+                    links.push((index, id.clone()));
                     listed = true;
                 }
             }
-            if listed && !known.contains_key(&id) {
-                known.insert(id, advisories.len());
+            if listed && !known.contains_key(id.as_str()) {
+                known.insert(id.to_string(), advisories.len());
                 advisories.push(notice.advisory);
             }
+        }
+    }
+    drop(index_of);
+    for (index, id) in links {
+        let ids = &mut available[index].advisories;
+        if !ids.contains(&id) {
+            ids.push(id);
         }
     }
     Ok(Inventory {
@@ -207,14 +295,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn repomd_updateinfo_location() {
-        let repomd = r#"<repomd><data type="primary"><location href="repodata/p.xml.gz"/></data>
-            <data type="updateinfo"><checksum>x</checksum><location href="repodata/abc-ui.xml.gz"/></data></repomd>"#;
-        assert_eq!(
-            updateinfo_location(repomd).as_deref(),
-            Some("repodata/abc-ui.xml.gz")
-        );
-        assert_eq!(updateinfo_location("<repomd/>"), None);
+    fn evr_forms() {
         assert_eq!(evr("0", "1.0", "1"), "1.0-1");
         assert_eq!(evr("2", "1.0", "1"), "2:1.0-1");
     }

@@ -1,4 +1,5 @@
-//! The RPM family (dnf, yum, zypper): repository metadata shared by the backends. So far: the
-//! updateinfo advisory feeds.
+//! The RPM family (dnf, yum, zypper): repository metadata shared by the backends. The
+//! package lists (`primary`) and the updateinfo advisory feeds.
 
+pub mod primary;
 pub mod updateinfo;

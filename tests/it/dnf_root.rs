@@ -74,6 +74,18 @@ impl DnfRoot {
 
     /// An rpm with extra spec header lines (`Requires: …`).
     fn rpm_with(&self, name: &str, epoch: Option<u32>, version: &str, header: &str) {
+        self.rpm_into(&self.repo, name, epoch, version, header);
+    }
+
+    /// An rpm written into `dir` (another repository).
+    fn rpm_into(
+        &self,
+        dir: &std::path::Path,
+        name: &str,
+        epoch: Option<u32>,
+        version: &str,
+        header: &str,
+    ) {
         let spec = self.base.join(format!("{name}-{version}.spec"));
         let epoch = epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default();
         std::fs::write(&spec, format!(
@@ -84,7 +96,7 @@ impl DnfRoot {
             .args(["-bb", "--define"])
             .arg(format!("_topdir {}", self.base.join("rpmbuild").display()))
             .arg("--define")
-            .arg(format!("_rpmdir {}", self.repo.display()))
+            .arg(format!("_rpmdir {}", dir.display()))
             .arg(&spec));
     }
 
@@ -603,4 +615,161 @@ fn install_refuses_zypper_systems_for_now() {
         !dir.path().join("var/log/amazon").exists(),
         "nothing touched"
     );
+}
+
+/// A second and third repository, priorities, a disabled repository, global and per-repository
+/// excludes and includepkgs: the natively read view must equal dnf's own.
+#[test]
+fn native_view_equals_dnf_with_priorities_excludes_and_disabled_repos() {
+    let dnf = DnfRoot::new();
+    for name in ["prio", "plain", "excl", "rexcl", "incl", "notincl"] {
+        dnf.rpm(name, None, "1.0");
+    }
+    dnf.publish("");
+    dnf.dnf(&[
+        "-y", "install", "prio", "plain", "excl", "rexcl", "incl", "notincl",
+    ]);
+    for name in ["prio", "plain", "excl", "rexcl"] {
+        dnf.rpm(name, None, "1.1");
+    }
+    // incl and notincl now come only from `extra` (whose includepkgs names incl).
+    for name in ["incl", "notincl"] {
+        std::fs::remove_file(dnf.repo.join(format!("noarch/{name}-1.0-1.noarch.rpm"))).unwrap();
+    }
+    dnf.publish("");
+    let extra = dnf.base.join("extra");
+    let off = dnf.base.join("off");
+    for (dir, name, version) in [
+        (&extra, "prio", "1.5"),
+        (&extra, "incl", "1.1"),
+        (&extra, "notincl", "1.1"),
+        (&off, "plain", "9.0"),
+    ] {
+        std::fs::create_dir_all(dir).unwrap();
+        dnf.rpm_into(dir, name, None, version, "");
+    }
+    for dir in [&extra, &off] {
+        run(Command::new("createrepo_c").arg("-q").arg(dir));
+    }
+    std::fs::write(
+        dnf.root.join("etc/yum.repos.d/more.repo"),
+        format!(
+            "[extra]\nname=extra\nbaseurl=file://{}\ngpgcheck=0\npriority=50\nincludepkgs=prio incl\n\n[off]\nname=off\nbaseurl=file://{}\nenabled=0\ngpgcheck=0\n",
+            extra.display(),
+            off.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dnf.root.join("etc/yum.repos.d/test.repo"),
+        format!(
+            "[test]\nname=test\nbaseurl=file://{}\ngpgcheck=0\nmetadata_expire=0\npriority=10\nexcludepkgs=rexcl-1.1*\n",
+            dnf.repo.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dnf.root.join("etc/dnf/dnf.conf"),
+        "[main]\ngpgcheck=0\nbest=False\nskip_if_unavailable=False\nexclude=excl\n",
+    )
+    .unwrap();
+    dnf.dnf(&["makecache"]);
+    let all = write_baseline(
+        &dnf.base,
+        "all",
+        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["*"]}]}, "ApproveAfterDays": 0, "EnableNonSecurity": true}"#,
+        "",
+    );
+    std::fs::write(
+        &all,
+        std::fs::read_to_string(&all)
+            .unwrap()
+            .replace("DEBIAN", "AMAZON_LINUX_2023"),
+    )
+    .unwrap();
+    let native = dnf.scan(&["--no-refresh", "--baseline", &all]);
+    assert!(
+        native["warnings"].as_array().unwrap().is_empty(),
+        "read natively: {}",
+        native["warnings"]
+    );
+    let through_dnf = scan_json_env(
+        &[
+            "--root",
+            dnf.root.to_str().unwrap(),
+            "--read-only",
+            "--no-refresh",
+            "--baseline",
+            &all,
+        ],
+        &[
+            ("HOME", dnf.home.to_str().unwrap()),
+            ("PATCH_BASELINE_AVAILABLE_FROM", "dnf"),
+        ],
+    );
+    let check_update: BTreeSet<(String, String, String)> = dnf
+        .dnf(&["check-update"])
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3).then(|| {
+                let (name, arch) = f[0].rsplit_once('.').unwrap();
+                (name.to_string(), arch.to_string(), f[1].to_string())
+            })
+        })
+        .collect();
+    let held = |scan: &Value| -> BTreeSet<String> {
+        scan["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["reasons"].to_string().contains("held"))
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let missing_not_held = |scan: &Value| -> BTreeSet<(String, String, String)> {
+        let held = held(scan);
+        missing(scan)
+            .into_iter()
+            .filter(|(n, _, _)| !held.contains(n))
+            .collect()
+    };
+    // prio 1.1 from the priority-10 repository, not 1.5 from the priority-50 one; plain not
+    // from the disabled repository; incl from `extra` (included); notincl not (includepkgs);
+    // excl and rexcl hidden by the host's excludes.
+    let expected: BTreeSet<(String, String, String)> =
+        [("prio", "1.1-1"), ("plain", "1.1-1"), ("incl", "1.1-1")]
+            .iter()
+            .map(|(n, v)| (n.to_string(), "noarch".to_string(), v.to_string()))
+            .collect();
+    assert_eq!(check_update, expected, "dnf itself");
+    assert_eq!(missing_not_held(&native), expected, "native");
+    assert_eq!(missing(&through_dnf), expected, "through dnf repoquery");
+    // The host's excludes are reported: Missing, held, with the version dnf hides.
+    assert_eq!(
+        held(&native),
+        ["excl", "notincl", "rexcl"]
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    );
+    // The held ones are never installed.
+    let out = dnf.install(&["--baseline", &all, "--reboot-option", "NoReboot"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rpms = dnf.installed();
+    for expected in [
+        "prio-1.1",
+        "plain-1.1",
+        "incl-1.1",
+        "excl-1.0",
+        "rexcl-1.0",
+        "notincl-1.0",
+    ] {
+        assert!(rpms.contains(expected), "{expected} in {rpms:?}");
+    }
 }
