@@ -7,7 +7,7 @@
 //! [`install`].
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
@@ -68,8 +68,11 @@ fn evr(epoch: &str, version: &str, release: &str) -> String {
 
 /// Installed packages, from `rpm -qa` in a machine format (works with every rpmdb backend).
 pub fn installed(runner: &dyn Runner, root: &Path) -> Result<Vec<InstalledPackage>, DnfError> {
+    // Digests and signatures are checked when packages are installed; a query need not.
     let spec = with_root(CommandSpec::new("rpm"), "--root=", root)
         .arg("-qa")
+        .arg("--nodigest")
+        .arg("--nosignature")
         .arg("--qf")
         .arg("%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{INSTALLTIME}\\n");
     let text = output(runner, &spec)?;
@@ -132,24 +135,14 @@ pub enum AvailableFrom {
     Dnf,
 }
 
-/// Available versions and the updateinfo files that describe them.
-type NativeView = (Vec<AvailableVersion>, Vec<PathBuf>);
-
-/// The available versions read natively, with installed packages whose every newer version
-/// the host's own configuration hides marked held (those versions are kept so that the report
-/// can say so); `None` with the reason when the configuration is beyond the native reader.
-fn native_available(
-    root: &Path,
+/// The installed packages whose every newer version the host's own configuration hides (an
+/// `exclude` or `includepkgs`) are marked held, and those versions kept so that the report can
+/// say so; other hidden versions are dropped, as dnf never offers them.
+fn apply_host_hiding(
+    offered: Vec<repos::Offered>,
     installed: &mut [InstalledPackage],
-) -> Result<Result<NativeView, String>, DnfError> {
+) -> Vec<AvailableVersion> {
     use crate::version::compare_rpm;
-    let (offered, updateinfo) = match repos::available(root, false, std::env::consts::ARCH)? {
-        repos::Native::Available {
-            packages,
-            updateinfo,
-        } => (packages, updateinfo),
-        repos::Native::Unsupported(reason) => return Ok(Err(reason)),
-    };
     let mut by_name: HashMap<&str, Vec<&repos::Offered>> = HashMap::new();
     for package in &offered {
         by_name
@@ -172,13 +165,14 @@ fn native_available(
             held_names.insert(package.name.to_string());
         }
     }
-    let available = offered
-        .iter()
+    drop(by_name);
+    offered
+        .into_iter()
         .filter(|o| !o.excluded || held_names.contains(&o.package.name))
         .map(|o| AvailableVersion {
-            name: o.package.name.as_str().into(),
-            arch: o.package.arch.as_str().into(),
             version: o.package.evr().into(),
+            name: o.package.name.into(),
+            arch: o.package.arch.into(),
             advisories: Vec::new(),
             build_time: o
                 .package
@@ -187,56 +181,113 @@ fn native_available(
             origins: Vec::new(),
             priority: None,
             section: None,
-            repository: Some(o.repo.clone()),
+            repository: Some(o.repo),
         })
-        .collect();
-    Ok(Ok((available, updateinfo)))
+        .collect()
 }
 
-/// Scans the dnf system under `root`; `warnings` gets why dnf was asked instead of the cache
-/// being read natively.
-pub fn scan(
+/// What the repositories say: natively read packages (or dnf's list) and the advisories.
+struct Metadata {
+    offered: Result<Vec<repos::Offered>, Vec<AvailableVersion>>,
+    notices: Vec<updateinfo::UpdateNotice>,
+    warning: Option<String>,
+}
+
+fn read_metadata(
     runner: &dyn Runner,
+    root: &Path,
+    from: AvailableFrom,
+) -> Result<Metadata, DnfError> {
+    // The enabled repositories' advisory feeds, each read on its own thread beside the
+    // package lists.
+    let config = repos::read_config(root, false);
+    let files: Vec<std::path::PathBuf> = repos::cached_repos(root)
+        .iter()
+        .filter(|cache| config.repos.iter().any(|r| r.enabled && r.id == cache.id))
+        .filter_map(|cache| cache.file("updateinfo"))
+        .filter(|file| file.exists())
+        .collect();
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = files
+            .iter()
+            .map(|file| scope.spawn(move || updateinfo::parse_file(file)))
+            .collect();
+        let native = match from {
+            AvailableFrom::Auto => repos::available(root, false, std::env::consts::ARCH)?,
+            AvailableFrom::Dnf => repos::Native::Unsupported("asked to".to_string()),
+        };
+        let (offered, warning) = match native {
+            repos::Native::Available { packages } => (Ok(packages), None),
+            repos::Native::Unsupported(reason) => {
+                let warning = (from == AvailableFrom::Auto).then(|| {
+                    format!(
+                        "available packages asked of `dnf repoquery` ({reason}); held packages are not reported on this path"
+                    )
+                });
+                let mut available = self::available(runner, root)?;
+                // `repoquery` lists every repository's versions; dnf's upgrades honour
+                // priorities.
+                let keep = repos::best_priority(
+                    &config,
+                    available.iter().map(|v| {
+                        (
+                            v.name.as_str(),
+                            v.repository.as_deref().unwrap_or(""),
+                            false,
+                        )
+                    }),
+                );
+                let mut keep = keep.into_iter();
+                available.retain(|_| keep.next().unwrap_or(true));
+                (Err(available), warning)
+            }
+        };
+        let mut notices = Vec::new();
+        for reader in readers {
+            match reader.join() {
+                Ok(parsed) => notices.extend(parsed?),
+                Err(_) => {
+                    return Err(DnfError::Exec(ExecError::Spawn {
+                        command: "reading updateinfo".to_string(),
+                        source: std::io::Error::other("the reading thread stopped"),
+                    }));
+                }
+            }
+        }
+        Ok(Metadata {
+            offered,
+            notices,
+            warning,
+        })
+    })
+}
+
+/// Scans the dnf system under `root`: rpm's database read (by `rpm -qa`) while the metadata
+/// cache is read; `warnings` gets why dnf was asked instead of the cache being read natively.
+pub fn scan(
+    runner: &(dyn Runner + Sync),
     root: &Path,
     platform: &Platform,
     from: AvailableFrom,
     warnings: &mut Vec<String>,
 ) -> Result<Inventory, DnfError> {
-    let mut installed = installed(runner, root)?;
-    let native = match from {
-        AvailableFrom::Auto => native_available(root, &mut installed)?,
-        AvailableFrom::Dnf => Err("asked to".to_string()),
-    };
-    let (mut available, updateinfo_files) = match native {
-        Ok(found) => found,
-        Err(reason) => {
-            if from == AvailableFrom::Auto {
-                warnings.push(format!(
-                    "available packages asked of `dnf repoquery` ({reason}); held packages are not reported on this path"
-                ));
-            }
-            let files = repos::cached_repos(root)
-                .iter()
-                .filter_map(|r| r.file("updateinfo"))
-                .filter(|f| f.exists())
-                .collect();
-            let mut available = self::available(runner, root)?;
-            // `repoquery` lists every repository's versions; dnf's upgrades honour priorities.
-            let config = repos::read_config(root, false);
-            let keep = repos::best_priority(
-                &config,
-                available.iter().map(|v| {
-                    (
-                        v.name.as_str(),
-                        v.repository.as_deref().unwrap_or(""),
-                        false,
-                    )
-                }),
-            );
-            let mut keep = keep.into_iter();
-            available.retain(|_| keep.next().unwrap_or(true));
-            (available, files)
-        }
+    let (installed, metadata) = std::thread::scope(|scope| {
+        let reading = scope.spawn(|| installed(runner, root));
+        let metadata = read_metadata(runner, root, from);
+        let installed = reading.join().unwrap_or_else(|_| {
+            Err(DnfError::Exec(ExecError::Spawn {
+                command: "rpm -qa".to_string(),
+                source: std::io::Error::other("the reading thread stopped"),
+            }))
+        });
+        (installed, metadata)
+    });
+    let mut installed = installed?;
+    let metadata = metadata?;
+    warnings.extend(metadata.warning);
+    let mut available = match metadata.offered {
+        Ok(offered) => apply_host_hiding(offered, &mut installed),
+        Err(available) => available,
     };
     let mut advisories: Vec<Advisory> = Vec::new();
     let mut index_of: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
@@ -251,24 +302,22 @@ pub fn scan(
             .push(index);
     }
     let mut links: Vec<(usize, compact_str::CompactString)> = Vec::new();
-    let mut known: HashMap<String, usize> = HashMap::new();
-    for file in updateinfo_files {
-        for notice in updateinfo::parse_file(&file)? {
-            let id = notice.advisory.id.clone();
-            let mut listed = false;
-            for package in &notice.packages {
-                // Only an exact NEVRA match applies (feeds list packages of other releases too).
-                let evr = package.evr();
-                let key = (package.name.as_str(), package.arch.as_str(), evr.as_str());
-                for &index in index_of.get(&key).map_or(&[][..], Vec::as_slice) {
-                    links.push((index, id.clone()));
-                    listed = true;
-                }
+    let mut known: std::collections::HashSet<compact_str::CompactString> =
+        std::collections::HashSet::new();
+    for notice in metadata.notices {
+        let id = notice.advisory.id.clone();
+        let mut listed = false;
+        for package in &notice.packages {
+            // Only an exact NEVRA match applies (feeds list packages of other releases too).
+            let evr = package.evr();
+            let key = (package.name.as_str(), package.arch.as_str(), evr.as_str());
+            for &index in index_of.get(&key).map_or(&[][..], Vec::as_slice) {
+                links.push((index, id.clone()));
+                listed = true;
             }
-            if listed && !known.contains_key(id.as_str()) {
-                known.insert(id.to_string(), advisories.len());
-                advisories.push(notice.advisory);
-            }
+        }
+        if listed && known.insert(id) {
+            advisories.push(notice.advisory);
         }
     }
     drop(index_of);

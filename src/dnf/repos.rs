@@ -300,13 +300,10 @@ pub struct Offered {
 /// The native view, or why it cannot be had.
 #[derive(Debug)]
 pub enum Native {
-    /// Every package of the enabled repositories, after priorities, with excludes marked; and
-    /// the updateinfo files of those repositories.
+    /// Every package of the enabled repositories, after priorities, with excludes marked.
     Available {
         /// The packages.
         packages: Vec<Offered>,
-        /// The enabled repositories' cached updateinfo files.
-        updateinfo: Vec<PathBuf>,
     },
     /// Something this reader does not model; ask dnf.
     Unsupported(String),
@@ -365,7 +362,6 @@ pub fn available(root: &Path, yum: bool, machine: &str) -> Result<Native, Update
     let main_excludes = PatternList::new(&config.excludes);
     let main_includes = PatternList::new(&config.includes);
     let mut packages = Vec::new();
-    let mut updateinfo = Vec::new();
     for repo in config.repos.iter().filter(|r| r.enabled) {
         let mut found = cached.iter().filter(|c| c.id == repo.id);
         let (Some(cache), None) = (found.next(), found.next()) else {
@@ -391,11 +387,6 @@ pub fn available(root: &Path, yum: bool, machine: &str) -> Result<Native, Update
                 "repository `{}` has no cached primary metadata (yum keeps only the sqlite form)",
                 repo.id
             )));
-        }
-        if let Some(file) = cache.file("updateinfo")
-            && file.exists()
-        {
-            updateinfo.push(file);
         }
         let excludes = PatternList::new(&repo.excludes);
         let includes = PatternList::new(&repo.includes);
@@ -425,10 +416,7 @@ pub fn available(root: &Path, yum: bool, machine: &str) -> Result<Native, Update
         .zip(keep)
         .filter_map(|(offered, keep)| keep.then_some(offered))
         .collect();
-    Ok(Native::Available {
-        packages,
-        updateinfo,
-    })
+    Ok(Native::Available { packages })
 }
 
 #[cfg(test)]

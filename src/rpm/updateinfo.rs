@@ -107,6 +107,7 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead>, UpdateinfoError> {
 fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
     element
         .attributes()
+        .with_checks(false)
         .flatten()
         .find(|a| a.key.local_name().into_inner() == name)
         .and_then(|a| {
