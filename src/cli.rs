@@ -484,14 +484,23 @@ fn scan_system(
             warnings.extend(scan.warnings);
             scan.inventory
         }
-        crate::model::PackageManagerKind::Dnf => {
+        crate::model::PackageManagerKind::Dnf | crate::model::PackageManagerKind::Yum => {
             use crate::exec::{Runner, SystemRunner};
+            let tool = if platform.package_manager == crate::model::PackageManagerKind::Yum {
+                crate::dnf::install::Tool::Yum
+            } else {
+                crate::dnf::install::Tool::Dnf
+            };
             if let Some(timeout) = refresh {
-                let spec = crate::dnf::makecache(root, std::time::Duration::from_secs(timeout));
+                let timeout = std::time::Duration::from_secs(timeout);
+                let spec = match tool {
+                    crate::dnf::install::Tool::Dnf => crate::dnf::makecache(root, timeout),
+                    crate::dnf::install::Tool::Yum => crate::dnf::yum::makecache(root, timeout),
+                };
                 match SystemRunner.run(&spec) {
                     Ok(c) if c.code == Some(0) => {}
                     Ok(c) => warnings.push(format!(
-                        "{spec} exited with {:?}: {}; scanning with the cache dnf has",
+                        "{spec} exited with {:?}: {}; scanning with the cache it has",
                         c.code,
                         String::from_utf8_lossy(&c.stderr)
                             .lines()
@@ -504,17 +513,17 @@ fn scan_system(
             let from = if context
                 .env
                 .get("PATCH_BASELINE_AVAILABLE_FROM")
-                .is_some_and(|v| v == "dnf")
+                .is_some_and(|v| v == "package-manager")
             {
-                crate::dnf::AvailableFrom::Dnf
+                crate::dnf::AvailableFrom::PackageManager
             } else {
                 crate::dnf::AvailableFrom::Auto
             };
-            crate::dnf::scan(&SystemRunner, root, &platform, from, warnings)?
+            crate::dnf::scan(&SystemRunner, root, &platform, tool, from, warnings)?
         }
-        other => {
+        other @ crate::model::PackageManagerKind::Zypper => {
             return Err(CliError::Unsupported(format!(
-                "scanning {} ({}) systems is not implemented yet; apt and dnf systems are",
+                "scanning {} ({}) systems is not implemented yet; apt, dnf and yum systems are",
                 platform.product,
                 other.as_str()
             )));
@@ -636,11 +645,13 @@ fn run_install(
     if let Some(platform) = detect(&os)
         && !matches!(
             platform.package_manager,
-            crate::model::PackageManagerKind::Apt | crate::model::PackageManagerKind::Dnf
+            crate::model::PackageManagerKind::Apt
+                | crate::model::PackageManagerKind::Dnf
+                | crate::model::PackageManagerKind::Yum
         )
     {
         return Err(CliError::Unsupported(format!(
-            "installing on {} ({}) systems is not implemented yet; apt and dnf systems are",
+            "installing on {} ({}) systems is not implemented yet; apt, dnf and yum systems are",
             platform.product,
             platform.package_manager.as_str()
         )));

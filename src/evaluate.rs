@@ -679,11 +679,10 @@ impl<'a> Judge<'a> {
                         PackageManagerKind::Zypper => advisory.issued.or(advisory.updated),
                         _ => advisory.issued,
                     };
-                    let released = match (self.package_manager, dated, version.build_time) {
-                        (PackageManagerKind::Yum, Some(d), Some(b)) => Some(d.max(b)),
-                        (_, None, build) => build,
-                        (_, dated, _) => dated,
-                    };
+                    // The AWS yum payload takes max(notice time, build time) with a build time of
+                    // 0 for packages listed in a notice (spec §2.3): the notice's date decides,
+                    // the build time only when the notice has none.
+                    let released = dated.or(version.build_time);
                     let classification: &'a str = match &self.classifications[index] {
                         Cow::Borrowed(text) => text,
                         Cow::Owned(_) => advisory.kind.trim(),

@@ -154,8 +154,15 @@ impl Dnf {
     ) -> Result<Captured, InstallError> {
         let started = Instant::now();
         loop {
+            let yum_holder = if self.tool == Tool::Yum {
+                crate::dnf::yum::lock_holder(&self.root)
+            } else {
+                None
+            };
             let holder = if let Some((pid, command)) = self.rpm_lock_holder() {
                 format!("held by process {pid} ({command}): the rpm transaction lock")
+            } else if let Some((pid, command)) = yum_holder {
+                format!("held by process {pid} ({command}): yum's lock (var/run/yum.pid)")
             } else {
                 let captured = runner.run(spec)?;
                 if !is_lock_failure(&captured) {

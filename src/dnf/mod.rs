@@ -20,6 +20,7 @@ use crate::rpm::updateinfo;
 
 pub mod install;
 pub mod repos;
+pub mod yum;
 
 /// A dnf scan that could not read the system.
 #[derive(Debug, thiserror::Error)]
@@ -129,10 +130,11 @@ pub fn available(runner: &dyn Runner, root: &Path) -> Result<Vec<AvailableVersio
 /// Where the available packages come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AvailableFrom {
-    /// The metadata cache, read natively when the configuration allows, else dnf.
+    /// The metadata cache, read natively when the configuration allows, else the package
+    /// manager.
     Auto,
-    /// Always `dnf repoquery`.
-    Dnf,
+    /// Always the package manager (`dnf repoquery`, `yum list available`).
+    PackageManager,
 }
 
 /// The installed packages whose every newer version the host's own configuration hides (an
@@ -196,11 +198,13 @@ struct Metadata {
 fn read_metadata(
     runner: &dyn Runner,
     root: &Path,
+    tool: install::Tool,
     from: AvailableFrom,
 ) -> Result<Metadata, DnfError> {
+    let is_yum = tool == install::Tool::Yum;
     // The enabled repositories' advisory feeds, each read on its own thread beside the
     // package lists.
-    let config = repos::read_config(root, false);
+    let config = repos::read_config(root, is_yum);
     let files: Vec<std::path::PathBuf> = repos::cached_repos(root)
         .iter()
         .filter(|cache| config.repos.iter().any(|r| r.enabled && r.id == cache.id))
@@ -213,18 +217,27 @@ fn read_metadata(
             .map(|file| scope.spawn(move || updateinfo::parse_file(file)))
             .collect();
         let native = match from {
-            AvailableFrom::Auto => repos::available(root, false, std::env::consts::ARCH)?,
-            AvailableFrom::Dnf => repos::Native::Unsupported("asked to".to_string()),
+            AvailableFrom::Auto => repos::available(root, is_yum, std::env::consts::ARCH)?,
+            AvailableFrom::PackageManager => repos::Native::Unsupported("asked to".to_string()),
         };
         let (offered, warning) = match native {
             repos::Native::Available { packages } => (Ok(packages), None),
             repos::Native::Unsupported(reason) => {
+                let asked = if is_yum {
+                    "yum list available"
+                } else {
+                    "dnf repoquery"
+                };
                 let warning = (from == AvailableFrom::Auto).then(|| {
                     format!(
-                        "available packages asked of `dnf repoquery` ({reason}); held packages are not reported on this path"
+                        "available packages asked of `{asked}` ({reason}); held packages are not reported on this path"
                     )
                 });
-                let mut available = self::available(runner, root)?;
+                let mut available = if is_yum {
+                    yum::available_from_list(&output(runner, &yum::list_available(root))?)
+                } else {
+                    self::available(runner, root)?
+                };
                 // `repoquery` lists every repository's versions; dnf's upgrades honour
                 // priorities.
                 let keep = repos::best_priority(
@@ -268,12 +281,13 @@ pub fn scan(
     runner: &(dyn Runner + Sync),
     root: &Path,
     platform: &Platform,
+    tool: install::Tool,
     from: AvailableFrom,
     warnings: &mut Vec<String>,
 ) -> Result<Inventory, DnfError> {
     let (installed, metadata) = std::thread::scope(|scope| {
         let reading = scope.spawn(|| installed(runner, root));
-        let metadata = read_metadata(runner, root, from);
+        let metadata = read_metadata(runner, root, tool, from);
         let installed = reading.join().unwrap_or_else(|_| {
             Err(DnfError::Exec(ExecError::Spawn {
                 command: "rpm -qa".to_string(),
@@ -330,7 +344,10 @@ pub fn scan(
     Ok(Inventory {
         operating_system: platform.operating_system,
         product: platform.product.clone(),
-        package_manager: PackageManagerKind::Dnf,
+        package_manager: match tool {
+            install::Tool::Dnf => PackageManagerKind::Dnf,
+            install::Tool::Yum => PackageManagerKind::Yum,
+        },
         instance_id: None,
         advisories,
         installed,

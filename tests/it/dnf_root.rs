@@ -12,22 +12,22 @@ use serde_json::Value;
 use crate::apt_root::{in_state, run, scan_json_env, write_baseline};
 use crate::util::binary;
 
-struct DnfRoot {
+pub struct DnfRoot {
     _dir: tempfile::TempDir,
-    base: PathBuf,
-    root: PathBuf,
-    repo: PathBuf,
-    home: PathBuf,
+    pub base: PathBuf,
+    pub root: PathBuf,
+    pub repo: PathBuf,
+    pub home: PathBuf,
 }
 
-fn days_ago(days: i64) -> String {
+pub fn days_ago(days: i64) -> String {
     (chrono::Utc::now() - chrono::Duration::days(days))
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
 }
 
 impl DnfRoot {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path().to_path_buf();
         let (root, repo, home) = (base.join("root"), base.join("repo"), base.join("home"));
@@ -68,17 +68,17 @@ impl DnfRoot {
         }
     }
 
-    fn rpm(&self, name: &str, epoch: Option<u32>, version: &str) {
+    pub fn rpm(&self, name: &str, epoch: Option<u32>, version: &str) {
         self.rpm_with(name, epoch, version, "");
     }
 
     /// An rpm with extra spec header lines (`Requires: …`).
-    fn rpm_with(&self, name: &str, epoch: Option<u32>, version: &str, header: &str) {
+    pub fn rpm_with(&self, name: &str, epoch: Option<u32>, version: &str, header: &str) {
         self.rpm_into(&self.repo, name, epoch, version, header);
     }
 
     /// An rpm written into `dir` (another repository).
-    fn rpm_into(
+    pub fn rpm_into(
         &self,
         dir: &std::path::Path,
         name: &str,
@@ -100,7 +100,7 @@ impl DnfRoot {
             .arg(&spec));
     }
 
-    fn publish(&self, updateinfo: &str) {
+    pub fn publish(&self, updateinfo: &str) {
         run(Command::new("createrepo_c").arg("-q").arg(&self.repo));
         if !updateinfo.is_empty() {
             let file = self.base.join("updateinfo.xml");
@@ -116,7 +116,7 @@ impl DnfRoot {
         }
     }
 
-    fn dnf(&self, args: &[&str]) -> String {
+    pub fn dnf(&self, args: &[&str]) -> String {
         let out = Command::new("dnf")
             .arg(format!("--installroot={}", self.root.display()))
             .arg("-q")
@@ -133,14 +133,14 @@ impl DnfRoot {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn scan(&self, extra: &[&str]) -> Value {
+    pub fn scan(&self, extra: &[&str]) -> Value {
         let mut args = vec!["--root", self.root.to_str().unwrap(), "--read-only"];
         args.extend_from_slice(extra);
         scan_json_env(&args, &[("HOME", self.home.to_str().unwrap())])
     }
 }
 
-fn advisory(
+pub fn advisory(
     id: &str,
     kind: &str,
     severity: Option<&str>,
@@ -160,7 +160,7 @@ fn advisory(
 }
 
 /// NEVRAs as `name-[epoch:]version-release.arch` strings → (name, arch, evr).
-fn nevra(text: &str) -> (String, String, String) {
+pub fn nevra(text: &str) -> (String, String, String) {
     let (rest, arch) = text.rsplit_once('.').unwrap();
     let (rest, release) = rest.rsplit_once('-').unwrap();
     let (name, version) = rest.rsplit_once('-').unwrap();
@@ -172,14 +172,14 @@ fn nevra(text: &str) -> (String, String, String) {
     )
 }
 
-fn missing(scan: &Value) -> BTreeSet<(String, String, String)> {
+pub fn missing(scan: &Value) -> BTreeSet<(String, String, String)> {
     in_state(scan, "Missing")
         .into_iter()
         .map(|((n, a), v)| (n, a, v))
         .collect()
 }
 
-fn scenario() -> DnfRoot {
+pub fn scenario() -> DnfRoot {
     let dnf = DnfRoot::new();
     for name in ["sec-imp", "bug", "sec-low", "fresh", "plain"] {
         dnf.rpm(name, None, "1.0");
@@ -308,7 +308,7 @@ fn dnf_scan_agrees_with_dnf_updateinfo_and_check_update() {
 }
 
 impl DnfRoot {
-    fn install(&self, extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    pub fn install(&self, extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         let mut command = Command::new(binary());
         command
             .args([
@@ -327,7 +327,7 @@ impl DnfRoot {
         command.output().unwrap()
     }
 
-    fn installed(&self) -> BTreeSet<String> {
+    pub fn installed(&self) -> BTreeSet<String> {
         let out = run(Command::new("rpm")
             .env("HOME", &self.home)
             .arg(format!("--root={}", self.root.display()))
@@ -339,7 +339,7 @@ impl DnfRoot {
     }
 }
 
-fn report(out: &std::process::Output) -> Value {
+pub fn report(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {}{}",
@@ -704,7 +704,7 @@ fn native_view_equals_dnf_with_priorities_excludes_and_disabled_repos() {
         ],
         &[
             ("HOME", dnf.home.to_str().unwrap()),
-            ("PATCH_BASELINE_AVAILABLE_FROM", "dnf"),
+            ("PATCH_BASELINE_AVAILABLE_FROM", "package-manager"),
         ],
     );
     let check_update: BTreeSet<(String, String, String)> = dnf

@@ -33,3 +33,4 @@ mod report;
 mod updateinfo;
 mod util;
 mod version_crosscheck;
+mod yum;

@@ -1,0 +1,187 @@
+//! Classic yum (yum 3: Amazon Linux 2, RHEL/CentOS/Oracle 7). yum keeps its primary metadata
+//! only as sqlite, so the available versions come from yum itself:
+//! `yum -C -q --showduplicates list available`, whose table this module reads. yum wraps a
+//! row when a column is too wide (the version and repository move to the next line, or the
+//! repository alone), so rows are read as a stream of words: a `name.arch` word starts a row,
+//! the next version-shaped word is its version and the word after that its repository.
+//! Everything after an `Obsoleting …` heading is left out (those rows repeat packages listed
+//! above, followed by the installed package they replace).
+//!
+//! yum cannot run on the Debian machine this project is built on: this reader is tested with
+//! yum's recorded outputs (`fixtures/yum`) and, end to end, with dnf standing in for yum.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::exec::CommandSpec;
+use crate::inventory::AvailableVersion;
+
+/// Architectures a `name.arch` word may end with.
+const ARCHES: &[&str] = &[
+    "x86_64", "noarch", "i686", "i586", "i486", "i386", "athlon", "aarch64", "ppc64le", "ppc64",
+    "s390x", "armv7hl", "armv7hnl", "ia32e", "amd64",
+];
+
+fn root_flag(spec: CommandSpec, root: &Path) -> CommandSpec {
+    if root == Path::new("/") {
+        spec
+    } else {
+        let mut argument = std::ffi::OsString::from("--installroot=");
+        argument.push(root.as_os_str());
+        spec.arg(argument)
+    }
+}
+
+/// `yum makecache fast` (refresh only what expired; never `clean all`).
+pub fn makecache(root: &Path, timeout: Duration) -> CommandSpec {
+    root_flag(CommandSpec::new("yum"), root)
+        .arg("-q")
+        .arg("makecache")
+        .arg("fast")
+        .timeout(timeout)
+}
+
+/// `yum -C -q --showduplicates list available`.
+pub fn list_available(root: &Path) -> CommandSpec {
+    root_flag(CommandSpec::new("yum"), root)
+        .arg("-C")
+        .arg("-q")
+        .arg("--showduplicates")
+        .arg("list")
+        .arg("available")
+}
+
+fn split_name_arch(word: &str) -> Option<(&str, &str)> {
+    let (name, arch) = word.rsplit_once('.')?;
+    (!name.is_empty() && ARCHES.contains(&arch)).then_some((name, arch))
+}
+
+fn is_version(word: &str) -> bool {
+    let rest = match word.split_once(':') {
+        Some((epoch, rest)) if epoch.bytes().all(|b| b.is_ascii_digit()) => rest,
+        Some(_) => return false,
+        None => word,
+    };
+    rest.contains('-')
+        && rest
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+/// The rows of a `yum list` / `yum check-update` table: (name, arch, `[epoch:]version-release`
+/// with a 0 epoch dropped, repository).
+pub fn parse_list(text: &str) -> Vec<(String, String, String, String)> {
+    let mut rows = Vec::new();
+    let mut current: Option<(String, String, Option<String>)> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("Obsoleting") {
+            break;
+        }
+        if trimmed.starts_with("Loaded plugins")
+            || trimmed.starts_with("Loading mirror")
+            || trimmed.starts_with('*')
+            || trimmed.starts_with("Last metadata expiration")
+        {
+            continue;
+        }
+        for word in trimmed.split_whitespace() {
+            match current.as_mut() {
+                Some((_, _, None)) if is_version(word) => {
+                    if let Some(row) = current.as_mut() {
+                        row.2 = Some(word.to_string());
+                    }
+                }
+                Some((name, arch, Some(version))) => {
+                    let version = version.strip_prefix("0:").unwrap_or(version).to_string();
+                    rows.push((name.clone(), arch.clone(), version, word.to_string()));
+                    current = None;
+                }
+                _ => {
+                    if let Some((name, arch)) = split_name_arch(word) {
+                        current = Some((name.to_string(), arch.to_string(), None));
+                    }
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// The available versions from `yum list available` output.
+pub fn available_from_list(text: &str) -> Vec<AvailableVersion> {
+    parse_list(text)
+        .into_iter()
+        .map(|(name, arch, version, repository)| AvailableVersion {
+            name: name.into(),
+            arch: arch.into(),
+            version: version.into(),
+            advisories: Vec::new(),
+            build_time: None,
+            origins: Vec::new(),
+            priority: None,
+            section: None,
+            repository: Some(repository.trim_start_matches('@').to_string()),
+        })
+        .collect()
+}
+
+/// Whether a live process holds yum's lock (`var/run/yum.pid` under the root): its PID and
+/// command.
+pub fn lock_holder(root: &Path) -> Option<(u32, String)> {
+    ["var/run/yum.pid", "run/yum.pid"].iter().find_map(|file| {
+        let pid: u32 = std::fs::read_to_string(root.join(file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let command = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        Some((pid, command.trim().to_string()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_rows_and_extra_words() {
+        let text = "Loaded plugins: fastestmirror\n * base: mirrors.example.com\nAvailable Packages\n\
+                    NetworkManager-config-server.x86_64       1:1.4.0-20.el7_3     \nrhui-rhel-7\n\
+                    python-rhsm-certificates.x86_64\n1.17.10-1.el7_3      rhui\n\
+                    kernel.x86_64  3.10.0-693.1.1.el7  rhui error-updating\n\
+                    tar.x86_64  0:1.26-34.el7  @updates\n\
+                    Obsoleting Packages\ngrub2.x86_64 1:2-1 r\n";
+        let rows = parse_list(text);
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "NetworkManager-config-server".into(),
+                    "x86_64".into(),
+                    "1:1.4.0-20.el7_3".into(),
+                    "rhui-rhel-7".into()
+                ),
+                (
+                    "python-rhsm-certificates".into(),
+                    "x86_64".into(),
+                    "1.17.10-1.el7_3".into(),
+                    "rhui".into()
+                ),
+                (
+                    "kernel".into(),
+                    "x86_64".into(),
+                    "3.10.0-693.1.1.el7".into(),
+                    "rhui".into()
+                ),
+                (
+                    "tar".into(),
+                    "x86_64".into(),
+                    "1.26-34.el7".into(),
+                    "@updates".into()
+                ),
+            ]
+        );
+    }
+}
