@@ -146,21 +146,13 @@ fn yum_path_end_to_end_with_dnf_standing_in_for_yum() {
     assert_eq!(missing(&through_yum), theirs);
 
     // Install through `yum update NEVRA…`, then nothing is left.
-    let out = Command::new(crate::util::binary())
-        .args([
-            "install",
-            "--root",
-            dnf.root.to_str().unwrap(),
-            "--no-refresh",
-            "--output",
-            "json",
-        ])
-        .args(["--reboot-option", "NoReboot"])
-        .env("HOME", &dnf.home)
-        .env("PATH", &path)
-        .env("PATCH_BASELINE_AVAILABLE_FROM", "package-manager")
-        .output()
-        .unwrap();
+    let out = dnf.install(
+        &["--reboot-option", "NoReboot"],
+        &[
+            ("PATH", &path),
+            ("PATCH_BASELINE_AVAILABLE_FROM", "package-manager"),
+        ],
+    );
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -190,19 +182,7 @@ fn yum_lock_held_by_a_live_process_is_named() {
     std::fs::create_dir_all(dnf.root.join("var/run")).unwrap();
     std::fs::write(dnf.root.join("var/run/yum.pid"), other.id().to_string()).unwrap();
     let before = dnf.installed();
-    let out = Command::new(crate::util::binary())
-        .args([
-            "install",
-            "--root",
-            dnf.root.to_str().unwrap(),
-            "--no-refresh",
-            "--lock-timeout",
-            "1",
-        ])
-        .env("HOME", &dnf.home)
-        .env("PATH", &path)
-        .output()
-        .unwrap();
+    let out = dnf.install(&["--lock-timeout", "1"], &[("PATH", &path)]);
     other.kill().unwrap();
     other.wait().unwrap();
     assert_eq!(
