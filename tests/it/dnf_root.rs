@@ -181,15 +181,18 @@ pub fn missing(scan: &Value) -> BTreeSet<(String, String, String)> {
 
 pub fn scenario() -> DnfRoot {
     let dnf = DnfRoot::new();
-    for name in ["sec-imp", "bug", "sec-low", "fresh", "plain"] {
+    let names = [
+        "sec-imp", "bug", "sec-low", "fresh", "plain", "sec-mod", "enh",
+    ];
+    for name in names {
         dnf.rpm(name, None, "1.0");
     }
     dnf.rpm("ep", Some(2), "1.0");
     dnf.publish("");
-    dnf.dnf(&[
-        "-y", "install", "sec-imp", "bug", "sec-low", "fresh", "plain", "ep",
-    ]);
-    for name in ["sec-imp", "bug", "sec-low", "fresh", "plain"] {
+    let mut install = vec!["-y", "install", "ep"];
+    install.extend_from_slice(&names);
+    dnf.dnf(&install);
+    for name in names {
         dnf.rpm(name, None, "1.1");
     }
     dnf.rpm("ep", Some(2), "1.1");
@@ -229,6 +232,20 @@ pub fn scenario() -> DnfRoot {
             Some("Critical"),
             &old,
             &[("ep", 2, "1.1")],
+        ),
+        advisory(
+            "ALAS2023-2026-006",
+            "security",
+            Some("Moderate"),
+            &old,
+            &[("sec-mod", 0, "1.1")],
+        ),
+        advisory(
+            "ALAS2023-2026-007",
+            "enhancement",
+            None,
+            &old,
+            &[("enh", 0, "1.1")],
         ),
     ]
     .concat();
@@ -304,7 +321,7 @@ fn dnf_scan_agrees_with_dnf_updateinfo_and_check_update() {
         })
         .collect();
     assert_eq!(everything, check_update);
-    assert_eq!(everything.len(), 6);
+    assert_eq!(everything.len(), 8);
 }
 
 impl DnfRoot {
@@ -771,5 +788,139 @@ fn native_view_equals_dnf_with_priorities_excludes_and_disabled_repos() {
         "notincl-1.0",
     ] {
         assert!(rpms.contains(expected), "{expected} in {rpms:?}");
+    }
+}
+
+/// Every predefined RPM-family baseline, on the OS it is for: Missing equals what dnf's own
+/// `updateinfo list` (or `check-update`) says for the baseline's rules, less what the 7-day delay
+/// holds back. On yum systems the cache is read natively (see `yum.rs` for the yum command path).
+#[test]
+fn every_predefined_rpm_baseline_agrees_with_dnf() {
+    let dnf = scenario();
+    let lines_to_set = |text: String| -> BTreeSet<(String, String, String)> {
+        text.lines()
+            .filter_map(|l| l.split_whitespace().nth(2))
+            .map(nevra)
+            .collect()
+    };
+    let check_update: BTreeSet<(String, String, String)> = dnf
+        .dnf(&["check-update"])
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3).then(|| {
+                let (name, arch) = f[0].rsplit_once('.').unwrap();
+                (name.to_string(), arch.to_string(), f[1].to_string())
+            })
+        })
+        .collect();
+    let default_rules = [
+        "--sec-severity=Critical",
+        "--sec-severity=Important",
+        "--bugfix",
+    ];
+    let oracle_rules = [
+        "--sec-severity=Critical",
+        "--sec-severity=Important",
+        "--sec-severity=Moderate",
+        "--bugfix",
+        "--enhancement",
+    ];
+    let cases: [(&str, &str, &str, &str, &[&str]); 10] = [
+        (
+            "AWS-AlmaLinuxDefaultPatchBaseline",
+            "almalinux",
+            "9.3",
+            "AlmaLinux9.3",
+            &default_rules,
+        ),
+        (
+            "AWS-AmazonLinux2022DefaultPatchBaseline",
+            "amzn",
+            "2022",
+            "AmazonLinux2022",
+            &default_rules,
+        ),
+        (
+            "AWS-AmazonLinux2023DefaultPatchBaseline",
+            "amzn",
+            "2023",
+            "AmazonLinux2023",
+            &default_rules,
+        ),
+        (
+            "AWS-AmazonLinux2DefaultPatchBaseline",
+            "amzn",
+            "2",
+            "AmazonLinux2",
+            &default_rules,
+        ),
+        (
+            "AWS-AmazonLinuxDefaultPatchBaseline",
+            "amzn",
+            "2018.03",
+            "AmazonLinux2018.03",
+            &default_rules,
+        ),
+        (
+            "AWS-CentOSDefaultPatchBaseline",
+            "centos",
+            "7",
+            "CentOS7",
+            &[],
+        ),
+        (
+            "AWS-CentOSDefaultPatchBaseline",
+            "centos",
+            "8",
+            "CentOS8",
+            &[],
+        ),
+        (
+            "AWS-OracleLinuxDefaultPatchBaseline",
+            "ol",
+            "8.9",
+            "OracleLinux8.9",
+            &oracle_rules,
+        ),
+        (
+            "AWS-RedHatDefaultPatchBaseline",
+            "rhel",
+            "9.3",
+            "RedhatEnterpriseLinux9.3",
+            &default_rules,
+        ),
+        (
+            "AWS-RockyLinuxDefaultPatchBaseline",
+            "rocky",
+            "9.3",
+            "RockyLinux9.3",
+            &default_rules,
+        ),
+    ];
+    let too_recent: BTreeSet<&str> = ["fresh", "plain"].into_iter().collect();
+    for (baseline, id, version, product, rules) in cases {
+        std::fs::write(
+            dnf.root.join("etc/os-release"),
+            format!("ID=\"{id}\"\nVERSION_ID=\"{version}\"\n"),
+        )
+        .unwrap();
+        let scan = dnf.scan(&["--no-refresh"]);
+        assert_eq!(scan["baselineName"], baseline, "{product}");
+        assert_eq!(scan["product"], product);
+        let theirs = if rules.is_empty() {
+            // PRODUCT * with non-security updates: everything dnf would update.
+            check_update.clone()
+        } else {
+            let mut args = vec!["updateinfo", "list"];
+            args.extend_from_slice(rules);
+            lines_to_set(dnf.dnf(&args))
+        };
+        let expected: BTreeSet<_> = theirs
+            .into_iter()
+            .filter(|(name, _, _)| !too_recent.contains(name.as_str()))
+            .collect();
+        assert_eq!(missing(&scan), expected, "{baseline} on {product}");
+        assert!(!expected.is_empty());
     }
 }
