@@ -172,6 +172,20 @@ pub fn nevra(text: &str) -> (String, String, String) {
     )
 }
 
+/// What `dnf check-update` lists, as (name, arch, version).
+pub fn check_update(dnf: &DnfRoot) -> BTreeSet<(String, String, String)> {
+    dnf.dnf(&["check-update"])
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3).then(|| {
+                let (name, arch) = f[0].rsplit_once('.').unwrap();
+                (name.to_string(), arch.to_string(), f[1].to_string())
+            })
+        })
+        .collect()
+}
+
 pub fn missing(scan: &Value) -> BTreeSet<(String, String, String)> {
     in_state(scan, "Missing")
         .into_iter()
@@ -309,17 +323,7 @@ fn dnf_scan_agrees_with_dnf_updateinfo_and_check_update() {
     )
     .unwrap();
     let everything = missing(&dnf.scan(&["--no-refresh", "--baseline", &all]));
-    let check_update: BTreeSet<(String, String, String)> = dnf
-        .dnf(&["check-update"])
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 3).then(|| {
-                let (name, arch) = f[0].rsplit_once('.').unwrap();
-                (name.to_string(), arch.to_string(), f[1].to_string())
-            })
-        })
-        .collect();
+    let check_update = check_update(&dnf);
     assert_eq!(everything, check_update);
     assert_eq!(everything.len(), 8);
 }
@@ -724,17 +728,7 @@ fn native_view_equals_dnf_with_priorities_excludes_and_disabled_repos() {
             ("PATCH_BASELINE_AVAILABLE_FROM", "package-manager"),
         ],
     );
-    let check_update: BTreeSet<(String, String, String)> = dnf
-        .dnf(&["check-update"])
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 3).then(|| {
-                let (name, arch) = f[0].rsplit_once('.').unwrap();
-                (name.to_string(), arch.to_string(), f[1].to_string())
-            })
-        })
-        .collect();
+    let check_update = check_update(&dnf);
     let held = |scan: &Value| -> BTreeSet<String> {
         scan["packages"]
             .as_array()
@@ -803,17 +797,7 @@ fn every_predefined_rpm_baseline_agrees_with_dnf() {
             .map(nevra)
             .collect()
     };
-    let check_update: BTreeSet<(String, String, String)> = dnf
-        .dnf(&["check-update"])
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 3).then(|| {
-                let (name, arch) = f[0].rsplit_once('.').unwrap();
-                (name.to_string(), arch.to_string(), f[1].to_string())
-            })
-        })
-        .collect();
+    let check_update = check_update(&dnf);
     let default_rules = [
         "--sec-severity=Critical",
         "--sec-severity=Important",
