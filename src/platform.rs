@@ -44,11 +44,47 @@ impl OsRelease {
         Self { fields }
     }
 
-    /// Reads `etc/os-release`, else `usr/lib/os-release`, under `root`.
+    /// Reads `etc/os-release`, else `usr/lib/os-release`, else (older RPM systems: Amazon
+    /// Linux AMI, EL6) the one line of `etc/system-release`, under `root`.
     pub fn from_root(root: &Path) -> std::io::Result<Self> {
         std::fs::read_to_string(root.join("etc/os-release"))
             .or_else(|_| std::fs::read_to_string(root.join("usr/lib/os-release")))
             .map(|text| Self::parse(&text))
+            .or_else(|error| {
+                std::fs::read_to_string(root.join("etc/system-release"))
+                    .ok()
+                    .and_then(|line| Self::from_system_release(&line))
+                    .ok_or(error)
+            })
+    }
+
+    /// The `ID` and `VERSION_ID` that a `system-release` line stands for, e.g. `Amazon Linux
+    /// AMI release 2018.03` → `amzn` `2018.03`, `CentOS Linux release 7.9.2009 (Core)` →
+    /// `centos` `7.9.2009`.
+    ///
+    /// ```
+    /// use patch_baseline::platform::OsRelease;
+    /// let os = OsRelease::from_system_release("Red Hat Enterprise Linux Server release 7.9 (Maipo)").unwrap();
+    /// assert_eq!((os.get("ID"), os.get("VERSION_ID")), (Some("rhel"), Some("7.9")));
+    /// ```
+    pub fn from_system_release(line: &str) -> Option<Self> {
+        let line = line.lines().next()?.trim();
+        let (name, rest) = line.split_once(" release ")?;
+        let version = rest.split_whitespace().next()?;
+        let id = [
+            ("Amazon Linux", "amzn"),
+            ("CentOS", "centos"),
+            ("Red Hat Enterprise Linux", "rhel"),
+            ("Oracle Linux", "ol"),
+            ("Rocky Linux", "rocky"),
+            ("AlmaLinux", "almalinux"),
+        ]
+        .iter()
+        .find(|(prefix, _)| name.starts_with(prefix))?
+        .1;
+        Some(Self::parse(&format!(
+            "ID={id}\nVERSION_ID={version}\nNAME=\"{name}\"\n"
+        )))
     }
 
     /// The value of a field.
@@ -213,6 +249,43 @@ pub fn detect(os: &OsRelease) -> Option<Platform> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_release_lines() {
+        let cases = [
+            (
+                "Amazon Linux AMI release 2018.03\n",
+                "AmazonLinux2018.03",
+                PackageManagerKind::Yum,
+            ),
+            (
+                "Amazon Linux release 2 (Karoo)",
+                "AmazonLinux2",
+                PackageManagerKind::Yum,
+            ),
+            (
+                "CentOS Linux release 7.9.2009 (Core)",
+                "CentOS7.9.2009",
+                PackageManagerKind::Yum,
+            ),
+            (
+                "Oracle Linux Server release 8.9",
+                "OracleLinux8.9",
+                PackageManagerKind::Dnf,
+            ),
+        ];
+        for (line, product, manager) in cases {
+            let os = OsRelease::from_system_release(line).unwrap();
+            let platform = detect(&os).unwrap();
+            assert_eq!(
+                (platform.product.as_str(), platform.package_manager),
+                (product, manager),
+                "{line}"
+            );
+        }
+        assert!(OsRelease::from_system_release("Fedora release 39 (Thirty Nine)").is_none());
+        assert!(OsRelease::from_system_release("").is_none());
+    }
 
     #[test]
     fn detection_table() {

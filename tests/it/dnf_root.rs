@@ -172,6 +172,29 @@ pub fn nevra(text: &str) -> (String, String, String) {
     )
 }
 
+/// A baseline file for Amazon Linux 2023 with `rules` and `extra` top-level members.
+pub fn al2023_baseline(dir: &std::path::Path, name: &str, rules: &str, extra: &str) -> String {
+    let path = write_baseline(dir, name, rules, extra);
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("DEBIAN", "AMAZON_LINUX_2023"),
+    )
+    .unwrap();
+    path
+}
+
+/// A baseline approving every update at once, security or not (what `dnf check-update` offers).
+pub fn approve_everything(dnf: &DnfRoot) -> String {
+    al2023_baseline(
+        &dnf.base,
+        "all",
+        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["*"]}]}, "ApproveAfterDays": 0, "EnableNonSecurity": true}"#,
+        "",
+    )
+}
+
 /// What `dnf check-update` lists, as (name, arch, version).
 pub fn check_update(dnf: &DnfRoot) -> BTreeSet<(String, String, String)> {
     dnf.dnf(&["check-update"])
@@ -309,19 +332,7 @@ fn dnf_scan_agrees_with_dnf_updateinfo_and_check_update() {
     assert_eq!(fresh["reasons"][0]["kind"], "tooRecent");
 
     // Every update, no delay, non-security too: exactly `dnf check-update`.
-    let all = write_baseline(
-        &dnf.base,
-        "all",
-        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["*"]}]}, "ApproveAfterDays": 0, "EnableNonSecurity": true}"#,
-        "",
-    );
-    std::fs::write(
-        &all,
-        std::fs::read_to_string(&all)
-            .unwrap()
-            .replace("DEBIAN", "AMAZON_LINUX_2023"),
-    )
-    .unwrap();
+    let all = approve_everything(&dnf);
     let everything = missing(&dnf.scan(&["--no-refresh", "--baseline", &all]));
     let check_update = check_update(&dnf);
     assert_eq!(everything, check_update);
@@ -444,20 +455,12 @@ fn dnf_block_keeps_rejected_dependencies_out_and_allow_lets_them_in() {
     ));
     dnf.dnf(&["makecache"]);
     let baseline = |action: &str| {
-        let path = write_baseline(
+        al2023_baseline(
             &dnf.base,
             action,
             r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["Security"]}]}, "ApproveAfterDays": 0}"#,
             &format!(r#", "RejectedPatches": ["lib-1.1*"], "RejectedPatchesAction": "{action}""#),
-        );
-        std::fs::write(
-            &path,
-            std::fs::read_to_string(&path)
-                .unwrap()
-                .replace("DEBIAN", "AMAZON_LINUX_2023"),
         )
-        .unwrap();
-        path
     };
     let block = baseline("BLOCK");
     let out = dnf.install(&["--baseline", &block], &[]);
@@ -695,19 +698,7 @@ fn native_view_equals_dnf_with_priorities_excludes_and_disabled_repos() {
     )
     .unwrap();
     dnf.dnf(&["makecache"]);
-    let all = write_baseline(
-        &dnf.base,
-        "all",
-        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["*"]}]}, "ApproveAfterDays": 0, "EnableNonSecurity": true}"#,
-        "",
-    );
-    std::fs::write(
-        &all,
-        std::fs::read_to_string(&all)
-            .unwrap()
-            .replace("DEBIAN", "AMAZON_LINUX_2023"),
-    )
-    .unwrap();
+    let all = approve_everything(&dnf);
     let native = dnf.scan(&["--no-refresh", "--baseline", &all]);
     assert!(
         native["warnings"].as_array().unwrap().is_empty(),
@@ -907,4 +898,57 @@ fn every_predefined_rpm_baseline_agrees_with_dnf() {
         assert_eq!(missing(&scan), expected, "{baseline} on {product}");
         assert!(!expected.is_empty());
     }
+}
+
+/// ApprovedPatches by advisory id and by CVE id, with no rule approving anything else.
+#[test]
+fn dnf_approved_by_advisory_and_cve_ids() {
+    let dnf = scenario();
+    let path = al2023_baseline(
+        &dnf.base,
+        "ids",
+        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["Newpackage"]}]}, "ApproveAfterDays": 0}"#,
+        r#", "ApprovedPatches": ["ALAS2023-2026-003", "CVE-ALAS2023-2026-006"]"#,
+    );
+    let scan = dnf.scan(&["--no-refresh", "--baseline", &path]);
+    let names: BTreeSet<String> = missing(&scan).into_iter().map(|(n, _, _)| n).collect();
+    assert_eq!(
+        names,
+        ["sec-low", "sec-mod"]
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    );
+}
+
+/// A modular repository: the native reader steps aside (with a warning) and dnf's own view,
+/// modular filtering included, is what the scan uses: a package that only a non-enabled module
+/// stream provides is not offered, as `dnf check-update` agrees.
+#[test]
+fn dnf_modular_repository_uses_dnfs_view() {
+    let dnf = scenario();
+    let modules = dnf.base.join("modules.yaml");
+    std::fs::write(
+        &modules,
+        "---\ndocument: modulemd\nversion: 2\ndata:\n  name: testmod\n  stream: \"1\"\n  version: 1\n  context: c0ffee42\n  arch: noarch\n  summary: t\n  description: t\n  license:\n    module: [MIT]\n  artifacts:\n    rpms:\n    - plain-0:1.1-1.noarch\n...\n",
+    )
+    .unwrap();
+    run(Command::new("modifyrepo_c")
+        .arg("--mdtype=modules")
+        .arg(&modules)
+        .arg(dnf.repo.join("repodata")));
+    dnf.dnf(&["makecache"]);
+    let all = approve_everything(&dnf);
+    let scan = dnf.scan(&["--no-refresh", "--baseline", &all]);
+    assert!(
+        scan["warnings"].to_string().contains("is modular"),
+        "{}",
+        scan["warnings"]
+    );
+    let theirs = check_update(&dnf);
+    assert!(
+        !theirs.iter().any(|(n, _, _)| n == "plain"),
+        "dnf filters the modular package: {theirs:?}"
+    );
+    assert_eq!(missing(&scan), theirs);
 }
