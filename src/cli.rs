@@ -127,11 +127,17 @@ pub struct ReportArgs {
     pub fail_on_non_compliant: bool,
 }
 
+/// `--root` as an absolute path.
+fn absolute_root(text: &str) -> Result<PathBuf, String> {
+    std::path::absolute(text).map_err(|e| format!("`{text}`: {e}"))
+}
+
 /// Which system `scan` and `install` work on, and how its metadata is refreshed.
 #[derive(Debug, clap::Args)]
 pub struct SystemArgs {
-    /// The root of the system (the host by default; a mounted image, a chroot).
-    #[arg(long, default_value = "/")]
+    /// The root of the system (the host by default; a mounted image, a chroot). A relative
+    /// path is taken from the current directory (rpm and dnf need it absolute).
+    #[arg(long, default_value = "/", value_parser = absolute_root)]
     pub root: PathBuf,
     /// Do not refresh the package metadata first (`apt-get update`).
     #[arg(long)]

@@ -370,6 +370,26 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
             .timestamp_millis_opt((seconds * 1000.0).round() as i64)
             .single();
     }
+    // The common `YYYY-MM-DD HH:MM:SS`, read directly (feeds hold thousands of them).
+    let b = text.as_bytes();
+    if b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b' ' || b[10] == b'T')
+        && b[13] == b':'
+        && b[16] == b':'
+    {
+        let number = |range: std::ops::Range<usize>| -> Option<u32> {
+            text.get(range.clone())
+                .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))?
+                .parse()
+                .ok()
+        };
+        let year = i32::try_from(number(0..4)?).ok()?;
+        return NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)
+            .and_then(|d| d.and_hms_opt(number(11..13)?, number(14..16)?, number(17..19)?))
+            .map(|d| d.and_utc());
+    }
     if let Ok(parsed) = DateTime::parse_from_rfc3339(text) {
         return Some(parsed.with_timezone(&Utc));
     }

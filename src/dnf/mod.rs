@@ -6,7 +6,7 @@
 //! configuration (no modules, no versionlock), else asked of `dnf repoquery`. Installing is in
 //! [`install`].
 
-use std::collections::HashMap;
+use crate::fasthash::{FastMap, FastSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -145,14 +145,14 @@ fn apply_host_hiding(
     installed: &mut [InstalledPackage],
 ) -> Vec<AvailableVersion> {
     use crate::version::compare_rpm;
-    let mut by_name: HashMap<&str, Vec<&repos::Offered>> = HashMap::new();
+    let mut by_name: FastMap<&str, Vec<&repos::Offered>> = FastMap::default();
     for package in &offered {
         by_name
             .entry(package.package.name.as_str())
             .or_default()
             .push(package);
     }
-    let mut held_names: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut held_names: FastSet<String> = FastSet::default();
     for package in installed.iter_mut() {
         let newer = |excluded: bool| {
             by_name.get(package.name.as_str()).is_some_and(|list| {
@@ -304,7 +304,7 @@ pub fn scan(
         Err(available) => available,
     };
     let mut advisories: Vec<Advisory> = Vec::new();
-    let mut index_of: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
+    let mut index_of: FastMap<(&str, &str, &str), Vec<usize>> = FastMap::default();
     for (index, version) in available.iter().enumerate() {
         index_of
             .entry((
@@ -316,8 +316,7 @@ pub fn scan(
             .push(index);
     }
     let mut links: Vec<(usize, compact_str::CompactString)> = Vec::new();
-    let mut known: std::collections::HashSet<compact_str::CompactString> =
-        std::collections::HashSet::new();
+    let mut known: FastSet<compact_str::CompactString> = FastSet::default();
     for notice in metadata.notices {
         let id = notice.advisory.id.clone();
         let mut listed = false;

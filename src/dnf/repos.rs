@@ -9,7 +9,6 @@
 //! the cache), an active versionlock plugin, and a repository whose cache is missing or
 //! ambiguous all return [`Native::Unsupported`] with the reason, and the caller asks dnf.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::model::Family;
@@ -336,7 +335,7 @@ pub fn best_priority<'a>(
             .find(|r| r.id == repo)
             .map_or(99, |r| r.priority)
     };
-    let mut best: HashMap<&str, i64> = HashMap::new();
+    let mut best: crate::fasthash::FastMap<&str, i64> = crate::fasthash::FastMap::default();
     for (name, repo, hidden) in items.clone() {
         if !hidden {
             let entry = best.entry(name).or_insert_with(|| priority(repo));

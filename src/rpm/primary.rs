@@ -146,10 +146,26 @@ pub fn parse_file(path: &Path) -> Result<Vec<PrimaryPackage>, UpdateinfoError> {
     }
 }
 
+/// Where `needle` (which starts with its only `<`… or any first byte) first occurs in `hay`:
+/// a `memchr` on the first byte and a comparison, cheaper than building a substring searcher
+/// for the short distances inside one package.
+fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut from = 0;
+    while let Some(at) = memchr::memchr(first, &hay[from..]) {
+        let at = from + at;
+        if hay[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// The text between `<tag>` and `</tag>` in `block`, unescaped.
 fn element_text(block: &[u8], open_tag: &[u8], close_tag: &[u8]) -> Option<String> {
-    let start = memchr::memmem::find(block, open_tag)? + open_tag.len();
-    let length = memchr::memmem::find(&block[start..], close_tag)?;
+    let start = find_short(block, open_tag)? + open_tag.len();
+    let length = find_short(&block[start..], close_tag)?;
     let raw = std::str::from_utf8(&block[start..start + length]).ok()?;
     Some(unescape(raw.trim()))
 }
@@ -165,7 +181,7 @@ fn unescape(text: &str) -> String {
 
 /// The attributes of the empty element starting with `prefix` (`<version `) in `block`.
 fn attributes<'a>(block: &'a [u8], prefix: &[u8]) -> Vec<(&'a [u8], String)> {
-    let Some(start) = memchr::memmem::find(block, prefix) else {
+    let Some(start) = find_short(block, prefix) else {
         return Vec::new();
     };
     let rest = &block[start + prefix.len()..];

@@ -300,6 +300,22 @@ fn dnf_scan_agrees_with_dnf_updateinfo_and_check_update() {
         (Some("AMAZON_LINUX_2023"), Some("AmazonLinux2023"))
     );
     let ours = missing(&scan);
+    // A relative --root is taken from the current directory (rpm itself refuses one).
+    let relative = Command::new(binary())
+        .current_dir(&dnf.base)
+        .args([
+            "scan",
+            "--root",
+            "root",
+            "--no-refresh",
+            "--read-only",
+            "--output",
+            "json",
+        ])
+        .env("HOME", &dnf.home)
+        .output()
+        .unwrap();
+    assert_eq!(missing(&report(&relative)), ours);
     let to_set = |text: String| -> BTreeSet<(String, String, String)> {
         text.lines()
             .filter_map(|l| l.split_whitespace().nth(2))
