@@ -467,6 +467,7 @@ fn run_list(root: &Path, stdout: &mut dyn Write) -> Result<Outcome, CliError> {
 fn scan_system(
     root: &Path,
     refresh: Option<u64>,
+    read_only: bool,
     context: &Context,
     warnings: &mut Vec<String>,
 ) -> Result<Inventory, CliError> {
@@ -525,7 +526,8 @@ fn scan_system(
             } else {
                 crate::dnf::AvailableFrom::Auto
             };
-            crate::dnf::scan(&SystemRunner, root, &platform, tool, from, warnings)?
+            let cache = crate::dnf::cache::MetadataCache::new(root, !read_only);
+            crate::dnf::scan(&SystemRunner, root, &platform, tool, from, &cache, warnings)?
         }
         other @ crate::model::PackageManagerKind::Zypper => {
             return Err(CliError::Unsupported(format!(
@@ -602,6 +604,7 @@ fn run_scan(
     let mut inventory = scan_system(
         &args.system.root,
         args.system.refresh(),
+        args.read_only,
         context,
         &mut warnings,
     )?;
@@ -717,6 +720,7 @@ fn run_install(
     let before = scan_system(
         &args.system.root,
         args.system.refresh(),
+        false,
         context,
         &mut warnings,
     )?;
@@ -836,7 +840,7 @@ fn run_install(
         ));
     }
     drop(scan);
-    let mut after = scan_system(&args.system.root, None, context, &mut warnings)?;
+    let mut after = scan_system(&args.system.root, None, false, context, &mut warnings)?;
 
     // What this run changed (spec §4.4): packages whose installed version is new.
     let before_versions: HashMap<(&str, &str), &str> = before

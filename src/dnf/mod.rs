@@ -18,6 +18,7 @@ use crate::model::PackageManagerKind;
 use crate::platform::Platform;
 use crate::rpm::updateinfo;
 
+pub mod cache;
 pub mod install;
 pub mod repos;
 pub mod yum;
@@ -191,7 +192,7 @@ fn apply_host_hiding(
 /// What the repositories say: natively read packages (or dnf's list) and the advisories.
 struct Metadata {
     offered: Result<Vec<repos::Offered>, Vec<AvailableVersion>>,
-    notices: Vec<updateinfo::UpdateNotice>,
+    notices: Vec<cache::Notice>,
     warning: Option<String>,
 }
 
@@ -200,6 +201,7 @@ fn read_metadata(
     root: &Path,
     tool: install::Tool,
     from: AvailableFrom,
+    cache: &cache::MetadataCache,
 ) -> Result<Metadata, DnfError> {
     let is_yum = tool == install::Tool::Yum;
     // The enabled repositories' advisory feeds, each read on its own thread beside the
@@ -214,10 +216,10 @@ fn read_metadata(
     std::thread::scope(|scope| {
         let readers: Vec<_> = files
             .iter()
-            .map(|file| scope.spawn(move || updateinfo::parse_file(file)))
+            .map(|file| scope.spawn(move || cache.updateinfo(file)))
             .collect();
         let native = match from {
-            AvailableFrom::Auto => repos::available(root, is_yum, std::env::consts::ARCH)?,
+            AvailableFrom::Auto => repos::available(root, is_yum, std::env::consts::ARCH, cache)?,
             AvailableFrom::PackageManager => repos::Native::Unsupported("asked to".to_string()),
         };
         let (offered, warning) = match native {
@@ -283,11 +285,12 @@ pub fn scan(
     platform: &Platform,
     tool: install::Tool,
     from: AvailableFrom,
+    cache: &cache::MetadataCache,
     warnings: &mut Vec<String>,
 ) -> Result<Inventory, DnfError> {
     let (installed, metadata) = std::thread::scope(|scope| {
         let reading = scope.spawn(|| installed(runner, root));
-        let metadata = read_metadata(runner, root, tool, from);
+        let metadata = read_metadata(runner, root, tool, from, cache);
         let installed = reading.join().unwrap_or_else(|_| {
             Err(DnfError::Exec(ExecError::Spawn {
                 command: "rpm -qa".to_string(),
@@ -320,10 +323,9 @@ pub fn scan(
     for notice in metadata.notices {
         let id = notice.advisory.id.clone();
         let mut listed = false;
-        for package in &notice.packages {
+        for (name, arch, evr) in &notice.packages {
             // Only an exact NEVRA match applies (feeds list packages of other releases too).
-            let evr = package.evr();
-            let key = (package.name.as_str(), package.arch.as_str(), evr.as_str());
+            let key = (name.as_str(), arch.as_str(), evr.as_str());
             for &index in index_of.get(&key).map_or(&[][..], Vec::as_slice) {
                 links.push((index, id.clone()));
                 listed = true;

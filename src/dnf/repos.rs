@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::Family;
 use crate::pattern::{PackageRef, PatternList};
-use crate::rpm::primary::{self, PrimaryPackage};
+use crate::rpm::primary::PrimaryPackage;
 use crate::rpm::updateinfo::UpdateinfoError;
 
 /// One repository section.
@@ -349,7 +349,12 @@ pub fn best_priority<'a>(
 
 /// Computes what dnf (or yum) offers on the system under `root`, from its configuration and
 /// metadata cache.
-pub fn available(root: &Path, yum: bool, machine: &str) -> Result<Native, UpdateinfoError> {
+pub fn available(
+    root: &Path,
+    yum: bool,
+    machine: &str,
+    parsed: &crate::dnf::cache::MetadataCache,
+) -> Result<Native, UpdateinfoError> {
     let config = read_config(root, yum);
     if config.versionlock {
         return Ok(Native::Unsupported(
@@ -389,7 +394,7 @@ pub fn available(root: &Path, yum: bool, machine: &str) -> Result<Native, Update
         }
         let excludes = PatternList::new(&repo.excludes);
         let includes = PatternList::new(&repo.includes);
-        for package in primary::parse_file(&primary_file)? {
+        for package in parsed.primary(&primary_file)? {
             if !arches.contains(&package.arch.as_str()) {
                 continue;
             }

@@ -1,0 +1,233 @@
+//! A cache of what the scan reads from repository metadata, as dnf keeps its own (libsolv)
+//! cache: for each cached `primary` and `updateinfo` file, the few fields the scan uses, in
+//! `var/cache/patch-baseline` under the root. An entry is used only while its source file has
+//! the recorded path, size and modification time; anything else (missing, stale, unreadable,
+//! malformed) means the source is parsed again. A scan with `--read-only` reads entries but
+//! never writes them.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::Advisory;
+use crate::rpm::primary::{self, PrimaryPackage};
+use crate::rpm::updateinfo::{self, UpdateinfoError};
+
+/// An advisory with the exact packages (name, arch, `[epoch:]version-release`) it lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// The advisory.
+    pub advisory: Advisory,
+    /// (name, arch, evr) of each listed package.
+    pub packages: Vec<(String, String, String)>,
+}
+
+/// Where entries live and whether they may be written.
+#[derive(Debug, Clone)]
+pub struct MetadataCache {
+    dir: PathBuf,
+    writable: bool,
+}
+
+const VERSION: &str = "patch-baseline metadata cache 1";
+
+fn identity(source: &Path) -> Option<String> {
+    let metadata = std::fs::metadata(source).ok()?;
+    let modified = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some(format!(
+        "{VERSION}\t{}\t{}\t{modified}",
+        source.display(),
+        metadata.len()
+    ))
+}
+
+impl MetadataCache {
+    /// The cache of the system under `root`; `writable` false reads only.
+    pub fn new(root: &Path, writable: bool) -> Self {
+        Self {
+            dir: root.join("var/cache/patch-baseline"),
+            writable,
+        }
+    }
+
+    fn entry(&self, source: &Path, kind: &str) -> PathBuf {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash = BuildHasherDefault::<crate::fasthash::FastHasher>::default()
+            .hash_one(source.as_os_str().as_encoded_bytes());
+        self.dir.join(format!("{kind}-{hash:016x}"))
+    }
+
+    /// The body of a valid entry for `source`.
+    fn read(&self, source: &Path, kind: &str) -> Option<String> {
+        let identity = identity(source)?;
+        let text = std::fs::read_to_string(self.entry(source, kind)).ok()?;
+        let (header, body) = text.split_once('\n')?;
+        (header == identity).then(|| body.to_string())
+    }
+
+    fn write(&self, source: &Path, kind: &str, body: &str) {
+        if !self.writable {
+            return;
+        }
+        let Some(identity) = identity(source) else {
+            return;
+        };
+        // A cache that cannot be written is no error: the next scan parses again.
+        let _ = std::fs::create_dir_all(&self.dir).and_then(|()| {
+            crate::state::write_atomically(
+                &self.entry(source, kind),
+                format!("{identity}\n{body}").as_bytes(),
+            )
+        });
+    }
+
+    /// The packages of a primary file.
+    pub fn primary(&self, source: &Path) -> Result<Vec<PrimaryPackage>, UpdateinfoError> {
+        if let Some(body) = self.read(source, "primary")
+            && let Some(packages) = decode_primary(&body)
+        {
+            return Ok(packages);
+        }
+        let packages = primary::parse_file(source)?;
+        if let Some(body) = encode_primary(&packages) {
+            self.write(source, "primary", &body);
+        }
+        Ok(packages)
+    }
+
+    /// The notices of an updateinfo file.
+    pub fn updateinfo(&self, source: &Path) -> Result<Vec<Notice>, UpdateinfoError> {
+        if let Some(body) = self.read(source, "updateinfo")
+            && let Ok(notices) = serde_json::from_str::<Vec<Notice>>(&body)
+        {
+            return Ok(notices);
+        }
+        let notices: Vec<Notice> = updateinfo::parse_file(source)?
+            .into_iter()
+            .map(|notice| Notice {
+                packages: notice
+                    .packages
+                    .iter()
+                    .map(|p| (p.name.clone(), p.arch.clone(), p.evr()))
+                    .collect(),
+                advisory: notice.advisory,
+            })
+            .collect();
+        if let Ok(body) = serde_json::to_string(&notices) {
+            self.write(source, "updateinfo", &body);
+        }
+        Ok(notices)
+    }
+}
+
+/// One line per package: name, arch, epoch, version, release, build time, tab-separated;
+/// `None` when a field holds a tab or a newline.
+fn encode_primary(packages: &[PrimaryPackage]) -> Option<String> {
+    let mut body = String::with_capacity(packages.len() * 48);
+    for p in packages {
+        let fields = [&p.name, &p.arch, &p.epoch, &p.version, &p.release];
+        if fields.iter().any(|f| f.contains(['\t', '\n'])) {
+            return None;
+        }
+        for field in fields {
+            body.push_str(field);
+            body.push('\t');
+        }
+        if let Some(time) = p.build_time {
+            body.push_str(&time.to_string());
+        }
+        body.push('\n');
+    }
+    Some(body)
+}
+
+fn decode_primary(body: &str) -> Option<Vec<PrimaryPackage>> {
+    body.lines()
+        .map(|line| {
+            let mut f = line.split('\t');
+            let mut next = || f.next().map(ToString::to_string);
+            let package = PrimaryPackage {
+                name: next()?,
+                arch: next()?,
+                epoch: next()?,
+                version: next()?,
+                release: next()?,
+                build_time: None,
+            };
+            let build = next()?;
+            Some(PrimaryPackage {
+                build_time: if build.is_empty() {
+                    None
+                } else {
+                    Some(build.parse().ok()?)
+                },
+                ..package
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn primary_lines_round_trip() {
+        let packages = vec![
+            PrimaryPackage {
+                name: "bash".into(),
+                arch: "x86_64".into(),
+                epoch: "0".into(),
+                version: "5.2".into(),
+                release: "1".into(),
+                build_time: Some(1_700_000_000),
+            },
+            PrimaryPackage {
+                name: "tar".into(),
+                arch: "noarch".into(),
+                epoch: "2".into(),
+                version: "1.34".into(),
+                release: "1".into(),
+                build_time: None,
+            },
+        ];
+        let body = encode_primary(&packages).unwrap();
+        assert_eq!(decode_primary(&body).unwrap(), packages);
+        assert_eq!(decode_primary("bash\tx86_64\n"), None, "malformed");
+        let mut odd = packages[0].clone();
+        odd.name = "a\tb".into();
+        assert_eq!(encode_primary(&[odd]), None);
+    }
+
+    #[test]
+    fn entries_follow_their_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("primary.xml");
+        std::fs::write(
+            &source,
+            r#"<metadata><package type="rpm"><name>a</name><arch>noarch</arch><version epoch="0" ver="1" rel="1"/></package></metadata>"#,
+        )
+        .unwrap();
+        let cache = MetadataCache::new(dir.path(), true);
+        assert_eq!(cache.primary(&source).unwrap().len(), 1);
+        let entry = cache.entry(&source, "primary");
+        assert!(entry.exists(), "written");
+        // A read-only cache reads the entry; a changed source is parsed again.
+        let reader = MetadataCache::new(dir.path(), false);
+        assert_eq!(reader.primary(&source).unwrap()[0].name, "a");
+        std::fs::write(
+            &source,
+            r#"<metadata><package type="rpm"><name>b</name><arch>noarch</arch><version epoch="0" ver="1" rel="1"/></package><package type="rpm"><name>c</name><arch>noarch</arch><version epoch="0" ver="1" rel="1"/></package></metadata>"#,
+        )
+        .unwrap();
+        assert_eq!(reader.primary(&source).unwrap().len(), 2);
+        // A corrupt entry is ignored.
+        std::fs::write(&entry, "garbage").unwrap();
+        assert_eq!(cache.primary(&source).unwrap().len(), 2);
+    }
+}
