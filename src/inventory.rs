@@ -187,7 +187,7 @@ pub struct AvailableVersion {
     pub section: Option<CompactString>,
     /// The repository it comes from (informational).
     #[serde(default)]
-    pub repository: Option<String>,
+    pub repository: Option<CompactString>,
 }
 
 /// A package installed by an earlier `NoReboot` install whose reboot has not happened yet.

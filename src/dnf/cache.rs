@@ -7,19 +7,19 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use compact_str::CompactString;
 
 use crate::inventory::Advisory;
 use crate::rpm::primary::{self, PrimaryPackage};
 use crate::rpm::updateinfo::{self, UpdateinfoError};
 
 /// An advisory with the exact packages (name, arch, `[epoch:]version-release`) it lists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     /// The advisory.
     pub advisory: Advisory,
     /// (name, arch, evr) of each listed package.
-    pub packages: Vec<(String, String, String)>,
+    pub packages: Vec<(CompactString, CompactString, CompactString)>,
 }
 
 /// Where entries live and whether they may be written.
@@ -62,12 +62,12 @@ impl MetadataCache {
         self.dir.join(format!("{kind}-{hash:016x}"))
     }
 
-    /// The body of a valid entry for `source`.
-    fn read(&self, source: &Path, kind: &str) -> Option<String> {
+    /// A valid entry for `source`, with where its body starts.
+    fn read(&self, source: &Path, kind: &str) -> Option<(String, usize)> {
         let identity = identity(source)?;
         let text = std::fs::read_to_string(self.entry(source, kind)).ok()?;
-        let (header, body) = text.split_once('\n')?;
-        (header == identity).then(|| body.to_string())
+        let (header, _) = text.split_once('\n')?;
+        (header == identity).then(|| (text, identity.len() + 1))
     }
 
     fn write(&self, source: &Path, kind: &str, body: &str) {
@@ -88,8 +88,8 @@ impl MetadataCache {
 
     /// The packages of a primary file.
     pub fn primary(&self, source: &Path) -> Result<Vec<PrimaryPackage>, UpdateinfoError> {
-        if let Some(body) = self.read(source, "primary")
-            && let Some(packages) = decode_primary(&body)
+        if let Some((text, body)) = self.read(source, "primary")
+            && let Some(packages) = decode_primary(&text[body..])
         {
             return Ok(packages);
         }
@@ -102,8 +102,8 @@ impl MetadataCache {
 
     /// The notices of an updateinfo file.
     pub fn updateinfo(&self, source: &Path) -> Result<Vec<Notice>, UpdateinfoError> {
-        if let Some(body) = self.read(source, "updateinfo")
-            && let Ok(notices) = serde_json::from_str::<Vec<Notice>>(&body)
+        if let Some((text, body)) = self.read(source, "updateinfo")
+            && let Some(notices) = decode_notices(&text[body..])
         {
             return Ok(notices);
         }
@@ -113,12 +113,18 @@ impl MetadataCache {
                 packages: notice
                     .packages
                     .iter()
-                    .map(|p| (p.name.clone(), p.arch.clone(), p.evr()))
+                    .map(|p| {
+                        (
+                            p.name.as_str().into(),
+                            p.arch.as_str().into(),
+                            p.evr().into(),
+                        )
+                    })
                     .collect(),
                 advisory: notice.advisory,
             })
             .collect();
-        if let Ok(body) = serde_json::to_string(&notices) {
+        if let Some(body) = encode_notices(&notices) {
             self.write(source, "updateinfo", &body);
         }
         Ok(notices)
@@ -147,29 +153,126 @@ fn encode_primary(packages: &[PrimaryPackage]) -> Option<String> {
 }
 
 fn decode_primary(body: &str) -> Option<Vec<PrimaryPackage>> {
-    body.lines()
-        .map(|line| {
-            let mut f = line.split('\t');
-            let mut next = || f.next().map(ToString::to_string);
-            let package = PrimaryPackage {
-                name: next()?,
-                arch: next()?,
-                epoch: next()?,
-                version: next()?,
-                release: next()?,
-                build_time: None,
-            };
-            let build = next()?;
-            Some(PrimaryPackage {
-                build_time: if build.is_empty() {
-                    None
-                } else {
-                    Some(build.parse().ok()?)
-                },
-                ..package
-            })
-        })
-        .collect()
+    let mut packages = Vec::with_capacity(memchr::memchr_iter(b'\n', body.as_bytes()).count());
+    for line in body.lines() {
+        packages.push(decode_primary_line(line)?);
+    }
+    Some(packages)
+}
+
+fn decode_primary_line(line: &str) -> Option<PrimaryPackage> {
+    let mut f = line.split('\t');
+    let mut next = || f.next().map(CompactString::from);
+    let (name, arch, epoch, version, release) = (next()?, next()?, next()?, next()?, next()?);
+    let build = next()?;
+    Some(PrimaryPackage {
+        name,
+        arch,
+        epoch,
+        version,
+        release,
+        build_time: if build.is_empty() {
+            None
+        } else {
+            Some(build.parse().ok()?)
+        },
+    })
+}
+
+/// An advisory line (`A`, id, type, severity or `-`, issued and updated seconds or empty,
+/// reboot `1`/`0`, CVEs and Bugzilla ids comma-joined) and one `P` line (name, arch, evr) per
+/// package; `None` when a field holds a tab, a newline or (in a list) a comma.
+fn encode_notices(notices: &[Notice]) -> Option<String> {
+    use std::fmt::Write as _;
+    let bad = |text: &str| text.contains(['\t', '\n']);
+    let bad_item = |text: &String| bad(text) || text.contains(',');
+    let mut body = String::new();
+    for notice in notices {
+        let a = &notice.advisory;
+        let severity = a.severity.as_deref();
+        if bad(&a.id)
+            || bad(&a.kind)
+            || severity.is_some_and(|s| bad(s) || s == "-")
+            || a.cves.iter().any(bad_item)
+            || a.bugzillas.iter().any(bad_item)
+        {
+            return None;
+        }
+        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.timestamp().to_string()).unwrap_or_default()
+        };
+        let _ = writeln!(
+            body,
+            "A\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            a.id,
+            a.kind,
+            severity.unwrap_or("-"),
+            time(a.issued),
+            time(a.updated),
+            u8::from(a.reboot_suggested),
+            a.cves.join(","),
+            a.bugzillas.join(",")
+        );
+        for (name, arch, evr) in &notice.packages {
+            if bad(name) || bad(arch) || bad(evr) {
+                return None;
+            }
+            let _ = writeln!(body, "P\t{name}\t{arch}\t{evr}");
+        }
+    }
+    Some(body)
+}
+
+fn decode_notices(body: &str) -> Option<Vec<Notice>> {
+    use chrono::TimeZone as _;
+    let mut notices: Vec<Notice> = Vec::new();
+    for line in body.lines() {
+        let mut f = line.split('\t');
+        match f.next()? {
+            "A" => {
+                let mut next = || f.next();
+                let (id, kind, severity) = (next()?, next()?, next()?);
+                let mut time = || -> Option<Option<chrono::DateTime<chrono::Utc>>> {
+                    let text = next()?;
+                    if text.is_empty() {
+                        return Some(None);
+                    }
+                    Some(chrono::Utc.timestamp_opt(text.parse().ok()?, 0).single())
+                };
+                let (issued, updated) = (time()?, time()?);
+                let list = |text: &str| -> Vec<String> {
+                    text.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(ToString::to_string)
+                        .collect()
+                };
+                let reboot = next()? == "1";
+                let (cves, bugzillas) = (list(next()?), list(next()?));
+                notices.push(Notice {
+                    advisory: Advisory {
+                        id: id.into(),
+                        kind: kind.to_string(),
+                        severity: (severity != "-").then(|| severity.to_string()),
+                        issued,
+                        updated,
+                        cves,
+                        bugzillas,
+                        reboot_suggested: reboot,
+                    },
+                    packages: Vec::new(),
+                });
+            }
+            "P" => {
+                let (name, arch, evr) = (f.next()?, f.next()?, f.next()?);
+                notices
+                    .last_mut()?
+                    .packages
+                    .push((name.into(), arch.into(), evr.into()));
+            }
+            _ => return None,
+        }
+    }
+    Some(notices)
 }
 
 #[cfg(test)]
@@ -202,6 +305,40 @@ mod tests {
         let mut odd = packages[0].clone();
         odd.name = "a\tb".into();
         assert_eq!(encode_primary(&[odd]), None);
+    }
+
+    #[test]
+    fn notices_round_trip() {
+        let notices = vec![
+            Notice {
+                advisory: Advisory {
+                    id: "ALAS2023-2026-001".into(),
+                    kind: "security".into(),
+                    severity: Some("Important".into()),
+                    issued: chrono::DateTime::from_timestamp(1_700_000_000, 0),
+                    updated: None,
+                    cves: vec!["CVE-2026-1".into(), "CVE-2026-2".into()],
+                    bugzillas: vec!["42".into()],
+                    reboot_suggested: true,
+                },
+                packages: vec![("a".into(), "noarch".into(), "2:1.0-1".into())],
+            },
+            Notice {
+                advisory: Advisory {
+                    id: "B".into(),
+                    kind: "bugfix".into(),
+                    ..Advisory::default()
+                },
+                packages: Vec::new(),
+            },
+        ];
+        let body = encode_notices(&notices).unwrap();
+        assert_eq!(decode_notices(&body).unwrap(), notices);
+        assert!(decode_notices("X\tjunk\n").is_none());
+        assert!(
+            decode_notices("P\ta\tb\tc\n").is_none(),
+            "a package before any advisory"
+        );
     }
 
     #[test]

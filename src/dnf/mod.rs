@@ -68,8 +68,22 @@ fn evr(epoch: &str, version: &str, release: &str) -> String {
     }
 }
 
-/// Installed packages, from `rpm -qa` in a machine format (works with every rpmdb backend).
+/// Installed packages: read from the sqlite rpm database when it is the only one, else (and on
+/// any error reading it) from `rpm -qa` in a machine format, which reads every backend.
 pub fn installed(runner: &dyn Runner, root: &Path) -> Result<Vec<InstalledPackage>, DnfError> {
+    if let Some(path) = crate::rpm::rpmdb::sqlite_path(root)
+        && let Ok(packages) = crate::rpm::rpmdb::read_sqlite(&path)
+    {
+        return Ok(packages);
+    }
+    installed_by_rpm(runner, root)
+}
+
+/// Installed packages from `rpm -qa` in a machine format (every rpmdb backend).
+pub fn installed_by_rpm(
+    runner: &dyn Runner,
+    root: &Path,
+) -> Result<Vec<InstalledPackage>, DnfError> {
     // Digests and signatures are checked when packages are installed; a query need not.
     let spec = with_root(CommandSpec::new("rpm"), "--root=", root)
         .arg("-qa")
@@ -122,7 +136,7 @@ pub fn available(runner: &dyn Runner, root: &Path) -> Result<Vec<AvailableVersio
                 origins: Vec::new(),
                 priority: None,
                 section: None,
-                repository: Some(f[5].to_string()),
+                repository: Some(f[5].into()),
             })
         })
         .collect())
@@ -171,11 +185,11 @@ fn apply_host_hiding(
     drop(by_name);
     offered
         .into_iter()
-        .filter(|o| !o.excluded || held_names.contains(&o.package.name))
+        .filter(|o| !o.excluded || held_names.contains(o.package.name.as_str()))
         .map(|o| AvailableVersion {
             version: o.package.evr().into(),
-            name: o.package.name.into(),
-            arch: o.package.arch.into(),
+            name: o.package.name,
+            arch: o.package.arch,
             advisories: Vec::new(),
             build_time: o
                 .package

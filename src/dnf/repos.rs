@@ -291,7 +291,7 @@ pub struct Offered {
     /// The package.
     pub package: PrimaryPackage,
     /// Repository id.
-    pub repo: String,
+    pub repo: compact_str::CompactString,
     /// Hidden by an `exclude`/`includepkgs` of the host (not by priority).
     pub excluded: bool,
 }
@@ -309,6 +309,9 @@ pub enum Native {
 }
 
 fn matches(list: &PatternList, package: &PrimaryPackage) -> bool {
+    if list.is_empty() {
+        return false;
+    }
     let version = package.evr();
     list.match_package(
         Family::Rpm,
@@ -404,7 +407,7 @@ pub fn available(
                 || (!repo.includes.is_empty() && !matches(&includes, &package));
             packages.push(Offered {
                 package,
-                repo: repo.id.clone(),
+                repo: repo.id.as_str().into(),
                 excluded: hidden,
             });
         }

@@ -122,7 +122,7 @@ pub fn available_from_list(text: &str) -> Vec<AvailableVersion> {
             origins: Vec::new(),
             priority: None,
             section: None,
-            repository: Some(repository.trim_start_matches('@').to_string()),
+            repository: Some(repository.trim_start_matches('@').into()),
         })
         .collect()
 }

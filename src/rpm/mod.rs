@@ -1,5 +1,6 @@
 //! The RPM family (dnf, yum, zypper): repository metadata shared by the backends. The
-//! package lists (`primary`) and the updateinfo advisory feeds.
+//! package lists (`primary`), the updateinfo advisory feeds, and the sqlite rpm database.
 
 pub mod primary;
+pub mod rpmdb;
 pub mod updateinfo;

@@ -11,6 +11,7 @@
 use std::io::{BufRead, Read};
 use std::path::Path;
 
+use compact_str::CompactString;
 use quick_xml::events::Event;
 
 use crate::rpm::updateinfo::{UpdateinfoError, open};
@@ -19,15 +20,15 @@ use crate::rpm::updateinfo::{UpdateinfoError, open};
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PrimaryPackage {
     /// `<name>`.
-    pub name: String,
+    pub name: CompactString,
     /// `<arch>`.
-    pub arch: String,
+    pub arch: CompactString,
     /// `epoch` of `<version>` (`0` when absent).
-    pub epoch: String,
+    pub epoch: CompactString,
     /// `ver` of `<version>`.
-    pub version: String,
+    pub version: CompactString,
     /// `rel` of `<version>`.
-    pub release: String,
+    pub release: CompactString,
     /// `build` of `<time>`, seconds since 1970.
     pub build_time: Option<i64>,
 }
@@ -96,9 +97,9 @@ pub fn parse(
                                         .unwrap_or_default()
                                 };
                                 match attribute.key.local_name().into_inner() {
-                                    "epoch" => package.epoch = value(),
-                                    "ver" => package.version = value(),
-                                    "rel" => package.release = value(),
+                                    "epoch" => package.epoch = value().into(),
+                                    "ver" => package.version = value().into(),
+                                    "rel" => package.release = value().into(),
                                     "build" => package.build_time = value().parse().ok(),
                                     _ => {}
                                 }
@@ -163,24 +164,23 @@ fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The text between `<tag>` and `</tag>` in `block`, unescaped.
-fn element_text(block: &[u8], open_tag: &[u8], close_tag: &[u8]) -> Option<String> {
+fn element_text(block: &[u8], open_tag: &[u8], close_tag: &[u8]) -> Option<CompactString> {
     let start = find_short(block, open_tag)? + open_tag.len();
     let length = find_short(&block[start..], close_tag)?;
     let raw = std::str::from_utf8(&block[start..start + length]).ok()?;
     Some(unescape(raw.trim()))
 }
 
-fn unescape(text: &str) -> String {
+fn unescape(text: &str) -> CompactString {
     if text.contains('&') {
-        quick_xml::escape::unescape(text)
-            .map_or_else(|_| text.to_string(), std::borrow::Cow::into_owned)
+        quick_xml::escape::unescape(text).map_or_else(|_| text.into(), |t| t.as_ref().into())
     } else {
-        text.to_string()
+        text.into()
     }
 }
 
 /// The attributes of the empty element starting with `prefix` (`<version `) in `block`.
-fn attributes<'a>(block: &'a [u8], prefix: &[u8]) -> Vec<(&'a [u8], String)> {
+fn attributes<'a>(block: &'a [u8], prefix: &[u8]) -> Vec<(&'a [u8], CompactString)> {
     let Some(start) = find_short(block, prefix) else {
         return Vec::new();
     };

@@ -968,3 +968,45 @@ fn dnf_modular_repository_uses_dnfs_view() {
     );
     assert_eq!(missing(&scan), theirs);
 }
+
+/// The sqlite rpm database read natively gives exactly what `rpm -qa` prints (epochs, arches,
+/// install times), and the scan falls back to `rpm -qa` when a Berkeley DB file sits beside it.
+#[test]
+fn native_rpmdb_equals_rpm_qa() {
+    let dnf = scenario();
+    let path = patch_baseline::rpm::rpmdb::sqlite_path(&dnf.root).expect("an sqlite rpmdb");
+    let native: BTreeSet<String> = patch_baseline::rpm::rpmdb::read_sqlite(&path)
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} {} {}",
+                p.name,
+                p.arch,
+                p.version,
+                p.installed_time.unwrap().timestamp()
+            )
+        })
+        .collect();
+    let out = run(Command::new("rpm")
+        .env("HOME", &dnf.home)
+        .arg(format!("--root={}", dnf.root.display()))
+        .args([
+            "-qa",
+            "--qf",
+            "%{NAME} %{ARCH} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE} %{INSTALLTIME}\\n",
+        ]));
+    let by_rpm: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("gpg-pubkey "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(native, by_rpm);
+    assert_eq!(native.len(), 8);
+    assert!(native.iter().any(|l| l.starts_with("ep noarch 2:1.0-1 ")));
+    // A Berkeley DB beside it: ambiguous, so the reader steps aside (the scan asks rpm).
+    std::fs::write(path.with_file_name("Packages"), "").unwrap();
+    assert!(patch_baseline::rpm::rpmdb::sqlite_path(&dnf.root).is_none());
+    let scan = dnf.scan(&["--no-refresh"]);
+    assert_eq!(missing(&scan).len(), 3);
+}
