@@ -278,6 +278,9 @@ pub enum CliError {
     /// rpm or dnf could not report the system.
     #[error("cannot read the package database: {0}")]
     Dnf(#[from] crate::dnf::DnfError),
+    /// rpm or zypper could not report the system.
+    #[error("cannot read the package database: {0}")]
+    Zypper(#[from] crate::zypper::ZypperError),
     /// The system is not one this build can scan.
     #[error("{0}")]
     Unsupported(String),
@@ -297,7 +300,7 @@ impl CliError {
     pub fn outcome(&self) -> Outcome {
         match self {
             Self::Usage(_) => Outcome::Usage,
-            Self::Read { .. } | Self::Apt(_) | Self::Dnf(_) => Outcome::NoInput,
+            Self::Read { .. } | Self::Apt(_) | Self::Dnf(_) | Self::Zypper(_) => Outcome::NoInput,
             Self::Write { .. }
             | Self::State(_)
             | Self::Busy(crate::state::LockError::Unavailable { .. }) => Outcome::CannotWrite,
@@ -463,6 +466,20 @@ fn run_list(root: &Path, stdout: &mut dyn Write) -> Result<Outcome, CliError> {
     Ok(Outcome::Success)
 }
 
+/// Where the RPM backends take the available packages from: the metadata cache read natively
+/// (default), or the package manager when `PATCH_BASELINE_AVAILABLE_FROM=package-manager`.
+fn available_from(context: &Context) -> crate::dnf::AvailableFrom {
+    if context
+        .env
+        .get("PATCH_BASELINE_AVAILABLE_FROM")
+        .is_some_and(|v| v == "package-manager")
+    {
+        crate::dnf::AvailableFrom::PackageManager
+    } else {
+        crate::dnf::AvailableFrom::Auto
+    }
+}
+
 /// Detects the system under `root`, refreshes its metadata unless told not to, and scans it.
 fn scan_system(
     root: &Path,
@@ -517,24 +534,38 @@ fn scan_system(
                     Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
                 }
             }
-            let from = if context
-                .env
-                .get("PATCH_BASELINE_AVAILABLE_FROM")
-                .is_some_and(|v| v == "package-manager")
-            {
-                crate::dnf::AvailableFrom::PackageManager
-            } else {
-                crate::dnf::AvailableFrom::Auto
-            };
             let cache = crate::dnf::cache::MetadataCache::new(root, !read_only);
-            crate::dnf::scan(&SystemRunner, root, &platform, tool, from, &cache, warnings)?
+            crate::dnf::scan(
+                &SystemRunner,
+                root,
+                &platform,
+                tool,
+                available_from(context),
+                &cache,
+                warnings,
+            )?
         }
-        other @ crate::model::PackageManagerKind::Zypper => {
-            return Err(CliError::Unsupported(format!(
-                "scanning {} ({}) systems is not implemented yet; apt, dnf and yum systems are",
-                platform.product,
-                other.as_str()
-            )));
+        crate::model::PackageManagerKind::Zypper => {
+            use crate::exec::{Runner, SystemRunner};
+            if let Some(timeout) = refresh {
+                let spec = crate::zypper::refresh(root, std::time::Duration::from_secs(timeout));
+                match SystemRunner.run(&spec) {
+                    Ok(c) => warnings.extend(crate::zypper::refresh_warnings(
+                        c.code,
+                        &String::from_utf8_lossy(&c.stdout),
+                    )),
+                    Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
+                }
+            }
+            let cache = crate::dnf::cache::MetadataCache::new(root, !read_only);
+            crate::zypper::scan(
+                &SystemRunner,
+                root,
+                &platform,
+                available_from(context),
+                &cache,
+                warnings,
+            )?
         }
     };
     inventory.instance_id = context.env.get("AWS_SSM_INSTANCE_ID").cloned();
@@ -646,25 +677,6 @@ fn run_install(
         MarkerCheck, OperationLock, PatchStates, StatePaths, boot_time, check_markers,
         clear_markers, write_marker,
     };
-    // Installing is implemented for apt and dnf systems: refuse others before touching anything.
-    let os = OsRelease::from_root(&args.system.root).map_err(|e| CliError::Read {
-        path: args.system.root.join("etc/os-release"),
-        source: e,
-    })?;
-    if let Some(platform) = detect(&os)
-        && !matches!(
-            platform.package_manager,
-            crate::model::PackageManagerKind::Apt
-                | crate::model::PackageManagerKind::Dnf
-                | crate::model::PackageManagerKind::Yum
-        )
-    {
-        return Err(CliError::Unsupported(format!(
-            "installing on {} ({}) systems is not implemented yet; apt, dnf and yum systems are",
-            platform.product,
-            platform.package_manager.as_str()
-        )));
-    }
     let paths = StatePaths::new(&args.system.root);
     let lock_timeout = std::time::Duration::from_secs(args.system.lock_timeout);
     let _lock = OperationLock::acquire(&paths, lock_timeout)?;
@@ -922,7 +934,8 @@ fn run_install(
 }
 
 /// The installer for the scanned system. Under `BLOCK`, dnf gets every available version that
-/// `RejectedPatches` names as an exact `--exclude`, so none can come in as a dependency.
+/// `RejectedPatches` names as an exact `--exclude`, and zypper a lock on each (and on each
+/// installed rejected package), so that none can come in as a dependency.
 fn installer_for(
     inventory: &Inventory,
     root: &Path,
@@ -962,7 +975,69 @@ fn installer_for(
             };
             Box::new(crate::dnf::install::Dnf::new(root, tool, excludes))
         }
-        _ => Box::new(crate::apt::install::Apt::new(root)),
+        PackageManagerKind::Zypper => {
+            let family = crate::model::Family::Zypper;
+            let rejected = |name: &str, arch: &str, version: &str| {
+                baseline
+                    .rejected_patches
+                    .match_package(
+                        family,
+                        crate::pattern::PackageRef {
+                            name,
+                            arch,
+                            version,
+                        },
+                    )
+                    .is_some()
+            };
+            let mut locks: Vec<crate::zypper::install::TransactionLock> = Vec::new();
+            if block {
+                // Installed rejected packages stay as they are; rejected versions stay out.
+                for package in &inventory.installed {
+                    if rejected(&package.name, &package.arch, &package.version) {
+                        locks.push(crate::zypper::install::TransactionLock {
+                            name: package.name.to_string(),
+                            edition: None,
+                        });
+                    }
+                }
+                for version in &inventory.available {
+                    let lock = crate::zypper::install::TransactionLock {
+                        name: version.name.to_string(),
+                        edition: Some(version.version.to_string()),
+                    };
+                    if rejected(&version.name, &version.arch, &version.version)
+                        && !locks.contains(&lock)
+                        && !locks
+                            .iter()
+                            .any(|l| l.name == lock.name && l.edition.is_none())
+                    {
+                        locks.push(lock);
+                    }
+                }
+            }
+            let flagged: Vec<(String, String, String)> = inventory
+                .available
+                .iter()
+                .filter(|v| {
+                    v.advisories.iter().any(|id| {
+                        inventory
+                            .advisories
+                            .iter()
+                            .any(|a| a.id == *id && a.reboot_suggested)
+                    })
+                })
+                .map(|v| {
+                    (
+                        v.name.to_string(),
+                        v.arch.to_string(),
+                        v.version.to_string(),
+                    )
+                })
+                .collect();
+            Box::new(crate::zypper::install::Zypper::new(root, locks, flagged))
+        }
+        PackageManagerKind::Apt => Box::new(crate::apt::install::Apt::new(root)),
     }
 }
 

@@ -676,7 +676,8 @@ impl<'a> Judge<'a> {
                     let advisory = &self.advisories[index];
                     let dated = match self.package_manager {
                         PackageManagerKind::Yum => advisory.updated.or(advisory.issued),
-                        PackageManagerKind::Zypper => advisory.issued.or(advisory.updated),
+                        // zypper dates a patch by the later of its issued and updated dates.
+                        PackageManagerKind::Zypper => advisory.issued.max(advisory.updated),
                         _ => advisory.issued,
                     };
                     // The AWS yum payload takes max(notice time, build time) with a build time of

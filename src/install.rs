@@ -21,6 +21,21 @@ pub struct Target {
     pub version: String,
 }
 
+impl Target {
+    /// `argument` (this target as the package manager names it), once the name, architecture
+    /// and version are known safe for a command line.
+    pub fn validated(&self, argument: String) -> Result<String, InstallError> {
+        if crate::model::is_valid_package_name(&self.name)
+            && is_safe_version(&self.version)
+            && is_safe_version(&self.arch)
+        {
+            Ok(argument)
+        } else {
+            Err(InstallError::Invalid(argument))
+        }
+    }
+}
+
 /// Why an install did not happen or did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -78,6 +93,58 @@ pub trait Installer {
         runner: &dyn Runner,
         boot: Option<DateTime<Utc>>,
     ) -> Option<Vec<String>>;
+}
+
+/// Splits `targets` by a dry-run `check` that names the rejected package a set of targets
+/// would need: all at once first, and one by one only when something is needed.
+pub fn split_blocked(
+    targets: Vec<Target>,
+    mut check: impl FnMut(&[Target]) -> Result<Option<String>, InstallError>,
+) -> Result<Screened, InstallError> {
+    if targets.is_empty() || check(&targets)?.is_none() {
+        return Ok((targets, Vec::new()));
+    }
+    let mut allowed = Vec::new();
+    let mut blocked = Vec::new();
+    for target in targets {
+        match check(std::slice::from_ref(&target))? {
+            Some(problem) => blocked.push((target, problem)),
+            None => allowed.push(target),
+        }
+    }
+    Ok((allowed, blocked))
+}
+
+/// Runs `attempt` until it does not report a lock holder (`Err(holder)` inside), waiting half
+/// a second between attempts and at most `lock_timeout` in all; then fails naming the holder.
+/// The rpm transaction lock under `root` counts as held without an attempt.
+pub fn wait_for_locks<T>(
+    root: &Path,
+    lock_timeout: std::time::Duration,
+    mut attempt: impl FnMut() -> Result<Result<T, String>, InstallError>,
+) -> Result<T, InstallError> {
+    let started = std::time::Instant::now();
+    loop {
+        let holder = ["var/lib/rpm/.rpm.lock", "usr/lib/sysimage/rpm/.rpm.lock"]
+            .iter()
+            .find_map(|lock| lock_holder(&root.join(lock)));
+        let holder = match holder {
+            Some((pid, command)) => {
+                format!("held by process {pid} ({command}): the rpm transaction lock")
+            }
+            None => match attempt()? {
+                Ok(value) => return Ok(value),
+                Err(holder) => holder,
+            },
+        };
+        if started.elapsed() >= lock_timeout {
+            return Err(InstallError::Locked(format!(
+                "{holder} (waited {} s)",
+                lock_timeout.as_secs()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 /// Whether `text` may go to a command line as a version or architecture: non-empty, and only

@@ -15,6 +15,7 @@
 //! | [`inventory`] | the inventory format (installed, available, advisories, origins) | yes |
 //! | [`evaluate`] | the evaluation core: one decision per package, with reasons | yes |
 //! | [`report`] | PutInventory items, the report file, terminal table, JSON output | yes |
+//! | [`apt`], [`dnf`], [`zypper`], [`rpm`] | the backends: scan a system under a root, install a plan | no |
 //! | [`platform`] | `os-release` parsing and the one OS detection table | yes (reads under a root) |
 //! | [`cli`] | command line, file reading, clock and environment: the effectful shell | no |
 //! | [`exit`] | every exit code, decided in one place | yes |
@@ -39,3 +40,4 @@ pub mod report;
 pub mod rpm;
 pub mod state;
 pub mod version;
+pub mod zypper;

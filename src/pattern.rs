@@ -19,7 +19,8 @@ pub struct PackageRef<'a> {
     pub version: &'a str,
 }
 
-/// Every name form of spec §3 for a package, lower-cased: 12 for RPM families, 6 for APT.
+/// Every name form of spec §3 for a package, lower-cased: 12 for RPM families, 6 for APT; on
+/// SUSE also the package file name (`name-version-release.arch.rpm`, spec §3.3's documented form).
 ///
 /// ```
 /// use patch_baseline::pattern::{name_forms, PackageRef};
@@ -51,7 +52,8 @@ pub fn name_forms(family: Family, package: PackageRef<'_>) -> Vec<String> {
                 Some(r) => format!("{v}-{}", r.to_lowercase()),
                 None => v.clone(),
             };
-            vec![
+            let file_name = (family == Family::Zypper).then(|| format!("{n}-{vr}.{a}.rpm"));
+            let mut forms = vec![
                 format!("{n}.{a}:{e}:{vr}"),
                 format!("{e}:{n}-{vr}.{a}"),
                 format!("{n}-{e}:{vr}.{a}"),
@@ -64,8 +66,137 @@ pub fn name_forms(family: Family, package: PackageRef<'_>) -> Vec<String> {
                 vr,
                 v,
                 n,
-            ]
+            ];
+            forms.extend(file_name);
+            forms
         }
+    }
+}
+
+/// A comparison of the SUSE range form (spec §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditionOp {
+    /// `=` or `==`.
+    Equal,
+    /// `!=`.
+    NotEqual,
+    /// `<`.
+    Less,
+    /// `<=`.
+    LessOrEqual,
+    /// `>`.
+    Greater,
+    /// `>=`.
+    GreaterOrEqual,
+}
+
+impl EditionOp {
+    /// Reads an operator as written (`=`, `==`, `!=`, `<`, `<=`, `>`, `>=`).
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "=" | "==" => Self::Equal,
+            "!=" => Self::NotEqual,
+            "<" => Self::Less,
+            "<=" => Self::LessOrEqual,
+            ">" => Self::Greater,
+            ">=" => Self::GreaterOrEqual,
+            _ => return None,
+        })
+    }
+
+    /// Whether `version` (`[epoch:]version-release`) stands in this relation to `edition`.
+    /// An edition without a release compares versions only; a `*` in it ends the comparison
+    /// there (`7.60.*` is every 7.60 version).
+    pub fn holds(self, version: &str, edition: &str) -> bool {
+        use std::cmp::Ordering;
+        let ordering = compare_edition(version, edition);
+        match self {
+            Self::Equal => ordering == Ordering::Equal,
+            Self::NotEqual => ordering != Ordering::Equal,
+            Self::Less => ordering == Ordering::Less,
+            Self::LessOrEqual => ordering != Ordering::Greater,
+            Self::Greater => ordering == Ordering::Greater,
+            Self::GreaterOrEqual => ordering != Ordering::Less,
+        }
+    }
+}
+
+/// Compares a package version with an edition as zypper does: the release only when the
+/// edition has one, the epoch only when it has one, and up to a `*` only.
+fn compare_edition(version: &str, edition: &str) -> std::cmp::Ordering {
+    let candidate = RpmEvr::parse(version);
+    let wanted = RpmEvr::parse(edition);
+    let mut text = String::new();
+    if wanted.epoch().is_some() {
+        text.push_str(candidate.epoch_or_zero());
+        text.push(':');
+    }
+    text.push_str(candidate.version());
+    if let Some(release) = candidate.release().filter(|_| edition.contains('-')) {
+        text.push('-');
+        text.push_str(release);
+    }
+    match edition.find('*') {
+        Some(star) => {
+            let prefix = edition[..star].trim_end_matches(['.', '-', ':', '_', '+', '~']);
+            let cut: String = text.chars().take(prefix.chars().count()).collect();
+            crate::version::compare_rpm(&cut, prefix)
+        }
+        None => crate::version::compare_rpm(&text, edition),
+    }
+}
+
+/// The SUSE range form of spec §3.3: `NAMEPATTERN OP EDITION [OP EDITION]…`, e.g.
+/// `kernel-default > 4.12.14-122.37.1` or `curl*.x86_64 = 7.60.0-11.1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeEntry {
+    name: String,
+    conditions: Vec<(EditionOp, String)>,
+}
+
+impl RangeEntry {
+    /// Reads an entry in the range form; `None` when it is not one.
+    pub fn parse(entry: &str) -> Option<Self> {
+        let at = entry.find(['=', '!', '<', '>'])?;
+        let name = entry[..at].trim();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return None;
+        }
+        let mut conditions = Vec::new();
+        let mut rest = entry[at..].trim_start();
+        while !rest.is_empty() {
+            let op_length = rest
+                .find(|c: char| !matches!(c, '=' | '!' | '<' | '>'))
+                .unwrap_or(rest.len());
+            let op = EditionOp::parse(&rest[..op_length])?;
+            rest = rest[op_length..].trim_start();
+            let edition_length = rest
+                .find(|c: char| c.is_whitespace() || matches!(c, '=' | '!' | '<' | '>'))
+                .unwrap_or(rest.len());
+            let edition = &rest[..edition_length];
+            if edition.is_empty() {
+                return None;
+            }
+            conditions.push((op, edition.to_string()));
+            rest = rest[edition_length..].trim_start();
+        }
+        Some(Self {
+            name: name.to_lowercase(),
+            conditions,
+        })
+    }
+
+    /// Whether the package matches: the name pattern matches its name or `name.arch` as a
+    /// whole (any case) and every condition holds for its version.
+    pub fn matches(&self, package: PackageRef<'_>) -> bool {
+        let name = package.name.to_lowercase();
+        let with_arch = format!("{name}.{}", package.arch.to_lowercase());
+        let pattern = self.name.as_bytes();
+        (glob_match(pattern, name.as_bytes()) || glob_match(pattern, with_arch.as_bytes()))
+            && self
+                .conditions
+                .iter()
+                .all(|(op, edition)| op.holds(package.version, edition))
     }
 }
 
@@ -89,6 +220,8 @@ impl<'a> FormStarts<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
     original: String,
+    /// The SUSE range form, when the entry is one.
+    range: Option<RangeEntry>,
     lowered: String,
     wildcard: bool,
     /// Length of the literal text before the first wildcard.
@@ -102,6 +235,7 @@ impl Pattern {
         let literal_prefix = lowered.find(['*', '?', '[']).unwrap_or(lowered.len());
         Self {
             original: entry.to_string(),
+            range: RangeEntry::parse(entry),
             wildcard: literal_prefix < lowered.len(),
             lowered,
             literal_prefix,
@@ -137,13 +271,23 @@ impl Pattern {
         starts.0.iter().any(|start| agrees(start))
     }
 
-    /// True if and only if the entry matches any name form of the package.
+    /// True if and only if the entry matches any name form of the package (on SUSE, or the
+    /// package is in its range).
     pub fn matches_package(&self, family: Family, package: PackageRef<'_>) -> bool {
+        if let Some(range) = &self.range {
+            return family == Family::Zypper && range.matches(package);
+        }
         self.could_match(&FormStarts::new(family, package))
             && name_forms(family, package)
                 .iter()
                 .any(|form| self.matches_lowered(form))
     }
+}
+
+/// Whether `text` matches the glob `pattern` as a whole (`*`, `?`, `[seq]`, `[!seq]`; case
+/// matters).
+pub fn glob(pattern: &str, text: &str) -> bool {
+    glob_match(pattern.as_bytes(), text.as_bytes())
 }
 
 /// fnmatch-style matching of a whole string: `*`, `?`, `[seq]`, `[!seq]`.
@@ -257,6 +401,12 @@ impl PatternList {
         let starts = FormStarts::new(family, package);
         let mut forms: Option<Vec<String>> = None;
         for pattern in &self.patterns {
+            if let Some(range) = &pattern.range {
+                if family == Family::Zypper && range.matches(package) {
+                    return Some(pattern.as_str());
+                }
+                continue;
+            }
             if !pattern.could_match(&starts) {
                 continue;
             }
@@ -476,6 +626,80 @@ mod tests {
         assert!(!glob_match(b"a*b*c", b"aXbY"));
         assert!(glob_match(b"[abc", b"[abc"));
         assert!(glob_match(b"[]]x", b"]x"));
+    }
+
+    #[test]
+    fn suse_range_form_and_file_names() {
+        let zypper = |entry: &str, name: &'static str, version: &'static str| {
+            PatternList::new(&[entry.to_string()])
+                .match_package(
+                    Family::Zypper,
+                    PackageRef {
+                        name,
+                        arch: "x86_64",
+                        version,
+                    },
+                )
+                .is_some()
+        };
+        assert!(zypper(
+            "kernel-default > 4.12.14-122.37.1",
+            "kernel-default",
+            "4.12.14-122.41.1"
+        ));
+        assert!(!zypper(
+            "kernel-default > 4.12.14-122.37.1",
+            "kernel-default",
+            "4.12.14-122.37.1"
+        ));
+        // The name pattern matches whole names, not prefixes.
+        assert!(!zypper("kernel > 1", "kernel-default", "4.12.14-1"));
+        assert!(zypper(
+            "curl*.x86_64 = 7.60.0-11.1",
+            "curl-mini",
+            "7.60.0-11.1"
+        ));
+        assert!(!zypper(
+            "curl*.aarch64 = 7.60.0-11.1",
+            "curl",
+            "7.60.0-11.1"
+        ));
+        assert!(zypper("curl = 7.60.*", "curl", "7.60.0-11.1"));
+        assert!(!zypper("curl = 7.60.*", "curl", "7.61.0-1"));
+        assert!(zypper("curl<7.61", "curl", "7.60.9-99"));
+        assert!(zypper("curl >= 7.60 < 7.61", "curl", "7.60.9-99"));
+        assert!(!zypper("curl >= 7.60 < 7.61", "curl", "7.61.0-1"));
+        assert!(zypper("curl != 7.60.0-11.1", "curl", "7.60.0-11.2"));
+        assert!(zypper("curl = 1:7.60.0", "curl", "1:7.60.0-3"));
+        assert!(!zypper("curl = 1:7.60.0", "curl", "7.60.0-3"));
+        // Only on SUSE; elsewhere a range entry matches nothing.
+        let rpm = PatternList::new(&["curl > 1".to_string()]);
+        assert!(
+            rpm.match_package(
+                Family::Rpm,
+                PackageRef {
+                    name: "curl",
+                    arch: "x86_64",
+                    version: "7-1"
+                }
+            )
+            .is_none()
+        );
+        // Not a range: no name, no edition, or an unknown operator.
+        for entry in ["> 1", "curl >", "curl <> 1", "curl"] {
+            assert_eq!(RangeEntry::parse(entry), None, "{entry}");
+        }
+        // The documented package file name form.
+        assert!(zypper(
+            "example-pkg-2018.11.4-46.17.1.x86_64.rpm",
+            "example-pkg",
+            "2018.11.4-46.17.1"
+        ));
+        assert!(zypper(
+            "example-pkg-2018.11.4-*.x86_64.rpm",
+            "example-pkg",
+            "2018.11.4-46.17.1"
+        ));
     }
 
     #[test]

@@ -51,6 +51,13 @@ impl StatePaths {
             .join("patch-configuration/patch-baseline-install-in-progress.json")
     }
 
+    /// The zypper locks an install holds while it runs (removed when it ends; a later run
+    /// removes those of an interrupted one).
+    pub fn zypper_locks(&self) -> PathBuf {
+        self.ssm
+            .join("patch-configuration/patch-baseline-zypper-locks.txt")
+    }
+
     /// The operation lock file.
     pub fn lock(&self) -> PathBuf {
         self.ssm.join("patch-configuration/.patch-baseline.lock")

@@ -133,6 +133,36 @@ impl MetadataCache {
 
 /// One line per package: name, arch, epoch, version, release, build time, tab-separated;
 /// `None` when a field holds a tab or a newline.
+impl MetadataCache {
+    /// Reads the advisory feeds `files`, each on its own thread, while `work` runs on this one;
+    /// returns what `work` returned and every notice.
+    pub fn updateinfo_beside<T, E>(
+        &self,
+        files: &[std::path::PathBuf],
+        work: impl FnOnce() -> Result<T, E>,
+    ) -> Result<(T, Vec<Notice>), E>
+    where
+        E: From<UpdateinfoError> + From<crate::exec::ExecError>,
+    {
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = files
+                .iter()
+                .map(|file| scope.spawn(move || self.updateinfo(file)))
+                .collect();
+            let value = work()?;
+            let mut notices = Vec::new();
+            for reader in readers {
+                let parsed = reader.join().map_err(|_| crate::exec::ExecError::Spawn {
+                    command: "reading updateinfo".to_string(),
+                    source: std::io::Error::other("the reading thread stopped"),
+                })?;
+                notices.extend(parsed?);
+            }
+            Ok((value, notices))
+        })
+    }
+}
+
 fn encode_primary(packages: &[PrimaryPackage]) -> Option<String> {
     let mut body = String::with_capacity(packages.len() * 48);
     for p in packages {

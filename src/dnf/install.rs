@@ -6,13 +6,12 @@
 //! answered by `needs-restarting -r` on the host or the same rule natively.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::exec::{Captured, CommandSpec, ExecError, Runner};
-use crate::install::{InstallError, Installer, Screened, Target, is_safe_version, lock_holder};
-use crate::model::is_valid_package_name;
+use crate::install::{InstallError, Installer, Screened, Target, is_safe_version};
 use crate::pattern::PatternList;
 
 /// The names whose update means a reboot (the list `needs-restarting -r` uses, plus
@@ -125,23 +124,10 @@ impl Dnf {
             Tool::Yum => "update",
         });
         for target in targets {
-            let argument = nevra(&target.name, &target.arch, &target.version);
-            if !is_valid_package_name(&target.name)
-                || !is_safe_version(&target.version)
-                || !is_safe_version(&target.arch)
-            {
-                return Err(InstallError::Invalid(argument));
-            }
-            spec = spec.arg(argument);
+            spec =
+                spec.arg(target.validated(nevra(&target.name, &target.arch, &target.version))?);
         }
         Ok(spec.timeout(Duration::from_secs(3600)))
-    }
-
-    /// Who holds the rpm transaction lock under the root, if anyone.
-    fn rpm_lock_holder(&self) -> Option<(u32, String)> {
-        ["var/lib/rpm/.rpm.lock", "usr/lib/sysimage/rpm/.rpm.lock"]
-            .iter()
-            .find_map(|lock| lock_holder(&self.root.join(lock)))
     }
 
     /// Runs `spec`, waiting up to `lock_timeout` while another process holds dnf's or rpm's
@@ -152,32 +138,21 @@ impl Dnf {
         spec: &CommandSpec,
         lock_timeout: Duration,
     ) -> Result<Captured, InstallError> {
-        let started = Instant::now();
-        loop {
-            let yum_holder = if self.tool == Tool::Yum {
-                crate::dnf::yum::lock_holder(&self.root)
-            } else {
-                None
-            };
-            let holder = if let Some((pid, command)) = self.rpm_lock_holder() {
-                format!("held by process {pid} ({command}): the rpm transaction lock")
-            } else if let Some((pid, command)) = yum_holder {
-                format!("held by process {pid} ({command}): yum's lock (var/run/yum.pid)")
-            } else {
-                let captured = runner.run(spec)?;
-                if !is_lock_failure(&captured) {
-                    return Ok(captured);
-                }
-                lock_message(&captured)
-            };
-            if started.elapsed() >= lock_timeout {
-                return Err(InstallError::Locked(format!(
-                    "{holder} (waited {} s)",
-                    lock_timeout.as_secs()
+        crate::install::wait_for_locks(&self.root, lock_timeout, || {
+            if self.tool == Tool::Yum
+                && let Some((pid, command)) = crate::dnf::yum::lock_holder(&self.root)
+            {
+                return Ok(Err(format!(
+                    "held by process {pid} ({command}): yum's lock (var/run/yum.pid)"
                 )));
             }
-            std::thread::sleep(Duration::from_millis(500));
-        }
+            let captured = runner.run(spec)?;
+            Ok(if is_lock_failure(&captured) {
+                Err(lock_message(&captured))
+            } else {
+                Ok(captured)
+            })
+        })
     }
 
     fn checked(
@@ -225,60 +200,70 @@ impl Dnf {
             .map(str::to_string))
     }
 
-    /// Names of installed packages (among [`REBOOT_PACKAGES`]) installed after `boot`, with
-    /// the running kernel compared to the newest installed kernel when the root is the host.
+    /// The native reboot rule for this root (see [`native_reboot_rule`]).
     pub fn native_reboot_rule(
         &self,
         runner: &dyn Runner,
         boot: Option<DateTime<Utc>>,
     ) -> Option<Vec<String>> {
-        let mut spec = CommandSpec::new("rpm");
-        if self.root != Path::new("/") {
-            let mut argument = std::ffi::OsString::from("--root=");
-            argument.push(self.root.as_os_str());
-            spec = spec.arg(argument);
-        }
-        let spec = spec
-            .arg("-qa")
-            .arg("--qf")
-            .arg("%{NAME}\\t%{VERSION}-%{RELEASE}.%{ARCH}\\t%{INSTALLTIME}\\n");
-        let captured = runner.run(&spec).ok()?;
-        let text = String::from_utf8_lossy(&captured.stdout);
-        let mut newer = Vec::new();
-        let mut newest_kernel: Option<(i64, String)> = None;
-        for line in text.lines() {
-            let mut fields = line.split('\t');
-            let (Some(name), Some(vra), Some(time)) = (fields.next(), fields.next(), fields.next())
-            else {
-                continue;
-            };
-            if !is_reboot_package(name) {
-                continue;
-            }
-            let time: i64 = time.parse().unwrap_or(0);
-            if boot.is_some_and(|boot| Utc.timestamp_opt(time, 0).single() > Some(boot))
-                && !newer.iter().any(|n| n == name)
-            {
-                newer.push(name.to_string());
-            }
-            if matches!(name, "kernel" | "kernel-core")
-                && newest_kernel.as_ref().is_none_or(|(t, _)| time > *t)
-            {
-                newest_kernel = Some((time, vra.to_string()));
-            }
-        }
-        if self.root == Path::new("/")
-            && let (Some((_, kernel)), Ok(running)) = (
-                newest_kernel,
-                std::fs::read_to_string("/proc/sys/kernel/osrelease"),
-            )
-            && kernel != running.trim()
-            && !newer.iter().any(|n| n.starts_with("kernel"))
-        {
-            newer.push("kernel".to_string());
-        }
-        (!newer.is_empty()).then_some(newer)
+        native_reboot_rule(runner, &self.root, boot)
     }
+}
+
+/// Names of installed packages (among [`REBOOT_PACKAGES`]) installed after `boot`, with
+/// the running kernel compared to the newest installed kernel when the root is the host (the
+/// rule shared by dnf, yum and zypper systems).
+pub fn native_reboot_rule(
+    runner: &dyn Runner,
+    root: &Path,
+    boot: Option<DateTime<Utc>>,
+) -> Option<Vec<String>> {
+    let mut spec = CommandSpec::new("rpm");
+    if root != Path::new("/") {
+        let mut argument = std::ffi::OsString::from("--root=");
+        argument.push(root.as_os_str());
+        spec = spec.arg(argument);
+    }
+    let spec = spec
+        .arg("-qa")
+        .arg("--qf")
+        .arg("%{NAME}\\t%{VERSION}-%{RELEASE}.%{ARCH}\\t%{INSTALLTIME}\\n");
+    let captured = runner.run(&spec).ok()?;
+    let text = String::from_utf8_lossy(&captured.stdout);
+    let mut newer = Vec::new();
+    let mut newest_kernel: Option<(i64, String)> = None;
+    for line in text.lines() {
+        let mut fields = line.split('\t');
+        let (Some(name), Some(vra), Some(time)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if !is_reboot_package(name) {
+            continue;
+        }
+        let time: i64 = time.parse().unwrap_or(0);
+        if boot.is_some_and(|boot| Utc.timestamp_opt(time, 0).single() > Some(boot))
+            && !newer.iter().any(|n| n == name)
+        {
+            newer.push(name.to_string());
+        }
+        if matches!(name, "kernel" | "kernel-core")
+            && newest_kernel.as_ref().is_none_or(|(t, _)| time > *t)
+        {
+            newest_kernel = Some((time, vra.to_string()));
+        }
+    }
+    if root == Path::new("/")
+        && let (Some((_, kernel)), Ok(running)) = (
+            newest_kernel,
+            std::fs::read_to_string("/proc/sys/kernel/osrelease"),
+        )
+        && kernel != running.trim()
+        && !newer.iter().any(|n| n.starts_with("kernel"))
+    {
+        newer.push("kernel".to_string());
+    }
+    (!newer.is_empty()).then_some(newer)
 }
 
 /// Whether dnf stopped because another process holds one of its locks (`exit_on_lock`: exit
@@ -321,21 +306,9 @@ impl Installer for Dnf {
         if targets.is_empty() || self.excludes.is_empty() {
             return Ok((targets, Vec::new()));
         }
-        if self
-            .needs_excluded(runner, &targets, lock_timeout)?
-            .is_none()
-        {
-            return Ok((targets, Vec::new()));
-        }
-        let mut allowed = Vec::new();
-        let mut blocked = Vec::new();
-        for target in targets {
-            match self.needs_excluded(runner, std::slice::from_ref(&target), lock_timeout)? {
-                Some(problem) => blocked.push((target, problem)),
-                None => allowed.push(target),
-            }
-        }
-        Ok((allowed, blocked))
+        crate::install::split_blocked(targets, |some| {
+            self.needs_excluded(runner, some, lock_timeout)
+        })
     }
 
     fn download(

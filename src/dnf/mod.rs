@@ -155,7 +155,7 @@ pub enum AvailableFrom {
 /// The installed packages whose every newer version the host's own configuration hides (an
 /// `exclude` or `includepkgs`) are marked held, and those versions kept so that the report can
 /// say so; other hidden versions are dropped, as dnf never offers them.
-fn apply_host_hiding(
+pub(crate) fn apply_host_hiding(
     offered: Vec<repos::Offered>,
     installed: &mut [InstalledPackage],
 ) -> Vec<AvailableVersion> {
@@ -227,11 +227,7 @@ fn read_metadata(
         .filter_map(|cache| cache.file("updateinfo"))
         .filter(|file| file.exists())
         .collect();
-    std::thread::scope(|scope| {
-        let readers: Vec<_> = files
-            .iter()
-            .map(|file| scope.spawn(move || cache.updateinfo(file)))
-            .collect();
+    let ((offered, warning), notices) = cache.updateinfo_beside(&files, || {
         let native = match from {
             AvailableFrom::Auto => repos::available(root, is_yum, std::env::consts::ARCH, cache)?,
             AvailableFrom::PackageManager => repos::Native::Unsupported("asked to".to_string()),
@@ -271,23 +267,12 @@ fn read_metadata(
                 (Err(available), warning)
             }
         };
-        let mut notices = Vec::new();
-        for reader in readers {
-            match reader.join() {
-                Ok(parsed) => notices.extend(parsed?),
-                Err(_) => {
-                    return Err(DnfError::Exec(ExecError::Spawn {
-                        command: "reading updateinfo".to_string(),
-                        source: std::io::Error::other("the reading thread stopped"),
-                    }));
-                }
-            }
-        }
-        Ok(Metadata {
-            offered,
-            notices,
-            warning,
-        })
+        Ok::<_, DnfError>((offered, warning))
+    })?;
+    Ok(Metadata {
+        offered,
+        notices,
+        warning,
     })
 }
 
@@ -320,6 +305,28 @@ pub fn scan(
         Ok(offered) => apply_host_hiding(offered, &mut installed),
         Err(available) => available,
     };
+    let advisories = link_advisories(&mut available, metadata.notices);
+    Ok(Inventory {
+        operating_system: platform.operating_system,
+        product: platform.product.clone(),
+        package_manager: match tool {
+            install::Tool::Dnf => PackageManagerKind::Dnf,
+            install::Tool::Yum => PackageManagerKind::Yum,
+        },
+        instance_id: None,
+        advisories,
+        installed,
+        available,
+        pending_reboot: Vec::new(),
+    })
+}
+
+/// Links each notice to the available versions it lists (only an exact NEVRA match applies:
+/// feeds list packages of other releases too) and returns the advisories that apply to any.
+pub(crate) fn link_advisories(
+    available: &mut [AvailableVersion],
+    notices: Vec<cache::Notice>,
+) -> Vec<Advisory> {
     let mut advisories: Vec<Advisory> = Vec::new();
     let mut index_of: FastMap<(&str, &str, &str), Vec<usize>> = FastMap::default();
     for (index, version) in available.iter().enumerate() {
@@ -334,11 +341,10 @@ pub fn scan(
     }
     let mut links: Vec<(usize, compact_str::CompactString)> = Vec::new();
     let mut known: FastSet<compact_str::CompactString> = FastSet::default();
-    for notice in metadata.notices {
+    for notice in notices {
         let id = notice.advisory.id.clone();
         let mut listed = false;
         for (name, arch, evr) in &notice.packages {
-            // Only an exact NEVRA match applies (feeds list packages of other releases too).
             let key = (name.as_str(), arch.as_str(), evr.as_str());
             for &index in index_of.get(&key).map_or(&[][..], Vec::as_slice) {
                 links.push((index, id.clone()));
@@ -356,19 +362,7 @@ pub fn scan(
             ids.push(id);
         }
     }
-    Ok(Inventory {
-        operating_system: platform.operating_system,
-        product: platform.product.clone(),
-        package_manager: match tool {
-            install::Tool::Dnf => PackageManagerKind::Dnf,
-            install::Tool::Yum => PackageManagerKind::Yum,
-        },
-        instance_id: None,
-        advisories,
-        installed,
-        available,
-        pending_reboot: Vec::new(),
-    })
+    advisories
 }
 
 #[cfg(test)]

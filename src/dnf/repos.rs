@@ -45,7 +45,7 @@ pub struct Config {
 }
 
 /// Sections of an INI file: `(section, key, value)` with continuation lines joined.
-fn ini(text: &str) -> Vec<(String, String, String)> {
+pub(crate) fn ini(text: &str) -> Vec<(String, String, String)> {
     let mut entries: Vec<(String, String, String)> = Vec::new();
     let mut section = String::new();
     for line in text.lines() {
@@ -83,7 +83,7 @@ fn list(value: &str) -> Vec<String> {
         .collect()
 }
 
-fn truthy(value: &str) -> bool {
+pub(crate) fn truthy(value: &str) -> bool {
     matches!(
         value.to_ascii_lowercase().as_str(),
         "1" | "yes" | "true" | "on"
@@ -364,7 +364,17 @@ pub fn available(
             "the versionlock plugin is active".to_string(),
         ));
     }
-    let cached = cached_repos(root);
+    available_in(&config, &cached_repos(root), machine, parsed)
+}
+
+/// What the enabled repositories of `config` offer, read from their caches (`cached`): the
+/// same computation for dnf, yum and zypper (whose locks the caller marks afterwards).
+pub fn available_in(
+    config: &Config,
+    cached: &[CachedRepo],
+    machine: &str,
+    parsed: &crate::dnf::cache::MetadataCache,
+) -> Result<Native, UpdateinfoError> {
     let arches = compatible_arches(machine);
     let main_excludes = PatternList::new(&config.excludes);
     let main_includes = PatternList::new(&config.includes);
@@ -413,7 +423,7 @@ pub fn available(
         }
     }
     let keep = best_priority(
-        &config,
+        config,
         packages
             .iter()
             .map(|o| (o.package.name.as_str(), o.repo.as_str(), o.excluded)),

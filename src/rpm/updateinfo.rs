@@ -104,7 +104,8 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead>, UpdateinfoError> {
     Ok(Box::new(BufReader::with_capacity(1 << 16, reader)))
 }
 
-fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
+/// The trimmed, normalized value of an element's attribute (by local name).
+pub(crate) fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
     element
         .attributes()
         .with_checks(false)
