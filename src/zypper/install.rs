@@ -551,5 +551,17 @@ mod tests {
             lock_message(&captured),
             "held: System management is locked by the application with pid 1617 (sleep)."
         );
+        // As a real SLES zypper printed it (Azure LinuxPatchExtension's recorded output).
+        let recorded = std::fs::read(format!(
+            "{}/fixtures/zypper/azure-lpe-047-zypper-locked.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let captured = Captured {
+            code: Some(7),
+            stdout: Vec::new(),
+            stderr: recorded,
+        };
+        assert!(lock_message(&captured).contains("pid 7914 (/usr/bin/zypper)"));
     }
 }

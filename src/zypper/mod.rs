@@ -453,6 +453,10 @@ pub fn scan(
     }
     apply_locks(&locks, &installed, &mut offered);
     let mut available = crate::dnf::apply_host_hiding(offered, &mut installed);
+    // A package no patch names has release time 0 on SUSE (spec §2.6), not its build time.
+    for version in &mut available {
+        version.build_time = None;
+    }
     let advisories: Vec<Advisory> = crate::dnf::link_advisories(&mut available, notices);
     Ok(Inventory {
         operating_system: platform.operating_system,

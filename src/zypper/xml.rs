@@ -258,3 +258,119 @@ pub fn parse_patch_conflicts(text: &str) -> Vec<(String, String, Option<String>,
 const KNOWN_ARCHES: &[&str] = &[
     "x86_64", "noarch", "i586", "i686", "aarch64", "ppc64le", "s390x", "armv7hl", "src", "nosrc",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/fixtures/zypper/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn real_leap16_list_patches() {
+        // openSUSE Leap 16.0 `zypper --xmlout list-patches --category security`: two patches,
+        // each listed once per repository carrying it.
+        let text = fixture("leap16-aarch64-zypper-xmlout-list-patches-security.TRIMMED.xml");
+        let patches = parse_patches(&text).unwrap();
+        let names: Vec<&str> = patches.iter().map(|p| p.advisory.id.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "openSUSE-Leap-16.0-112",
+                "openSUSE-Leap-16.0-113",
+                "openSUSE-Leap-16.0-112",
+                "openSUSE-Leap-16.0-113"
+            ]
+        );
+        let qemu = &patches[0].advisory;
+        assert_eq!(
+            (
+                qemu.kind.as_str(),
+                qemu.severity.as_deref(),
+                qemu.reboot_suggested
+            ),
+            ("security", Some("important"), false)
+        );
+        assert_eq!(qemu.issued.map(|t| t.timestamp()), Some(1_766_061_723));
+        assert!(qemu.cves.contains(&"CVE-2025-11234".to_string()));
+        assert!(qemu.cves.iter().all(|c| c.starts_with("CVE-")));
+        assert_eq!(patches[0].status, "needed");
+        let kernel = &patches[1].advisory;
+        assert!(kernel.reboot_suggested);
+        assert!(kernel.bugzillas.contains(&"1235463".to_string()));
+        // Jira references are neither CVEs nor Bugzilla ids.
+        assert!(
+            !kernel
+                .cves
+                .iter()
+                .chain(&kernel.bugzillas)
+                .any(|i| i.starts_with("PED-"))
+        );
+    }
+
+    #[test]
+    fn real_outputs_without_patches_or_editions() {
+        // `list-updates` lists packages, not patches; Salt's `search -t patch` solvables have no
+        // edition: neither yields anything, and neither is an error.
+        for name in [
+            "leap16-aarch64-zypper-xmlout-list-updates.xml",
+            "salt-zypper-list-updates.xml",
+        ] {
+            assert!(parse_patches(&fixture(name)).unwrap().is_empty(), "{name}");
+        }
+        assert!(
+            parse_search(&fixture("salt-zypper-search-patches.xml"))
+                .unwrap()
+                .is_empty()
+        );
+        let messages = parse_messages(&fixture("salt-zypper-list-updates.xml"));
+        assert_eq!(
+            messages[0],
+            ("info".to_string(), "Loading repository data...".to_string())
+        );
+    }
+
+    #[test]
+    fn search_output_and_truncation() {
+        let search = r#"<stream><search-result version="0.0"><solvable-list>
+<solvable status="other-version" name="aa" kind="package" edition="1.2-1" arch="noarch" repository="test"/>
+<solvable status="installed" name="aa" kind="package" edition="1.0-1" arch="noarch" repository="(System Packages)"/>
+</solvable-list></search-result></stream>"#;
+        let solvables = parse_search(search).unwrap();
+        assert_eq!(solvables.len(), 2);
+        assert_eq!(
+            (
+                solvables[0].edition.as_str(),
+                solvables[0].repository.as_str()
+            ),
+            ("1.2-1", "test")
+        );
+        let error = parse_patches("<stream><update-status><update-list><update kind=\"patch\"")
+            .unwrap_err();
+        assert!(error.to_string().contains("list-patches"), "{error}");
+    }
+
+    #[test]
+    fn patch_conflicts_single_and_listed() {
+        // zypper 1.14.42 `info -t patch` (one package), and the list form of several.
+        let text = "Information for patch SUSE-2026-1:\n----------------------------------\nRepository  : test\nName        : SUSE-2026-1\nVersion     : 1\nStatus      : needed\nCategory    : security\nProvides    : patch:SUSE-2026-1 = 1\nConflicts   : aa < 1.1-1\n\n\nInformation for patch SUSE-2026-2:\n----------------------------------\nName        : SUSE-2026-2\nConflicts   : [2]\n    bb.x86_64 < 2:1.1-1\n    libbb1 < 1.1-1\n\n";
+        assert_eq!(
+            parse_patch_conflicts(text),
+            vec![
+                ("SUSE-2026-1".into(), "aa".into(), None, "1.1-1".into()),
+                (
+                    "SUSE-2026-2".into(),
+                    "bb".into(),
+                    Some("x86_64".into()),
+                    "2:1.1-1".into()
+                ),
+                ("SUSE-2026-2".into(), "libbb1".into(), None, "1.1-1".into()),
+            ]
+        );
+    }
+}

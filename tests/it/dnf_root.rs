@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::apt_root::{in_state, run, scan_json_env, write_baseline};
-use crate::util::binary;
+use crate::util::{assert_code, binary};
 
 pub struct DnfRoot {
     _dir: tempfile::TempDir,
@@ -174,12 +174,23 @@ pub fn nevra(text: &str) -> (String, String, String) {
 
 /// A baseline file for Amazon Linux 2023 with `rules` and `extra` top-level members.
 pub fn al2023_baseline(dir: &std::path::Path, name: &str, rules: &str, extra: &str) -> String {
+    baseline_for_os("AMAZON_LINUX_2023", dir, name, rules, extra)
+}
+
+/// A baseline file for `os` with `rules` and `extra` top-level members.
+pub fn baseline_for_os(
+    os: &str,
+    dir: &std::path::Path,
+    name: &str,
+    rules: &str,
+    extra: &str,
+) -> String {
     let path = write_baseline(dir, name, rules, extra);
     std::fs::write(
         &path,
         std::fs::read_to_string(&path)
             .unwrap()
-            .replace("DEBIAN", "AMAZON_LINUX_2023"),
+            .replace("\"DEBIAN\"", &format!("\"{os}\"")),
     )
     .unwrap();
     path
@@ -405,12 +416,7 @@ fn dnf_install_then_rescan_reports_installed_and_dnf_agrees() {
         &["--reboot-option", "NoReboot"],
         &[("PATCH_BASELINE_BOOT_TIME", "1")],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let after = report(&out);
     let installed = in_state(&after, "InstalledPendingReboot");
     let installed: BTreeSet<(String, String, String)> =
@@ -498,12 +504,7 @@ fn dnf_block_keeps_rejected_dependencies_out_and_allow_lets_them_in() {
 
     let allow = baseline("ALLOW_AS_DEPENDENCY");
     let out = dnf.install(&["--baseline", &allow, "--reboot-option", "NoReboot"], &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let rpms = dnf.installed();
     assert!(
         rpms.contains("app-1.1") && rpms.contains("lib-1.1"),
@@ -605,55 +606,15 @@ fn dnf_reboot_rule_reboot_if_required() {
         ],
         &env,
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     assert!(dnf.installed().contains("tool-1.1"));
     // Then the kernel: installed after boot, so the OS needs a reboot.
     let out = dnf.install(&["--reboot-option", "RebootIfRequired"], &env);
-    assert_eq!(
-        out.status.code(),
-        Some(194),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 194);
     let warnings = report(&out)["warnings"].to_string();
     assert!(
         warnings.contains("the system asks for a reboot: kernel-fx"),
         "{warnings}"
-    );
-}
-
-#[test]
-fn install_refuses_zypper_systems_for_now() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-    std::fs::write(
-        dir.path().join("etc/os-release"),
-        "NAME=\"SLES\"\nID=\"sles\"\nVERSION_ID=\"15.5\"\n",
-    )
-    .unwrap();
-    let out = Command::new(binary())
-        .args([
-            "install",
-            "--root",
-            dir.path().to_str().unwrap(),
-            "--no-refresh",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(69));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("systems is not implemented yet"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !dir.path().join("var/log/amazon").exists(),
-        "nothing touched"
     );
 }
 
@@ -773,12 +734,7 @@ fn native_view_equals_dnf_with_priorities_excludes_and_disabled_repos() {
     );
     // The held ones are never installed.
     let out = dnf.install(&["--baseline", &all, "--reboot-option", "NoReboot"], &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 0);
     let rpms = dnf.installed();
     for expected in [
         "prio-1.1",

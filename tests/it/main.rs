@@ -13,6 +13,8 @@
 //! - `reboot`: the reboot protocol, on-host state and crash safety of `install` (real apt).
 //! - `updateinfo`: the updateinfo parser on every real feed, against independent counts.
 //! - `dnf_root`: the dnf scan against real dnf and rpm in a temporary alternate root.
+//! - `yum`: classic yum through recorded outputs and a yum shim over dnf.
+//! - `zypper_root`: the zypper backend against real zypper and rpm in a temporary alternate root.
 
 // The tests drive real tools (dpkg, rpm, python3) directly; the product itself spawns only through
 // its runner.
@@ -34,3 +36,4 @@ mod updateinfo;
 mod util;
 mod version_crosscheck;
 mod yum;
+mod zypper_root;
