@@ -68,6 +68,36 @@ pub enum Command {
         #[command(subcommand)]
         command: BaselinesCommand,
     },
+    /// Payloads: download, verify and extract.
+    Payload {
+        /// What to do.
+        #[command(subcommand)]
+        command: PayloadCommand,
+    },
+}
+
+/// `payload …`
+#[derive(Debug, Subcommand)]
+pub enum PayloadCommand {
+    /// Download a tar.gz (https, http, s3 or file URL), check its SHA-256 before using a byte,
+    /// and extract it safely into DIR (which must not exist or be empty).
+    Fetch {
+        /// Where the payload is.
+        #[arg(long)]
+        url: String,
+        /// Its SHA-256 (64 hexadecimal digits); mandatory.
+        #[arg(long)]
+        sha256: String,
+        /// The folder to extract into.
+        #[arg(long)]
+        dest: PathBuf,
+        /// The largest download accepted, in MiB.
+        #[arg(long, default_value_t = 512)]
+        max_download_mib: u64,
+        /// The largest total extracted content accepted, in MiB.
+        #[arg(long, default_value_t = 2048)]
+        max_extracted_mib: u64,
+    },
 }
 
 /// `baseline …`
@@ -284,6 +314,9 @@ pub enum CliError {
     /// The system is not one this build can scan.
     #[error("{0}")]
     Unsupported(String),
+    /// A payload could not be fetched.
+    #[error(transparent)]
+    Payload(#[from] crate::payload::PayloadError),
     /// The package manager failed or is busy.
     #[error(transparent)]
     Install(#[from] crate::install::InstallError),
@@ -308,6 +341,14 @@ impl CliError {
                 Outcome::BadInput
             }
             Self::Unsupported(_) => Outcome::Unsupported,
+            Self::Payload(error) => match error.code() {
+                151 => Outcome::PayloadChecksum,
+                152 => Outcome::PayloadNotAnArchive,
+                154 => Outcome::PayloadCannotCreate,
+                155 => Outcome::PayloadExtraction,
+                156 => Outcome::PayloadDownload,
+                _ => Outcome::Usage,
+            },
             Self::Install(crate::install::InstallError::Locked(_)) => Outcome::Locked,
             Self::Install(crate::install::InstallError::Invalid(_)) => Outcome::BadInput,
             Self::Install(_) => Outcome::Failure,
@@ -385,6 +426,28 @@ pub fn run(cli: Cli, context: &Context, stdout: &mut dyn Write) -> Result<Outcom
                 ))
             })?;
             write_out(stdout, builtin.json.trim_end())?;
+            Ok(Outcome::Success)
+        }
+        Command::Payload {
+            command:
+                PayloadCommand::Fetch {
+                    url,
+                    sha256,
+                    dest,
+                    max_download_mib,
+                    max_extracted_mib,
+                },
+        } => {
+            let limits = crate::payload::Limits {
+                max_download: max_download_mib << 20,
+                max_extracted: max_extracted_mib << 20,
+                ..crate::payload::Limits::default()
+            };
+            crate::payload::fetch(&url, &sha256, &dest, &limits, None)?;
+            write_out(
+                stdout,
+                &format!("{url}: SHA-256 verified, extracted into {}", dest.display()),
+            )?;
             Ok(Outcome::Success)
         }
     }

@@ -37,6 +37,16 @@ pub enum Outcome {
     OperationLocked,
     /// Reboot now, then run again (the SSM agent's protocol).
     Reboot,
+    /// A payload's SHA-256 is not the one given.
+    PayloadChecksum,
+    /// A payload is not a readable tar.gz archive.
+    PayloadNotAnArchive,
+    /// A payload's destination folder cannot be created.
+    PayloadCannotCreate,
+    /// A payload's extraction was refused (unsafe entry, too large) or failed.
+    PayloadExtraction,
+    /// A payload's download failed.
+    PayloadDownload,
 }
 
 impl Outcome {
@@ -57,11 +67,17 @@ impl Outcome {
             Self::Locked => 75,
             Self::OperationLocked => 76,
             Self::Reboot => 194,
+            Self::PayloadChecksum => 151,
+            Self::PayloadNotAnArchive => 152,
+            Self::PayloadCannotCreate => 154,
+            Self::PayloadExtraction => 155,
+            Self::PayloadDownload => 156,
         }
     }
 }
 
-/// Every exit code with its meaning, as the README lists them.
+/// Every exit code with its meaning, as the README lists them (151–156 as AWS's bootstrap uses
+/// them, spec §8.1).
 pub const EXIT_CODES: &[(u8, &str)] = &[
     (0, "success (the run finished; compliance is in the output)"),
     (
@@ -98,6 +114,23 @@ pub const EXIT_CODES: &[(u8, &str)] = &[
         "another patch-baseline scan or install holds the operation lock beyond --lock-timeout",
     ),
     (
+        151,
+        "payload: the SHA-256 of what was downloaded is not the one given (both are named)",
+    ),
+    (152, "payload: not a readable tar.gz archive"),
+    (
+        154,
+        "payload: the destination folder cannot be created (or is not empty)",
+    ),
+    (
+        155,
+        "payload: extraction refused (absolute path, `..`, a link leaving the folder, a device file, too much content) or failed",
+    ),
+    (
+        156,
+        "payload: the download failed (network, HTTP status, S3 error, size limit)",
+    ),
+    (
         194,
         "reboot, then run again: the SSM agent reboots the machine and re-runs the step",
     ),
@@ -124,6 +157,11 @@ mod tests {
             Outcome::Locked,
             Outcome::OperationLocked,
             Outcome::Reboot,
+            Outcome::PayloadChecksum,
+            Outcome::PayloadNotAnArchive,
+            Outcome::PayloadCannotCreate,
+            Outcome::PayloadExtraction,
+            Outcome::PayloadDownload,
         ];
         for outcome in outcomes {
             assert_eq!(

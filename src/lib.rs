@@ -17,6 +17,7 @@
 //! | [`report`] | PutInventory items, the report file, terminal table, JSON output | yes |
 //! | [`apt`], [`dnf`], [`zypper`], [`rpm`] | the backends: scan a system under a root, install a plan | no |
 //! | [`platform`] | `os-release` parsing and the one OS detection table | yes (reads under a root) |
+//! | [`payload`] | download, SHA-256 check and safe tar.gz extraction of payloads | no |
 //! | [`cli`] | command line, file reading, clock and environment: the effectful shell | no |
 //! | [`exit`] | every exit code, decided in one place | yes |
 //!
@@ -35,6 +36,7 @@ pub mod install;
 pub mod inventory;
 pub mod model;
 pub mod pattern;
+pub mod payload;
 pub mod platform;
 pub mod report;
 pub mod rpm;

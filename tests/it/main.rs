@@ -15,6 +15,7 @@
 //! - `dnf_root`: the dnf scan against real dnf and rpm in a temporary alternate root.
 //! - `yum`: classic yum through recorded outputs and a yum shim over dnf.
 //! - `zypper_root`: the zypper backend against real zypper and rpm in a temporary alternate root.
+//! - `payload`: `payload fetch` against local files and a local HTTP server, hostile archives.
 
 // The tests drive real tools (dpkg, rpm, python3) directly; the product itself spawns only through
 // its runner.
@@ -30,6 +31,7 @@ mod dnf_root;
 mod evaluate_apt;
 mod evaluate_rpm;
 mod evaluate_zypper;
+mod payload;
 mod reboot;
 mod report;
 mod updateinfo;
