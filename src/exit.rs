@@ -47,6 +47,9 @@ pub enum Outcome {
     PayloadExtraction,
     /// A payload's download failed.
     PayloadDownload,
+    /// An SSM step of `run` failed with one of the payload codes of spec §8.2
+    /// ([`crate::ssm::CODES`]).
+    Aws(u8),
 }
 
 impl Outcome {
@@ -72,12 +75,13 @@ impl Outcome {
             Self::PayloadCannotCreate => 154,
             Self::PayloadExtraction => 155,
             Self::PayloadDownload => 156,
+            Self::Aws(code) => code,
         }
     }
 }
 
 /// Every exit code with its meaning, as the README lists them (151–156 as AWS's bootstrap uses
-/// them, spec §8.1).
+/// them, spec §8.1), except `run`'s codes of spec §8.2, which [`crate::ssm::CODES`] lists.
 pub const EXIT_CODES: &[(u8, &str)] = &[
     (0, "success (the run finished; compliance is in the output)"),
     (
@@ -163,6 +167,10 @@ mod tests {
             Outcome::PayloadExtraction,
             Outcome::PayloadDownload,
         ];
+        for (code, _) in crate::ssm::CODES {
+            assert!(!EXIT_CODES.iter().any(|(c, _)| c == code), "{code}");
+            assert_eq!(Outcome::Aws(*code).code(), *code);
+        }
         for outcome in outcomes {
             assert_eq!(
                 EXIT_CODES

@@ -18,6 +18,7 @@
 //! | [`apt`], [`dnf`], [`zypper`], [`rpm`] | the backends: scan a system under a root, install a plan | no |
 //! | [`platform`] | `os-release` parsing and the one OS detection table | yes (reads under a root) |
 //! | [`payload`] | download, SHA-256 check and safe tar.gz extraction of payloads | no |
+//! | [`ssm`] | `run`: document parameters, BaselineOverride, PutInventory hashes, the AWS SDK calls | no |
 //! | [`cli`] | command line, file reading, clock and environment: the effectful shell | no |
 //! | [`exit`] | every exit code, decided in one place | yes |
 //!
@@ -40,6 +41,7 @@ pub mod payload;
 pub mod platform;
 pub mod report;
 pub mod rpm;
+pub mod ssm;
 pub mod state;
 pub mod version;
 pub mod zypper;

@@ -217,14 +217,14 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(text[from..to].trim())
 }
 
-/// Downloads `url` into `file` (truncated before each attempt), returning the SHA-256 of what
-/// arrived.
-fn download(
+/// Downloads `url` into what `open` gives (a new sink for each attempt), returning the SHA-256
+/// of what arrived and the sink.
+fn download<W: Write>(
     url: &str,
-    file: &Path,
     limits: &Limits,
     s3: Option<&dyn S3Fetcher>,
-) -> Result<String, PayloadError> {
+    mut open: impl FnMut() -> Result<W, PayloadError>,
+) -> Result<(String, W), PayloadError> {
     let failed = |message: String| PayloadError::Download {
         url: url.to_string(),
         message,
@@ -232,14 +232,8 @@ fn download(
     let mut wait = limits.backoff;
     let mut last = String::new();
     for attempt in 1..=limits.attempts.max(1) {
-        let target = std::fs::File::create(file).map_err(|e| {
-            failed(format!(
-                "cannot write the download to `{}`: {e}",
-                file.display()
-            ))
-        })?;
         let mut out = Counting {
-            inner: std::io::BufWriter::new(target),
+            inner: open()?,
             hasher: Sha256::new(),
             written: 0,
             limit: limits.max_download,
@@ -273,7 +267,7 @@ fn download(
         };
         let flushed = out.flush();
         match (outcome, flushed) {
-            (Attempt::Done, Ok(())) => return Ok(hex(&out.hasher.finalize())),
+            (Attempt::Done, Ok(())) => return Ok((hex(&out.hasher.finalize()), out.inner)),
             (Attempt::Done, Err(e)) => return Err(failed(e.to_string())),
             (Attempt::Fail(reason), _) => return Err(failed(reason)),
             (Attempt::Retry(reason), _) => {
@@ -463,6 +457,16 @@ fn extract(archive: &Path, into: &Path, url: &str, limits: &Limits) -> Result<()
     Ok(())
 }
 
+/// Downloads a small document (`https://`, `http://`, `file://`, `s3://`) into memory, with the
+/// same retries and size limit as a payload.
+pub fn fetch_bytes(
+    url: &str,
+    limits: &Limits,
+    s3: Option<&dyn S3Fetcher>,
+) -> Result<Vec<u8>, PayloadError> {
+    download(url, limits, s3, || Ok(Vec::new())).map(|(_, bytes)| bytes)
+}
+
 /// A sibling of `dest` for work in progress: `.NAME.TAG-PID`.
 fn sibling(dest: &Path, tag: &str) -> PathBuf {
     let name = dest
@@ -510,7 +514,17 @@ pub fn fetch(
     let download_file = sibling(dest, "download");
     let staging = sibling(dest, "partial");
     let result = (|| {
-        let actual = download(url, &download_file, limits, s3)?;
+        let (actual, _) = download(url, limits, s3, || {
+            std::fs::File::create(&download_file)
+                .map(std::io::BufWriter::new)
+                .map_err(|e| PayloadError::Download {
+                    url: url.to_string(),
+                    message: format!(
+                        "cannot write the download to `{}`: {e}",
+                        download_file.display()
+                    ),
+                })
+        })?;
         if actual != expected {
             return Err(PayloadError::Checksum {
                 url: url.to_string(),

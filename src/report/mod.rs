@@ -60,7 +60,8 @@ pub fn item_title(family: Family, decision: &PackageDecision) -> String {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// The lower-case hexadecimal SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(64);
     for byte in Sha256::digest(bytes) {
         let _ = write!(out, "{byte:02x}");

@@ -1,0 +1,47 @@
+#!/bin/sh
+# PatchLinux: the one step of the patch-baseline SSM document. Downloads the patch-baseline
+# release (curl or wget), checks its SHA-256 (sha256sum), extracts it, and runs
+# `patch-baseline run` with the document's parameters; its exit code is this step's, so 194
+# makes the SSM agent reboot the machine and run the step again.
+# The agent replaces the {{ … }} parameters; the document's allowed patterns keep quotes out.
+# PATCH_BASELINE_ROOT (unset on instances) points the step at another root, for tests.
+set -u
+operation='{{ Operation }}'
+snapshot_id='{{ SnapshotId }}'
+install_override_list='{{ InstallOverrideList }}'
+reboot_option='{{ RebootOption }}'
+baseline_override='{{ BaselineOverride }}'
+release_url='{{ ReleaseUrl }}'
+release_sha256=$(printf '%s' '{{ ReleaseSha256 }}' | tr 'A-F' 'a-f')
+root=${PATCH_BASELINE_ROOT:-/}
+dir="${root%/}/var/lib/amazon/patch-baseline"
+release="$dir/release-$release_sha256"
+
+if [ ! -x "$release/patch-baseline" ]; then
+  mkdir -p "$dir" || { echo "Unable to create dir: $dir" >&2; exit 154; }
+  tmp=$(mktemp -d "$dir/.download.XXXXXX") || { echo "Unable to create dir: $dir" >&2; exit 154; }
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL --retry 3 -o "$tmp/release.tar.gz" "$release_url"
+  else
+    wget -q --tries=3 -O "$tmp/release.tar.gz" "$release_url"
+  fi || { rm -rf "$tmp"; echo "Unable to download payload: $release_url" >&2; exit 156; }
+  if ! printf '%s  %s\n' "$release_sha256" "$tmp/release.tar.gz" | sha256sum -c --status -; then
+    actual=$(sha256sum "$tmp/release.tar.gz" | cut -d' ' -f1)
+    rm -rf "$tmp"
+    echo "$release_url sha256 check failed, should be $release_sha256, but is $actual" >&2
+    exit 151
+  fi
+  if ! tar -xzf "$tmp/release.tar.gz" -C "$tmp" --no-same-owner --no-same-permissions \
+      || [ ! -x "$tmp/patch-baseline" ]; then
+    rm -rf "$tmp"
+    echo "Unable to extract tar file: $release_url" >&2
+    exit 155
+  fi
+  rm -f "$tmp/release.tar.gz"
+  rm -rf "$release"
+  mv "$tmp" "$release" || { rm -rf "$tmp"; echo "Unable to create dir: $release" >&2; exit 154; }
+fi
+
+exec "$release/patch-baseline" run --root "$root" --operation "$operation" \
+  --snapshot-id "$snapshot_id" --install-override-list "$install_override_list" \
+  --reboot-option "$reboot_option" --baseline-override "$baseline_override"
