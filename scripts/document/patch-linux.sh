@@ -3,7 +3,7 @@
 # release (curl or wget), checks its SHA-256 (sha256sum), extracts it, and runs
 # `patch-baseline run` with the document's parameters; its exit code is this step's, so 194
 # makes the SSM agent reboot the machine and run the step again.
-# The agent replaces the {{ … }} parameters; the document's allowed patterns keep quotes out.
+# The agent fills in the parameters (in double braces); their allowed patterns keep quotes out.
 # PATCH_BASELINE_ROOT (unset on instances) points the step at another root, for tests.
 set -u
 operation='{{ Operation }}'

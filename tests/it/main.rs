@@ -16,6 +16,7 @@
 //! - `yum`: classic yum through recorded outputs and a yum shim over dnf.
 //! - `zypper_root`: the zypper backend against real zypper and rpm in a temporary alternate root.
 //! - `payload`: `payload fetch` against local files and a local HTTP server, hostile archives.
+//! - `run`: `run` and the SSM document end to end (fake SSM endpoint checked against botocore, moto S3).
 
 // The tests drive real tools (dpkg, rpm, python3) directly; the product itself spawns only through
 // its runner.
@@ -34,6 +35,7 @@ mod evaluate_zypper;
 mod payload;
 mod reboot;
 mod report;
+mod run;
 mod updateinfo;
 mod util;
 mod version_crosscheck;

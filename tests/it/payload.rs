@@ -18,17 +18,7 @@ fn python_tar(dir: &Path, name: &str, members: &str) -> PathBuf {
     let script = format!(
         "import io, tarfile, sys\nt = tarfile.open(sys.argv[1], 'w:gz')\ndef add(name, data=b'', kind=tarfile.REGTYPE, link='', mode=0o644):\n    i = tarfile.TarInfo(name); i.type = kind; i.linkname = link; i.mode = mode; i.size = len(data) if kind == tarfile.REGTYPE else 0\n    t.addfile(i, io.BytesIO(data) if kind == tarfile.REGTYPE else None)\n{members}\nt.close()\n"
     );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::util::python(&script, &[path.as_os_str()]);
     path
 }
 

@@ -144,3 +144,19 @@ pub fn assert_code(out: &Output, code: i32) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs a Python script (`python3 -c`) with arguments; it must succeed.
+pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> Output {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

@@ -6,6 +6,8 @@ check_put_inventory.walk) and its SigV4 signature is verified with the test cred
 answers GetDeployablePatchSnapshotForInstance with a snapshot URL it serves itself, and records
 PutInventory bodies. Anything invalid gets AWS's error shape and status 400.
 
+It also answers as S3 for the bucket `denied-bucket`: 403 AccessDenied, as S3 does.
+
 Usage: fake_ssm.py CONFIG.json
 CONFIG: {"port_file": P, "record": R, "snapshot": FILE (JSON served at the snapshot URL),
          "gzip_snapshot": bool, "access_key": AK, "secret_key": SK, "region": REGION,
@@ -102,6 +104,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(status, {"__type": code, "message": message})
 
     def do_GET(self):
+        if self.path.startswith("/denied-bucket/"):
+            # As S3 answers a GetObject the caller may not make.
+            return self.reply(403, b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied"
+                              b"</Code><Message>Access Denied</Message></Error>", "application/xml")
         if not self.path.startswith("/snapshot/"):
             return self.reply(404, b"", "text/plain")
         with open(CONFIG["snapshot"], "rb") as f:

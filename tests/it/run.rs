@@ -1,0 +1,765 @@
+//! `patch-baseline run` and the SSM document end to end: the document's PatchLinux script,
+//! taken from the committed document and run with the environment the SSM agent sets, against
+//! dnf and apt alternate roots. SSM is `tests/scripts/fake_ssm.py` (every request checked
+//! against botocore's service model and its SigV4 signature verified); S3 is moto's server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+
+use serde_json::{Value, json};
+
+use crate::dnf_root::{DnfRoot, scenario};
+use crate::util::binary;
+
+const ACCESS_KEY: &str = "AKIDPATCHBASELINETEST";
+const SECRET_KEY: &str = "patch-baseline-test-secret";
+const INSTANCE: &str = "i-0123456789abcdef0";
+
+fn scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts")
+}
+
+/// Waits for a server's port file.
+fn port_from(file: &Path, child: &mut Child) -> u16 {
+    for _ in 0..200 {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            return text.trim().parse().unwrap();
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the server stopped: {status}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the server did not start");
+}
+
+/// The local SSM endpoint.
+pub struct FakeSsm {
+    child: Child,
+    pub port: u16,
+    pub record: PathBuf,
+    pub snapshot: PathBuf,
+}
+
+impl FakeSsm {
+    pub fn start(dir: &Path, snapshot: &Value, fail: Value) -> Self {
+        let (config, record, snapshot_file, port_file) = (
+            dir.join("fake-ssm.json"),
+            dir.join("requests.jsonl"),
+            dir.join("snapshot.json"),
+            dir.join("fake-ssm.port"),
+        );
+        // A server before this one may have left its port and requests.
+        let _ = std::fs::remove_file(&port_file);
+        let _ = std::fs::remove_file(&record);
+        std::fs::write(&snapshot_file, snapshot.to_string()).unwrap();
+        std::fs::write(
+            &config,
+            json!({
+                "port_file": port_file, "record": record, "snapshot": snapshot_file,
+                "access_key": ACCESS_KEY, "secret_key": SECRET_KEY, "region": "us-east-1",
+                "fail": fail,
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let mut child = Command::new("python3")
+            .arg(scripts().join("fake_ssm.py"))
+            .arg(&config)
+            .spawn()
+            .unwrap();
+        let port = port_from(&port_file, &mut child);
+        Self {
+            child,
+            port,
+            record,
+            snapshot: snapshot_file,
+        }
+    }
+
+    /// The accepted (and injected-failure) requests of `operation`, in order.
+    pub fn requests(&self, operation: &str) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.record).unwrap_or_default();
+        let all: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let refused: Vec<&Value> = all.iter().filter(|r| r.get("refused").is_some()).collect();
+        assert!(refused.is_empty(), "requests refused: {refused:?}");
+        all.into_iter()
+            .filter(|r| r["operation"] == operation)
+            .collect()
+    }
+}
+
+impl Drop for FakeSsm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// moto's S3 server with one bucket.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start(dir: &Path) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let moto = Self { child, port };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return moto;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("moto did not start");
+    }
+
+    /// Puts objects (key, body) into `bucket`, creating it.
+    pub fn put(&self, bucket: &str, objects: &[(&str, &str)]) {
+        let script = "import boto3, json, sys\ns3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='a', aws_secret_access_key='b')\ns3.create_bucket(Bucket=sys.argv[2])\nfor key, body in json.loads(sys.argv[3]):\n    s3.put_object(Bucket=sys.argv[2], Key=key, Body=body.encode())\n";
+        let endpoint = format!("http://127.0.0.1:{}", self.port);
+        let objects = json!(objects).to_string();
+        crate::util::python(
+            script,
+            &[endpoint.as_ref(), bucket.as_ref(), objects.as_ref()],
+        );
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A release tarball of the binary under test, and its SHA-256.
+pub fn release(dir: &Path) -> (PathBuf, String) {
+    let stage = dir.join("release-stage");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::copy(binary(), stage.join("patch-baseline")).unwrap();
+    let tarball = dir.join("patch-baseline.tar.gz");
+    let out = Command::new("tar")
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&stage)
+        .arg("patch-baseline")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let sha = Command::new("sha256sum").arg(&tarball).output().unwrap();
+    let sha = String::from_utf8_lossy(&sha.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    (tarball, sha)
+}
+
+/// The PatchLinux script of the committed document with the parameters filled in as the agent
+/// does (defaults from the document for those not given).
+pub fn document_script(params: &[(&str, &str)]) -> String {
+    let document: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scripts/document/PatchBaseline-RunPatchBaseline.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut script: String = document["mainSteps"][0]["inputs"]["runCommand"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("{}\n", l.as_str().unwrap()))
+        .collect();
+    for (name, spec) in document["parameters"].as_object().unwrap() {
+        let value = params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| (*v).to_string())
+            .or_else(|| spec["default"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("parameter {name} is required"));
+        if let Some(pattern) = spec["allowedPattern"].as_str() {
+            // The agent refuses values that do not match (ReleaseUrl is a file:// URL here).
+            if *name != "ReleaseUrl" {
+                let out = Command::new("python3")
+                    .args([
+                        "-c",
+                        "import re,sys; sys.exit(0 if re.search(sys.argv[1], sys.argv[2]) else 1)",
+                        pattern,
+                        &value,
+                    ])
+                    .status()
+                    .unwrap();
+                assert!(out.success(), "{name} = {value} does not match {pattern}");
+            }
+        }
+        script = script.replace(&format!("{{{{ {name} }}}}"), &value);
+    }
+    assert!(!script.contains("{{"), "{script}");
+    script
+}
+
+/// The world of one test: a root, the fake SSM, a release, the agent's environment.
+pub struct Agent {
+    pub dir: PathBuf,
+    pub ssm: FakeSsm,
+    pub release: (PathBuf, String),
+    pub env: Vec<(String, String)>,
+}
+
+impl Agent {
+    pub fn new(dir: &Path, root: &Path, snapshot: &Value, fail: Value) -> Self {
+        let ssm = FakeSsm::start(dir, snapshot, fail);
+        let env = vec![
+            ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
+            ("AWS_SSM_INSTANCE_ID".into(), INSTANCE.into()),
+            ("AWS_SSM_REGION_NAME".into(), "us-east-1".into()),
+            ("AWS_SSM_PLATFORM_NAME".into(), "Amazon Linux".into()),
+            (
+                "SSM_COMMAND_ID".into(),
+                "6d1c1d07-2c4a-4a4e-9ad4-6d1c1d072c4a".into(),
+            ),
+            (
+                "AWS_ENDPOINT_URL_SSM".into(),
+                format!("http://127.0.0.1:{}", ssm.port),
+            ),
+            ("PATCH_BASELINE_ROOT".into(), root.display().to_string()),
+            (
+                "AWS_CONFIG_FILE".into(),
+                dir.join("no-config").display().to_string(),
+            ),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".into(),
+                dir.join("no-credentials").display().to_string(),
+            ),
+        ];
+        Self {
+            dir: dir.to_path_buf(),
+            release: release(dir),
+            ssm,
+            env,
+        }
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
+    }
+
+    /// Runs the document's step as the agent would.
+    pub fn step(&self, params: &[(&str, &str)]) -> Output {
+        let url = format!("file://{}", self.release.0.display());
+        let mut all = vec![
+            ("ReleaseUrl", url.as_str()),
+            ("ReleaseSha256", self.release.1.as_str()),
+        ];
+        all.extend_from_slice(params);
+        let script = self.dir.join("_script");
+        std::fs::write(&script, document_script(&all)).unwrap();
+        let mut command = Command::new("sh");
+        command.arg(&script).env("LC_ALL", "C");
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    }
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A snapshot (spec §1.3) for `os` approving Security updates of `severities` after 7 days.
+pub fn snapshot(os: &str, filters: Value) -> Value {
+    json!({
+        "patchBaseline": {
+            "accountId": "123456789012",
+            "baselineId": "pb-0123456789abcdef0",
+            "name": "test-baseline",
+            "operatingSystem": os,
+            "globalFilters": {"filters": []},
+            "approvalRules": {"rules": [{
+                "filterGroup": {"filters": filters},
+                "complianceLevel": "CRITICAL",
+                "enableNonSecurity": false,
+                "approveAfterDays": 7,
+                "approveUntilDate": null
+            }]},
+            "approvedPatches": [],
+            "approvedPatchesComplianceLevel": "UNSPECIFIED",
+            "approvedPatchesEnableNonSecurity": false,
+            "rejectedPatches": [],
+            "rejectedPatchesAction": "ALLOW_AS_DEPENDENCY",
+            "createdTime": 1_700_000_000.0,
+            "modifiedTime": 1_700_000_000.0,
+            "description": "test",
+            "sources": []
+        },
+        "patchGroup": null,
+        "patches": [],
+        "enableApplicationPatches": false,
+        "requiredFeatures": []
+    })
+}
+
+fn al2023_security() -> Value {
+    snapshot(
+        "AMAZON_LINUX_2023",
+        json!([{"key": "CLASSIFICATION", "values": ["Security"]},
+               {"key": "SEVERITY", "values": ["Critical", "Important"]}]),
+    )
+}
+
+/// The summary map and the compliance items of a recorded PutInventory.
+fn summary_and_items(request: &Value) -> (Value, Vec<Value>) {
+    let items = request["body"]["Items"].as_array().unwrap();
+    let summary = items
+        .iter()
+        .find(|i| i["TypeName"] == "AWS:PatchSummary")
+        .unwrap();
+    let compliance = items
+        .iter()
+        .find(|i| i["TypeName"] == "AWS:ComplianceItem")
+        .unwrap();
+    (
+        summary["Content"][0].clone(),
+        compliance["Content"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    )
+}
+
+fn dnf_agent(dnf: &DnfRoot, snapshot: &Value, fail: Value) -> Agent {
+    let mut agent = Agent::new(&dnf.base, &dnf.root, snapshot, fail);
+    agent.set("HOME", dnf.home.to_str().unwrap());
+    agent
+}
+
+#[test]
+fn document_scan_install_and_reboot_on_dnf_report_to_ssm() {
+    let dnf = scenario();
+    let mut agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+
+    // Scan without a SnapshotId: a new one, and the counts.
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let snapshots = agent.ssm.requests("GetDeployablePatchSnapshotForInstance");
+    assert_eq!(snapshots.len(), 1);
+    let generated = snapshots[0]["body"]["SnapshotId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(uuid::Uuid::try_parse(&generated).is_ok(), "{generated}");
+    let puts = agent.ssm.requests("PutInventory");
+    assert_eq!(puts.len(), 1);
+    let (summary, items) = summary_and_items(&puts[0]);
+    assert_eq!(
+        (
+            summary["OperationType"].as_str(),
+            summary["MissingCount"].as_str(),
+            summary["SnapshotId"].as_str(),
+            summary["BaselineId"].as_str(),
+            summary["ExecutionId"].as_str()
+        ),
+        (
+            Some("Scan"),
+            Some("2"),
+            Some(generated.as_str()),
+            Some("pb-0123456789abcdef0"),
+            Some("6d1c1d07-2c4a-4a4e-9ad4-6d1c1d072c4a")
+        ),
+        "{summary}"
+    );
+    let missing: Vec<&str> = items
+        .iter()
+        .filter(|i| i["PatchState"] == "Missing")
+        .map(|i| i["Id"].as_str().unwrap())
+        .collect();
+    assert_eq!(missing, ["ep.noarch", "sec-imp.noarch"]);
+    // The release was downloaded, checked and kept; the work folder is gone.
+    assert!(
+        dnf.root
+            .join(format!(
+                "var/lib/amazon/patch-baseline/release-{}/patch-baseline",
+                agent.release.1
+            ))
+            .exists()
+    );
+    assert!(
+        !dnf.root
+            .join("var/log/amazon/ssm/patch-baseline-operations")
+            .exists()
+    );
+
+    // The same compliance again: the compliance item goes without its content (spec §5.4).
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let puts = agent.ssm.requests("PutInventory");
+    let compliance = puts[1]["body"]["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["TypeName"] == "AWS:ComplianceItem")
+        .unwrap()
+        .clone();
+    assert!(compliance.get("Content").is_none(), "{compliance}");
+
+    // Install with a SnapshotId and NoReboot: installed, pending a reboot.
+    let snapshot_id = "1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+    let out = agent.step(&[
+        ("Operation", "Install"),
+        ("SnapshotId", snapshot_id),
+        ("RebootOption", "NoReboot"),
+    ]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(dnf.installed().contains("sec-imp-1.1") && dnf.installed().contains("ep-1.1"));
+    let snapshots = agent.ssm.requests("GetDeployablePatchSnapshotForInstance");
+    assert_eq!(snapshots[2]["body"]["SnapshotId"], snapshot_id);
+    let (summary, _) = summary_and_items(agent.ssm.requests("PutInventory").last().unwrap());
+    assert_eq!(
+        (
+            summary["OperationType"].as_str(),
+            summary["InstalledPendingRebootCount"].as_str(),
+            summary["MissingCount"].as_str(),
+            summary["RebootOption"].as_str()
+        ),
+        (Some("Install"), Some("2"), Some("0"), Some("NoReboot"))
+    );
+
+    // RebootIfNeeded with packages awaiting a reboot: 194, then the agent reboots and re-runs
+    // the step, which reports the reboot without a new snapshot.
+    let out = agent.step(&[("Operation", "Install"), ("SnapshotId", snapshot_id)]);
+    assert_eq!(code(&out), Some(194), "{}", stderr(&out));
+    let calls = agent
+        .ssm
+        .requests("GetDeployablePatchSnapshotForInstance")
+        .len();
+    let later = (chrono::Utc::now() + chrono::Duration::seconds(30))
+        .timestamp()
+        .to_string();
+    agent.set("PATCH_BASELINE_BOOT_TIME", &later);
+    let out = agent.step(&[("Operation", "Install"), ("SnapshotId", snapshot_id)]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        agent
+            .ssm
+            .requests("GetDeployablePatchSnapshotForInstance")
+            .len(),
+        calls
+    );
+}
+
+#[test]
+fn document_override_lists_from_s3_and_baseline_override() {
+    let dnf = scenario();
+    let mut agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+    let moto = Moto::start(&dnf.base);
+    let everything = json!([
+        {"OperatingSystem": "UBUNTU", "ApprovalRules": {"PatchRules": []}},
+        {"OperatingSystem": "AMAZON_LINUX_2023", "Name": "all",
+         "ApprovalRules": {"PatchRules": [{"PatchFilterGroup": {"PatchFilters": [
+             {"Key": "CLASSIFICATION", "Values": ["*"]}]}, "ApproveAfterDays": 0,
+             "EnableNonSecurity": true, "ComplianceLevel": "HIGH"}]},
+         "RejectedPatches": ["plain"], "RejectedPatchesAction": "BLOCK"}
+    ]);
+    moto.put(
+        "lists",
+        &[
+            ("only/sec-imp.yaml", "patches:\n  - id: 'sec-imp'\n"),
+            ("override.json", &everything.to_string()),
+        ],
+    );
+    agent.set(
+        "AWS_ENDPOINT_URL_S3",
+        &format!("http://127.0.0.1:{}", moto.port),
+    );
+
+    // InstallOverrideList from S3: only what it names is installed.
+    let list = "s3://lists/only/sec-imp.yaml";
+    let out = agent.step(&[
+        ("Operation", "Install"),
+        ("InstallOverrideList", list),
+        ("RebootOption", "NoReboot"),
+    ]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let installed = dnf.installed();
+    assert!(
+        installed.contains("sec-imp-1.1") && installed.contains("ep-1.0"),
+        "{installed:?}"
+    );
+    let (summary, items) = summary_and_items(agent.ssm.requests("PutInventory").last().unwrap());
+    assert_eq!(summary["InstallOverrideList"], list);
+    assert_eq!(summary["MissingCount"], "1", "{summary}");
+    assert!(items.iter().all(|i| i["InstallOverrideList"] == list));
+
+    // BaselineOverride from S3: the entry for this OS goes to the service, nothing is uploaded.
+    let puts = agent.ssm.requests("PutInventory").len();
+    let out = agent.step(&[
+        ("Operation", "Scan"),
+        ("BaselineOverride", "s3://lists/override.json"),
+    ]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let request = agent
+        .ssm
+        .requests("GetDeployablePatchSnapshotForInstance")
+        .last()
+        .unwrap()
+        .clone();
+    let sent = &request["body"]["BaselineOverride"];
+    assert_eq!(sent["OperatingSystem"], "AMAZON_LINUX_2023", "{request}");
+    assert_eq!(sent["RejectedPatches"], json!(["plain"]));
+    assert_eq!(sent["RejectedPatchesAction"], "BLOCK");
+    assert!(sent.get("Name").is_none());
+    assert_eq!(agent.ssm.requests("PutInventory").len(), puts);
+
+    // Both at once: 167, before anything is asked of AWS.
+    let calls = agent
+        .ssm
+        .requests("GetDeployablePatchSnapshotForInstance")
+        .len();
+    let out = agent.step(&[
+        ("Operation", "Install"),
+        ("InstallOverrideList", list),
+        ("BaselineOverride", "s3://lists/override.json"),
+    ]);
+    assert_eq!(code(&out), Some(167), "{}", stderr(&out));
+    // A missing override document: 162; not for this OS: 163; not an array: 161.
+    moto.put(
+        "lists",
+        &[
+            ("ubuntu-only.json", r#"[{"OperatingSystem": "UBUNTU"}]"#),
+            ("object.json", r#"{"OperatingSystem": "AMAZON_LINUX_2023"}"#),
+        ],
+    );
+    for (url, expected) in [
+        ("s3://lists/nothing-here.json", 162),
+        ("s3://lists/ubuntu-only.json", 163),
+        ("s3://lists/object.json", 161),
+    ] {
+        let out = agent.step(&[("Operation", "Scan"), ("BaselineOverride", url)]);
+        assert_eq!(code(&out), Some(expected), "{url}: {}", stderr(&out));
+        assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
+    }
+    // S3 refuses: 160 (the fake endpoint answers 403 AccessDenied for this bucket).
+    agent.set(
+        "AWS_ENDPOINT_URL_S3",
+        &format!("http://127.0.0.1:{}", agent.ssm.port),
+    );
+    let out = agent.step(&[
+        ("Operation", "Scan"),
+        ("BaselineOverride", "s3://denied-bucket/o.json"),
+    ]);
+    assert_eq!(code(&out), Some(160), "{}", stderr(&out));
+    assert!(stderr(&out).contains("AccessDenied"), "{}", stderr(&out));
+    assert_eq!(
+        agent
+            .ssm
+            .requests("GetDeployablePatchSnapshotForInstance")
+            .len(),
+        calls,
+        "no snapshot was asked for after a bad override"
+    );
+}
+
+#[test]
+fn ssm_errors_throttling_and_bad_payloads_have_their_codes() {
+    let dnf = scenario();
+    let before = dnf.installed();
+    // Throttled twice, then accepted: retried by the SDK.
+    let agent = dnf_agent(
+        &dnf,
+        &al2023_security(),
+        json!({"PutInventory": ["ThrottlingException", "ThrottlingException"]}),
+    );
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let puts = agent.ssm.requests("PutInventory");
+    assert_eq!(puts.len(), 3);
+    assert!(puts[2].get("failed").is_none());
+    drop(agent);
+
+    // Access denied for the snapshot: 145; an unusable snapshot: 150; PutInventory refused: 149.
+    let agent = dnf_agent(
+        &dnf,
+        &al2023_security(),
+        json!({"GetDeployablePatchSnapshotForInstance": ["AccessDeniedException"],
+               "PutInventory": ["InvalidInstanceId"]}),
+    );
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(145), "{}", stderr(&out));
+    assert!(stderr(&out).contains("AccessDeniedException"));
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(149), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("InvalidInstanceId"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&agent.ssm.snapshot, "<html>not a snapshot</html>").unwrap();
+    let out = agent.step(&[("Operation", "Install")]);
+    assert_eq!(code(&out), Some(150), "{}", stderr(&out));
+    assert_eq!(dnf.installed(), before, "nothing installed");
+    std::fs::write(&agent.ssm.snapshot, r#"{"patchBaseline": {"operatingSystem": "AMAZON_LINUX_2023", "approvalRules": {"rules": [{"filterGroup": {"filters": [{"key": "NOPE", "values": ["x"]}]}}]}}}"#).unwrap();
+    let out = agent.step(&[("Operation", "Install")]);
+    assert_eq!(code(&out), Some(150), "{}", stderr(&out));
+    assert_eq!(dnf.installed(), before, "nothing installed");
+    drop(agent);
+
+    // No instance identity and IMDS unreachable: 148.
+    let mut agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+    agent.env.retain(|(k, _)| k != "AWS_SSM_INSTANCE_ID");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let imds = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    agent.set("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds);
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(148), "{}", stderr(&out));
+    assert!(stderr(&out).contains("IMDS"), "{}", stderr(&out));
+
+    // The release payload: tampered (151), missing (156), not an archive (155).
+    let agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+    let mut bytes = std::fs::read(&agent.release.0).unwrap();
+    bytes[20] ^= 0xff;
+    std::fs::write(&agent.release.0, &bytes).unwrap();
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(151), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&agent.release.1), "{}", stderr(&out));
+    std::fs::remove_file(&agent.release.0).unwrap();
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(156), "{}", stderr(&out));
+    let text = b"not a tarball";
+    std::fs::write(&agent.release.0, text).unwrap();
+    let sha = Command::new("sha256sum")
+        .arg(&agent.release.0)
+        .output()
+        .unwrap();
+    let sha = String::from_utf8_lossy(&sha.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let url = format!("file://{}", agent.release.0.display());
+    let script = agent.dir.join("_bad");
+    std::fs::write(
+        &script,
+        document_script(&[
+            ("ReleaseUrl", &url),
+            ("ReleaseSha256", &sha),
+            ("Operation", "Scan"),
+        ]),
+    )
+    .unwrap();
+    let mut command = Command::new("sh");
+    command.arg(&script);
+    for (k, v) in &agent.env {
+        command.env(k, v);
+    }
+    let out = command.output().unwrap();
+    assert_eq!(code(&out), Some(155), "{}", stderr(&out));
+    let leftovers: Vec<_> = std::fs::read_dir(dnf.root.join("var/lib/amazon/patch-baseline"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".download"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_eq!(dnf.installed(), before, "nothing installed by any of these");
+
+    // A failing install (the package files are gone from the repository): 1.
+    let agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+    let mut removed = 0;
+    for dir in [dnf.repo.clone(), dnf.repo.join("noarch")] {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("sec-imp-1.1")
+            {
+                std::fs::remove_file(entry.path()).unwrap();
+                removed += 1;
+            }
+        }
+    }
+    assert_eq!(removed, 1);
+    let out = agent.step(&[("Operation", "Install"), ("RebootOption", "NoReboot")]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn document_scan_on_an_apt_root() {
+    let apt = crate::apt_root::scenario();
+    let snapshot = snapshot(
+        "DEBIAN",
+        json!([{"key": "PRIORITY", "values": ["Required", "Important", "Standard", "Optional", "Extra"]}]),
+    );
+    let mut agent = Agent::new(&apt.base, &apt.root, &snapshot, json!({}));
+    agent.set("APT_CONFIG", apt.config.to_str().unwrap());
+    agent.set("AWS_SSM_PLATFORM_NAME", "Debian GNU/Linux");
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let (summary, items) = summary_and_items(&agent.ssm.requests("PutInventory")[0]);
+    let scan = apt.scan(&["--baseline", agent.ssm.snapshot.to_str().unwrap()]);
+    let missing = crate::apt_root::in_state(&scan, "Missing");
+    assert_eq!(
+        summary["MissingCount"],
+        missing.len().to_string(),
+        "{summary}"
+    );
+    assert!(!missing.is_empty());
+    for (name, arch) in missing.keys() {
+        assert!(
+            items
+                .iter()
+                .any(|i| i["Id"] == format!("{name}.{arch}") && i["PatchState"] == "Missing"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn the_document_is_generated_from_its_script_and_shellcheck_clean() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(root.join("scripts/gen-document"))
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = Command::new("shellcheck")
+        .arg(root.join("scripts/document/patch-linux.sh"))
+        .output()
+        .expect("shellcheck (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
