@@ -268,3 +268,18 @@ fn baseline_validate_and_builtin_listing() {
     let missing = run_binary(&["baselines", "show", "nope"], dir.path());
     assert_eq!(missing.status.code(), Some(64));
 }
+
+#[test]
+fn every_exit_code_is_in_the_readme() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (code, _) in patch_baseline::exit::EXIT_CODES
+        .iter()
+        .chain(patch_baseline::ssm::CODES)
+    {
+        assert!(
+            readme.lines().any(|l| l.starts_with(&format!("| {code} |"))),
+            "exit code {code} is not in the README's tables"
+        );
+    }
+}

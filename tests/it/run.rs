@@ -153,28 +153,35 @@ impl Drop for Moto {
     }
 }
 
-/// A release tarball of the binary under test, and its SHA-256.
+/// A release tarball of the binary under test, and its SHA-256: built once per test process
+/// (the debug binary is large) and copied into `dir` (tests may damage their copy).
 pub fn release(dir: &Path) -> (PathBuf, String) {
-    let stage = dir.join("release-stage");
-    std::fs::create_dir_all(&stage).unwrap();
-    std::fs::copy(binary(), stage.join("patch-baseline")).unwrap();
-    let tarball = dir.join("patch-baseline.tar.gz");
-    let out = Command::new("tar")
-        .arg("-czf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&stage)
-        .arg("patch-baseline")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let sha = Command::new("sha256sum").arg(&tarball).output().unwrap();
-    let sha = String::from_utf8_lossy(&sha.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
-    (tarball, sha)
+    static BUILT: std::sync::OnceLock<(tempfile::TempDir, PathBuf, String)> =
+        std::sync::OnceLock::new();
+    let (_, built, sha) = BUILT.get_or_init(|| {
+        let stage = tempfile::tempdir().unwrap();
+        std::fs::copy(binary(), stage.path().join("patch-baseline")).unwrap();
+        let tarball = stage.path().join("patch-baseline.tar.gz");
+        let out = Command::new("tar")
+            .arg("-czf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(stage.path())
+            .arg("patch-baseline")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let sha = Command::new("sha256sum").arg(&tarball).output().unwrap();
+        let sha = String::from_utf8_lossy(&sha.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        (stage, tarball, sha)
+    });
+    let copy = dir.join("patch-baseline.tar.gz");
+    std::fs::copy(built, &copy).unwrap();
+    (copy, sha.clone())
 }
 
 /// The PatchLinux script of the committed document with the parameters filled in as the agent
@@ -645,8 +652,10 @@ fn ssm_errors_throttling_and_bad_payloads_have_their_codes() {
     assert_eq!(code(&out), Some(148), "{}", stderr(&out));
     assert!(stderr(&out).contains("IMDS"), "{}", stderr(&out));
 
-    // The release payload: tampered (151), missing (156), not an archive (155).
+    // The release payload: tampered (151), missing (156), not an archive (155); the release
+    // the earlier steps installed is removed first, so that it is fetched again.
     let agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+    std::fs::remove_dir_all(dnf.root.join("var/lib/amazon/patch-baseline")).unwrap();
     let mut bytes = std::fs::read(&agent.release.0).unwrap();
     bytes[20] ^= 0xff;
     std::fs::write(&agent.release.0, &bytes).unwrap();
