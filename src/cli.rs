@@ -481,7 +481,26 @@ pub fn run(cli: Cli, context: &Context, stdout: &mut dyn Write) -> Result<Outcom
                 max_extracted: max_extracted_mib << 20,
                 ..crate::payload::Limits::default()
             };
-            crate::payload::fetch(&url, &sha256, &dest, &limits, None)?;
+            // s3:// through the AWS SDK, in the region of the environment (else IMDS).
+            let aws = if url.starts_with("s3://") {
+                let region = ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SSM_REGION_NAME"]
+                    .iter()
+                    .find_map(|k| context.env.get(*k).filter(|v| !v.is_empty()).cloned());
+                let region = match region {
+                    Some(region) => region,
+                    None => crate::ssm::aws::instance_identity(&context.env)?.1,
+                };
+                Some(crate::ssm::aws::Aws::new(&region)?)
+            } else {
+                None
+            };
+            crate::payload::fetch(
+                &url,
+                &sha256,
+                &dest,
+                &limits,
+                aws.as_ref().map(|a| a as &dyn crate::payload::S3Fetcher),
+            )?;
             write_out(
                 stdout,
                 &format!("{url}: SHA-256 verified, extracted into {}", dest.display()),

@@ -278,7 +278,9 @@ fn every_exit_code_is_in_the_readme() {
         .chain(patch_baseline::ssm::CODES)
     {
         assert!(
-            readme.lines().any(|l| l.starts_with(&format!("| {code} |"))),
+            readme
+                .lines()
+                .any(|l| l.starts_with(&format!("| {code} |"))),
             "exit code {code} is not in the README's tables"
         );
     }

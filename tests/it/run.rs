@@ -752,6 +752,32 @@ fn document_scan_on_an_apt_root() {
             "{name}"
         );
     }
+    // Install, NoReboot: what was Missing is installed and pending a reboot, but for what the
+    // administrator holds (still Missing, not Failed).
+    let held = scan["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["state"] == "Missing" && p["reasons"].to_string().contains("\"held\""))
+        .count();
+    let out = agent.step(&[("Operation", "Install"), ("RebootOption", "NoReboot")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let (summary, _) = summary_and_items(agent.ssm.requests("PutInventory").last().unwrap());
+    assert_eq!(
+        (
+            summary["OperationType"].as_str(),
+            summary["MissingCount"].as_str(),
+            summary["FailedCount"].as_str(),
+            summary["InstalledPendingRebootCount"].as_str()
+        ),
+        (
+            Some("Install"),
+            Some(held.to_string().as_str()),
+            Some("0"),
+            Some((missing.len() - held).to_string().as_str())
+        ),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -771,4 +797,50 @@ fn the_document_is_generated_from_its_script_and_shellcheck_clean() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[test]
+fn payload_fetch_from_s3_and_a_refused_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let (tarball, sha) = release(dir.path());
+    // moto keeps text bodies; the tarball goes in through boto3 from the file.
+    crate::util::python(
+        "import boto3, sys\ns3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='a', aws_secret_access_key='b')\ns3.create_bucket(Bucket='releases')\ns3.upload_file(sys.argv[2], 'releases', 'v1/patch-baseline.tar.gz')\n",
+        &[
+            format!("http://127.0.0.1:{}", moto.port).as_ref(),
+            tarball.as_os_str(),
+        ],
+    );
+    let fetch = |url: &str, endpoint: u16, dest: &Path| {
+        Command::new(binary())
+            .args(["payload", "fetch", "--url", url, "--sha256", &sha, "--dest"])
+            .arg(dest)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .env(
+                "AWS_ENDPOINT_URL_S3",
+                format!("http://127.0.0.1:{endpoint}"),
+            )
+            .env("AWS_CONFIG_FILE", dir.path().join("none"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+            .output()
+            .unwrap()
+    };
+    let dest = dir.path().join("out");
+    let out = fetch("s3://releases/v1/patch-baseline.tar.gz", moto.port, &dest);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert!(dest.join("patch-baseline").exists());
+    // A 403 from S3: 156 with S3's reason, nothing left.
+    let ssm = FakeSsm::start(dir.path(), &json!({}), json!({}));
+    let dest = dir.path().join("denied");
+    let out = fetch("s3://denied-bucket/x.tar.gz", ssm.port, &dest);
+    assert_eq!(code(&out), Some(156), "{}", stderr(&out));
+    assert!(stderr(&out).contains("AccessDenied"), "{}", stderr(&out));
+    assert!(!dest.exists());
+    // A missing object: 156 too.
+    let out = fetch("s3://releases/v2/nothing.tar.gz", moto.port, &dest);
+    assert_eq!(code(&out), Some(156), "{}", stderr(&out));
+    assert!(stderr(&out).contains("NoSuchKey"), "{}", stderr(&out));
 }
