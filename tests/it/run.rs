@@ -601,17 +601,45 @@ fn document_override_lists_from_s3_and_baseline_override() {
 fn ssm_errors_throttling_and_bad_payloads_have_their_codes() {
     let dnf = scenario();
     let before = dnf.installed();
-    // Throttled twice, then accepted: retried by the SDK.
+    // Throttled twice, then accepted: retried by the SDK. The snapshot arrives gzipped.
     let agent = dnf_agent(
         &dnf,
         &al2023_security(),
         json!({"PutInventory": ["ThrottlingException", "ThrottlingException"]}),
     );
+    let mut flag = agent.ssm.snapshot.clone().into_os_string();
+    flag.push(".gzip");
+    std::fs::write(&flag, "").unwrap();
     let out = agent.step(&[("Operation", "Scan")]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let puts = agent.ssm.requests("PutInventory");
     assert_eq!(puts.len(), 3);
     assert!(puts[2].get("failed").is_none());
+    // Unchanged compliance goes without its content; the service says the content does not
+    // match (ItemContentMismatch), so it goes again in full (spec §5.4).
+    let mut inject = agent.ssm.record.clone().into_os_string();
+    inject.push(".inject");
+    std::fs::write(
+        &inject,
+        r#"{"PutInventory": ["ItemContentMismatchException"]}"#,
+    )
+    .unwrap();
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let puts = agent.ssm.requests("PutInventory");
+    let has_content = |put: &Value| {
+        put["body"]["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["TypeName"] == "AWS:ComplianceItem")
+            .unwrap()
+            .get("Content")
+            .is_some()
+    };
+    assert_eq!(puts.len(), 5);
+    assert_eq!(puts[3]["failed"], "ItemContentMismatchException");
+    assert!(!has_content(&puts[3]) && has_content(&puts[4]));
     drop(agent);
 
     // Access denied for the snapshot: 145; an unusable snapshot: 150; PutInventory refused: 149.

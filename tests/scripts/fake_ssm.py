@@ -10,8 +10,9 @@ It also answers as S3 for the bucket `denied-bucket`: 403 AccessDenied, as S3 do
 
 Usage: fake_ssm.py CONFIG.json
 CONFIG: {"port_file": P, "record": R, "snapshot": FILE (JSON served at the snapshot URL),
-         "gzip_snapshot": bool, "access_key": AK, "secret_key": SK, "region": REGION,
+         "gzip_snapshot": bool (or a file SNAPSHOT.gzip exists), "access_key": AK, "secret_key": SK, "region": REGION,
          "fail": {"Operation": ["ErrorCode", ...]}   (one error per call, in order, then success)}
+A test may inject more failures later by writing {"Operation": [codes]} to R.inject.
 Writes the chosen port to P when ready; appends one JSON line per accepted request to R:
 {"operation": ..., "body": ...}; and per refused request {"operation": ..., "refused": reason}.
 """
@@ -112,7 +113,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(404, b"", "text/plain")
         with open(CONFIG["snapshot"], "rb") as f:
             data = f.read()
-        if CONFIG.get("gzip_snapshot"):
+        if CONFIG.get("gzip_snapshot") or os.path.exists(CONFIG["snapshot"] + ".gzip"):
             data = gzip.compress(data)
         self.reply(200, data, "application/octet-stream")
 
@@ -141,6 +142,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except Exception as e:  # every validation problem is the client's
             record({"operation": operation, "refused": str(e)})
             return self.error("ValidationException", str(e))
+        # More failures to inject, from RECORD.inject when a test writes it.
+        inject = CONFIG["record"] + ".inject"
+        if os.path.exists(inject):
+            for op, codes in json.load(open(inject)).items():
+                FAIL.setdefault(op, []).extend(codes)
+            os.remove(inject)
         if FAIL.get(operation):
             code = FAIL[operation].pop(0)
             record({"operation": operation, "body": request, "failed": code})
