@@ -21,7 +21,7 @@ fn scripts() -> PathBuf {
 
 /// Waits for a server's port file.
 fn port_from(file: &Path, child: &mut Child) -> u16 {
-    for _ in 0..200 {
+    for _ in 0..600 {
         if let Ok(text) = std::fs::read_to_string(file) {
             return text.trim().parse().unwrap();
         }
@@ -125,7 +125,7 @@ impl Moto {
             .spawn()
             .unwrap();
         let moto = Self { child, port };
-        for _ in 0..200 {
+        for _ in 0..600 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return moto;
             }
