@@ -74,6 +74,8 @@ fn synthetic_inventory(now: DateTime<Utc>) -> Inventory {
             ),
             installed_time,
             held: false,
+            priority: None,
+            section: None,
         });
         available.push(version(
             &name,

@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashSet;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -229,6 +228,9 @@ pub struct PackageDecision<'a> {
     pub reboot_suggested: bool,
     installed: Option<&'a InstalledPackage>,
     approved: Option<&'a AvailableVersion>,
+    /// apt: the stanza whose `Priority` is the reported PatchSeverity (the approved version, or
+    /// the installed one as an archive offers it).
+    shown: Option<&'a AvailableVersion>,
     /// The advisory whose classification and severity are reported (RPM, SUSE).
     advisory: Option<&'a Advisory>,
     /// apt: the approved version comes from a security origin.
@@ -280,11 +282,16 @@ impl<'a> PackageDecision<'a> {
 
     /// `PatchSeverity`: the vendor severity (RPM, SUSE) or the Debian priority (apt).
     pub fn patch_severity(&self) -> &'a str {
-        match (self.advisory, self.approved) {
-            (Some(advisory), _) => advisory.severity_text(),
-            (None, Some(version)) if self.basis.apt => version.priority.as_deref().unwrap_or(""),
-            _ => "",
+        if self.basis.apt {
+            return match (self.shown, self.installed) {
+                (Some(version), _) => version.priority.as_deref().unwrap_or(""),
+                (None, Some(installed)) if self.state.shows_installed_version() => {
+                    installed.priority.as_deref().unwrap_or("")
+                }
+                _ => "",
+            };
         }
+        self.advisory.map_or("", Advisory::severity_text)
     }
 
     /// The advisories of the approved version.
@@ -319,11 +326,17 @@ impl Serialize for PackageDecision<'_> {
 /// What explains a decision: the version whose verdict decided it, and the facts added after.
 /// Reasons are rebuilt from it on demand, so the hot path allocates none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent facts about one decision, each read on its own"
+)]
 struct Basis<'a> {
     /// The approved version, or for `InstalledOther` the newest version judged.
     version: Option<&'a AvailableVersion>,
     /// The `RejectedPatches` entry that makes an installed package `InstalledRejected`.
     rejected_entry: Option<&'a str>,
+    /// The installed version itself was judged (the payload's entry for the installed package).
+    installed_itself: bool,
     /// Installed by a `NoReboot` install, reboot pending.
     pending_reboot: bool,
     /// An Install with an override list that leaves this update out.
@@ -417,16 +430,20 @@ impl<'a> Evaluation<'a> {
     /// Why `decision` is in its state, most decisive reason first.
     pub fn reasons(&self, decision: &PackageDecision<'a>) -> Vec<Reason<'a>> {
         let basis = decision.basis;
-        let mut reasons = match (basis.rejected_entry, basis.version) {
-            (Some(entry), _) => vec![Reason::RejectedPatches {
+        let mut views = Vec::new();
+        let mut reasons = match (basis.rejected_entry, basis.version, decision.installed) {
+            (Some(entry), _, _) => vec![Reason::RejectedPatches {
                 entry,
                 action: RejectedAction::Block,
             }],
-            (None, Some(version)) => {
-                let mut views = Vec::new();
-                self.judge.judge(version, &mut views, true).reasons
+            (None, version, Some(installed)) if basis.installed_itself => {
+                let offered = version.or(decision.shown);
+                self.judge
+                    .judge_installed(installed, offered, &mut views, true)
+                    .reasons
             }
-            (None, None) => Vec::new(),
+            (None, Some(version), _) => self.judge.judge(version, &mut views, true).reasons,
+            (None, None, _) => Vec::new(),
         };
         if reasons.is_empty() {
             reasons.push(Reason::NoAvailableVersion);
@@ -445,8 +462,9 @@ impl<'a> Evaluation<'a> {
         reasons
     }
 
-    /// `CVEIds`: the CVEs of every approved update newer than the installed version, up to the
-    /// approved one (RPM, SUSE; `Missing` and `Failed` only; spec §5.3).
+    /// `CVEIds`: the CVEs that installing the target version fixes: those of every advisory of
+    /// every version newer than the installed one, up to and including the target, approved or
+    /// not (RPM, SUSE; `Missing` and `Failed` only; spec §5.3).
     pub fn cve_ids(&self, decision: &PackageDecision<'a>) -> Vec<&'a str> {
         let (Some(installed), Some(approved)) = (decision.installed, decision.approved) else {
             return Vec::new();
@@ -457,17 +475,10 @@ impl<'a> Evaluation<'a> {
         }
         let scheme = self.judge.family.version_scheme();
         let (start, end) = decision.basis.group;
-        let mut views = Vec::new();
         let mut cves: Vec<&'a str> = Vec::new();
         for candidate in &self.grouped[start as usize..end as usize] {
             if scheme.compare(&candidate.version, &installed.version) != Ordering::Greater
                 || scheme.compare(&candidate.version, &approved.version) == Ordering::Greater
-            {
-                continue;
-            }
-            // Only approved updates contribute their CVEs.
-            if !std::ptr::eq(*candidate, approved)
-                && !self.judge.judge(candidate, &mut views, false).approved
             {
                 continue;
             }
@@ -531,11 +542,13 @@ impl<'a> Evaluation<'a> {
     }
 
     /// `NonCompliantSeverity`: when something is non-compliant, the highest compliance level
-    /// among the non-compliant packages, at least `INFORMATIONAL` (spec §4.5).
+    /// among the non-compliant packages, at least `INFORMATIONAL` (spec §4.5). As the payload
+    /// computes it before pending-reboot packages are counted, InstalledPendingReboot packages
+    /// do not count.
     pub fn non_compliant_severity(&self) -> Option<ComplianceLevel> {
         self.decisions
             .iter()
-            .filter(|d| d.state.is_non_compliant())
+            .filter(|d| d.state.is_non_compliant() && d.state != PatchState::InstalledPendingReboot)
             .map(|d| d.compliance.max(ComplianceLevel::Informational))
             .max()
     }
@@ -605,6 +618,9 @@ struct View<'a> {
     released: Option<DateTime<Utc>>,
     security: bool,
     origin: Option<&'a str>,
+    /// The installed package itself, without metadata (RPM, SUSE): approved only by a rule that
+    /// approves packages without metadata (the payload's "installed package" entry).
+    bare: bool,
 }
 
 /// The judgement of one available version.
@@ -642,6 +658,12 @@ impl fmt::Debug for Judge<'_> {
 }
 
 impl<'a> Judge<'a> {
+    /// apt, dnf and zypper judge the installed version itself and newer ones only; classic yum
+    /// judges every offered version.
+    fn judges_installed_itself(&self) -> bool {
+        self.package_manager != PackageManagerKind::Yum
+    }
+
     fn advisory_indexes(&self, version: &'a AvailableVersion) -> impl Iterator<Item = usize> + '_ {
         version
             .advisories
@@ -669,6 +691,7 @@ impl<'a> Judge<'a> {
                             o.archive.as_str()
                         }
                     }),
+                    bare: false,
                 });
             }
             Family::Rpm | Family::Zypper => {
@@ -697,6 +720,7 @@ impl<'a> Judge<'a> {
                         section: None,
                         released,
                         origin: None,
+                        bare: false,
                     });
                 }
                 if views.is_empty() {
@@ -709,6 +733,7 @@ impl<'a> Judge<'a> {
                         released: version.build_time,
                         security: false,
                         origin: None,
+                        bare: false,
                     });
                 }
             }
@@ -774,12 +799,88 @@ impl<'a> Judge<'a> {
         views: &mut Vec<View<'a>>,
         want_reasons: bool,
     ) -> Verdict<'a> {
-        let baseline = self.baseline;
+        self.views(version, views);
         let package = PackageRef {
             name: &version.name,
             arch: &version.arch,
             version: &version.version,
         };
+        self.judge_views(package, version, views, want_reasons)
+    }
+
+    /// Judges the installed version itself, as the payload does on dnf, zypper and apt: on RPM
+    /// and SUSE the advisories that list it (when a repository offers it) and the installed
+    /// package without metadata, released at time 0; on apt the archives' stanza when one
+    /// offers it, else dpkg's status entry (Priority, Section, no origin).
+    fn judge_installed(
+        &self,
+        installed: &'a InstalledPackage,
+        offered: Option<&'a AvailableVersion>,
+        views: &mut Vec<View<'a>>,
+        want_reasons: bool,
+    ) -> Verdict<'a> {
+        views.clear();
+        if let Some(version) = offered {
+            self.views(version, views);
+        }
+        match self.family {
+            Family::Apt => {
+                if offered.is_none() {
+                    views.push(View {
+                        advisory: None,
+                        classification: None,
+                        severity: None,
+                        priority: installed.priority.as_deref(),
+                        section: installed.section.as_deref(),
+                        released: None,
+                        security: false,
+                        origin: None,
+                        bare: false,
+                    });
+                }
+            }
+            Family::Rpm | Family::Zypper => {
+                views.retain(|v| v.advisory.is_some());
+                views.push(View {
+                    advisory: None,
+                    classification: None,
+                    severity: None,
+                    priority: None,
+                    section: None,
+                    released: None,
+                    security: false,
+                    origin: None,
+                    bare: true,
+                });
+            }
+        }
+        let package = PackageRef {
+            name: &installed.name,
+            arch: &installed.arch,
+            version: &installed.version,
+        };
+        let first = offered.map_or(&[][..], |v| &v.advisories[..]);
+        self.judge_views_with(package, first, views, want_reasons)
+    }
+
+    fn judge_views(
+        &self,
+        package: PackageRef<'a>,
+        version: &'a AvailableVersion,
+        views: &[View<'a>],
+        want_reasons: bool,
+    ) -> Verdict<'a> {
+        self.judge_views_with(package, &version.advisories, views, want_reasons)
+    }
+
+    fn judge_views_with(
+        &self,
+        package: PackageRef<'a>,
+        advisory_ids: &'a [compact_str::CompactString],
+        views: &[View<'a>],
+        want_reasons: bool,
+    ) -> Verdict<'a> {
+        let baseline = self.baseline;
         if let Some(entry) = baseline
             .rejected_patches
             .match_package(self.family, package)
@@ -795,12 +896,12 @@ impl<'a> Judge<'a> {
                 } else {
                     Vec::new()
                 },
-                advisory: self.advisory_indexes(version).next(),
+                advisory: advisory_ids
+                    .iter()
+                    .find_map(|id| self.advisory_index.get(id.as_str()).copied()),
                 security: false,
             };
         }
-        self.views(version, views);
-        let views = &*views;
         let security = views.iter().any(|v| v.security);
         let has_metadata = match self.family {
             Family::Rpm => views.iter().any(|v| v.classification.is_some()),
@@ -891,7 +992,7 @@ impl<'a> Judge<'a> {
                     && !(if self.family == Family::Apt {
                         view.security
                     } else {
-                        has_metadata
+                        has_metadata && !view.bare
                     })
                 {
                     Some(Reason::NonSecurity { rule: number })
@@ -1048,11 +1149,13 @@ pub fn evaluate<'a>(
     drop(group_ids);
     drop(fill);
 
-    let pending: HashSet<(&str, &str, &str)> = inventory
-        .pending_reboot
-        .iter()
-        .map(|p| (p.name.as_str(), p.arch.as_str(), p.version.as_str()))
-        .collect();
+    let mut pending: FnvMap<(&str, &str), Vec<&str>> = FnvMap::default();
+    for p in &inventory.pending_reboot {
+        pending
+            .entry((p.name.as_str(), p.arch.as_str()))
+            .or_default()
+            .push(p.version.as_str());
+    }
 
     // Judge the groups in parallel: each thread gets a contiguous range of groups and the
     // matching (disjoint) part of `ordered`.
@@ -1128,13 +1231,16 @@ pub fn evaluate<'a>(
     })
 }
 
+/// The verdict index that stands for the installed package itself, which no repository offers.
+const ITSELF: usize = usize::MAX;
+
 /// What every group's decision needs, shared by the judging threads.
 struct GroupContext<'j, 'a> {
     judge: &'j Judge<'a>,
     scheme: VersionScheme,
     installed_of: &'j [Option<&'a InstalledPackage>],
     starts: &'j [u32],
-    pending: &'j HashSet<(&'a str, &'a str, &'a str)>,
+    pending: &'j FnvMap<(&'a str, &'a str), Vec<&'a str>>,
     options: &'j EvaluateOptions<'j>,
 }
 
@@ -1148,7 +1254,6 @@ impl<'a> GroupContext<'_, 'a> {
         slots: &mut [Option<PackageDecision<'a>>],
     ) {
         let judge = self.judge;
-        let family = judge.family;
         let scheme = self.scheme;
         let offset = self.starts[groups.start] as usize;
         let first = groups.start;
@@ -1161,10 +1266,11 @@ impl<'a> GroupContext<'_, 'a> {
             let versions = &mut part[range];
             versions.sort_by(|a, b| scheme.compare(&b.version, &a.version));
             let mut versions: &[&AvailableVersion] = versions;
-            if family == Family::Apt
-                && let Some(installed) = installed
-            {
-                // apt considers only versions at or above the installed one (spec §2.5).
+            // apt, dnf and zypper judge only the installed version and newer ones (spec §2.4–2.6;
+            // an approved older version does not make a package Installed); classic yum judges
+            // every version, as its payload does.
+            let judges_itself = judge.judges_installed_itself();
+            if judges_itself && let Some(installed) = installed {
                 let keep = versions
                     .iter()
                     .take_while(|v| {
@@ -1175,13 +1281,35 @@ impl<'a> GroupContext<'_, 'a> {
             }
             verdicts.clear();
             let mut best = None;
+            let mut installed_judged = false;
             for (index, version) in versions.iter().enumerate() {
-                let verdict = judge.judge(version, &mut views, false);
+                let verdict = match installed {
+                    Some(p)
+                        if judges_itself
+                            && scheme.compare(&version.version, &p.version) == Ordering::Equal =>
+                    {
+                        installed_judged = true;
+                        judge.judge_installed(p, Some(version), &mut views, false)
+                    }
+                    _ => judge.judge(version, &mut views, false),
+                };
                 let approved = verdict.approved;
                 verdicts.push((index, verdict));
                 if approved {
                     best = Some(verdicts.len() - 1);
                     break;
+                }
+            }
+            if best.is_none()
+                && judges_itself
+                && !installed_judged
+                && let Some(p) = installed
+            {
+                // No repository offers the installed version: judge the package itself.
+                let verdict = judge.judge_installed(p, None, &mut views, false);
+                if verdict.approved {
+                    verdicts.push((ITSELF, verdict));
+                    best = Some(verdicts.len() - 1);
                 }
             }
             slots[group - first] = decide(
@@ -1210,7 +1338,7 @@ fn decide<'a>(
     versions: &[&'a AvailableVersion],
     verdicts: &[(usize, Verdict<'a>)],
     best: Option<usize>,
-    pending: &HashSet<(&str, &str, &str)>,
+    pending: &FnvMap<(&str, &str), Vec<&str>>,
     options: &EvaluateOptions<'_>,
     group: (u32, u32),
 ) -> Option<PackageDecision<'a>> {
@@ -1221,7 +1349,22 @@ fn decide<'a>(
         (None, Some(v)) => (v.name.as_str(), v.arch.as_str()),
         (None, None) => return None,
     };
-    let best_version = best.map(|i| versions[verdicts[i].0]);
+    let best_version = best
+        .map(|i| verdicts[i].0)
+        .filter(|&i| i != ITSELF)
+        .map(|i| versions[i]);
+    // The installed version as a repository offers it (apt reports its Priority and origin).
+    let offered_installed = installed.and_then(|p| {
+        versions
+            .iter()
+            .rev()
+            .find(|v| scheme.compare(&v.version, &p.version) == Ordering::Equal)
+            .copied()
+    });
+    let installed_itself = judge.judges_installed_itself()
+        && best.is_some()
+        && installed.is_some()
+        && best_version.is_none_or(|v| offered_installed.is_some_and(|o| std::ptr::eq(v, o)));
     let mut decision = PackageDecision {
         name,
         arch,
@@ -1230,25 +1373,29 @@ fn decide<'a>(
         reboot_suggested: false,
         installed,
         approved: best_version,
+        shown: best_version,
         advisory: None,
         security: false,
         basis: Basis {
             version: best_version,
+            installed_itself,
             apt: family == Family::Apt,
             group,
             ..Basis::default()
         },
     };
-    if let (Some(version), Some(index)) = (best_version, best) {
+    if let Some(index) = best {
         let verdict = &verdicts[index].1;
         decision.compliance = verdict.compliance;
         match family {
             Family::Apt => decision.security = verdict.security,
             Family::Rpm | Family::Zypper => {
                 decision.advisory = verdict.advisory.map(|i| &judge.advisories[i]);
-                decision.reboot_suggested = judge
-                    .advisory_indexes(version)
-                    .any(|i| judge.advisories[i].reboot_suggested);
+                decision.reboot_suggested = best_version.is_some_and(|version| {
+                    judge
+                        .advisory_indexes(version)
+                        .any(|i| judge.advisories[i].reboot_suggested)
+                });
             }
         }
     }
@@ -1296,20 +1443,43 @@ fn decide<'a>(
                 .match_package(family, installed_ref)
         })
         .flatten();
+    // apt reports the Priority and the security origin of the installed version for
+    // InstalledOther and InstalledRejected, as the payload (its candidate is the installed one).
+    let installed_fields = |decision: &mut PackageDecision<'a>| {
+        decision.advisory = None;
+        decision.shown = offered_installed;
+        decision.security = family == Family::Apt
+            && offered_installed.is_some_and(|v| {
+                v.origins
+                    .iter()
+                    .any(crate::inventory::AptOrigin::is_security)
+            });
+    };
     if let Some(entry) = rejected {
         decision.state = PatchState::InstalledRejected;
         decision.compliance = ComplianceLevel::Unspecified;
-        decision.advisory = None;
-        decision.security = false;
+        installed_fields(&mut decision);
         decision.basis.rejected_entry = Some(entry);
-    } else if best_version.is_some() {
+    } else if best.is_some() {
         decision.state = PatchState::Installed;
     } else {
         decision.state = PatchState::InstalledOther;
         decision.compliance = ComplianceLevel::Unspecified;
-        decision.basis.version = verdicts.first().map(|(index, _)| versions[*index]);
+        installed_fields(&mut decision);
+        decision.basis.version = verdicts
+            .first()
+            .map(|(index, _)| *index)
+            .filter(|&i| i != ITSELF)
+            .map(|i| versions[i]);
+        decision.basis.installed_itself = decision.basis.version.is_none();
     }
-    if pending.contains(&(name, arch, installed.version.as_str())) {
+    // The state file's titles carry the epoch (`0:1.1-1`) where the inventory may not
+    // (`1.1-1`): the versions are compared, not the strings.
+    if pending.get(&(name, arch)).is_some_and(|versions| {
+        versions
+            .iter()
+            .any(|v| scheme.compare(v, &installed.version) == Ordering::Equal)
+    }) {
         decision.state = PatchState::InstalledPendingReboot;
         decision.basis.pending_reboot = true;
     }

@@ -158,6 +158,13 @@ pub struct InstalledPackage {
     /// updated by an install.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// apt: the `Priority` of dpkg's status entry (judged when no archive offers the installed
+    /// version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<CompactString>,
+    /// apt: the `Section` of dpkg's status entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<CompactString>,
 }
 
 /// A version offered by a repository, with what the rules need to judge it.

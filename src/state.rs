@@ -65,7 +65,7 @@ impl StatePaths {
 }
 
 /// Writes a file atomically: a temporary file beside it, fsynced, renamed over it, and the
-/// folder fsynced. The folder must exist.
+/// folder fsynced. The folder must exist; a bare file name (`r.json`) is in the current folder.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(format!(".tmp.{}", std::process::id()));
@@ -75,9 +75,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)?;
-        if let Some(parent) = path.parent() {
-            File::open(parent)?.sync_all()?;
-        }
+        // `Path::parent` of a bare name is empty: that folder is the current one.
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        File::open(parent)?.sync_all()?;
         Ok(())
     })();
     if result.is_err() {

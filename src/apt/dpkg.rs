@@ -20,6 +20,10 @@ pub struct DpkgPackage {
     pub version: CompactString,
     /// `Status: hold …`: the administrator pinned this version.
     pub held: bool,
+    /// `Priority` of the status entry (lower case).
+    pub priority: Option<CompactString>,
+    /// `Section` of the status entry.
+    pub section: Option<CompactString>,
 }
 
 /// An unreadable status file: where and what.
@@ -67,6 +71,8 @@ pub fn parse_status(text: &[u8]) -> Result<Vec<DpkgPackage>, String> {
             arch: arch.into(),
             version: version.into(),
             held: want == "hold",
+            priority: field("Priority").map(|p| p.to_ascii_lowercase().into()),
+            section: field("Section").map(Into::into),
         });
     }
     Ok(out)

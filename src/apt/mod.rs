@@ -14,6 +14,7 @@ pub mod lists;
 pub mod policy;
 
 use crate::fasthash::FastMap;
+use compact_str::CompactString;
 use std::path::Path;
 
 use crate::inventory::{AptOrigin, AvailableVersion, InstalledPackage, Inventory};
@@ -54,17 +55,27 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
         .map(|reason| format!("ignored apt preferences stanza: {reason}"))
         .collect();
 
-    let mut groups: FastMap<(&str, &str), Vec<u32>> = FastMap::default();
+    // apt files `Architecture: all` packages under the native architecture, and so do python-apt
+    // and the payload (`tzdata.amd64`): one group per name and native architecture.
+    let native = native_architecture(root, &installed);
+    let arch_of = |arch: &'_ str| -> CompactString {
+        if arch == "all" {
+            native.clone()
+        } else {
+            arch.into()
+        }
+    };
+    let mut groups: FastMap<(&str, CompactString), Vec<u32>> = FastMap::default();
     groups.reserve(lists.versions.len());
     for (index, version) in lists.versions.iter().enumerate() {
         groups
-            .entry((version.name.as_str(), version.arch.as_str()))
+            .entry((version.name.as_str(), arch_of(&version.arch)))
             .or_default()
             .push(u32::try_from(index).unwrap_or(u32::MAX));
     }
-    let installed_by_key: FastMap<(&str, &str), &dpkg::DpkgPackage> = installed
+    let installed_by_key: FastMap<(&str, CompactString), &dpkg::DpkgPackage> = installed
         .iter()
-        .map(|p| ((p.name.as_str(), p.arch.as_str()), p))
+        .map(|p| ((p.name.as_str(), arch_of(&p.arch)), p))
         .collect();
 
     let mut available = Vec::new();
@@ -73,7 +84,9 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
         let current = installed_by_key.get(key).copied();
         let chosen = choose(&lists, &preferences, indexes, current, &mut phased);
         for version in chosen {
-            available.push(to_available(&lists, indexes, version));
+            let mut entry = to_available(&lists, indexes, version);
+            entry.arch.clone_from(&key.1);
+            available.push(entry);
         }
     }
     if phased > 0 {
@@ -87,10 +100,12 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
         .iter()
         .map(|p| InstalledPackage {
             name: p.name.clone(),
-            arch: p.arch.clone(),
+            arch: arch_of(&p.arch),
             version: p.version.clone(),
             installed_time: dpkg::installed_time(root, p),
             held: p.held,
+            priority: p.priority.clone(),
+            section: p.section.clone(),
         })
         .collect();
     Ok(AptScan {
@@ -108,8 +123,33 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
     })
 }
 
-/// The versions of one package to put in the inventory: apt's candidate, and the installed
-/// version as the archives offer it (so that an installed security version counts).
+/// The native architecture of the dpkg system under `root`: the architecture most installed
+/// packages have (besides `all`; dpkg's own `var/lib/dpkg/arch` does not say which of its
+/// entries is native), else this build's.
+pub fn native_architecture(root: &Path, installed: &[dpkg::DpkgPackage]) -> CompactString {
+    let _ = root;
+    let mut counts: FastMap<&str, usize> = FastMap::default();
+    for package in installed.iter().filter(|p| p.arch != "all") {
+        *counts.entry(package.arch.as_str()).or_default() += 1;
+    }
+    if let Some((arch, _)) = counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
+    {
+        return arch.into();
+    }
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64".into(),
+        "aarch64" => "arm64".into(),
+        "x86" => "i386".into(),
+        "arm" => "armhf".into(),
+        other => other.into(),
+    }
+}
+
+/// The versions of one package to put in the inventory: every version at or above the installed
+/// one (every version when nothing is installed) from an archive of default priority, apt's
+/// candidate, and the installed version as the archives offer it.
 fn choose<'l>(
     lists: &'l AptLists,
     preferences: &Preferences,
@@ -163,7 +203,6 @@ fn choose<'l>(
             priority
         })
         .collect();
-    let mut chosen = Vec::new();
     let offered = |version: &str| {
         indexes
             .iter()
@@ -173,24 +212,32 @@ fn choose<'l>(
     };
     let candidate = policy::candidate(&priorities, installed_index);
     if let Some(candidate) = candidate
+        && Some(candidate) != installed_index
+        && installed.is_some()
         && let Some(version) = offered(versions[candidate])
     {
         let is_phased = indexes
             .iter()
             .map(|&i| &lists.versions[i as usize])
             .any(|l| l.version == version && l.phased.is_some());
-        if is_phased && Some(candidate) != installed_index && installed.is_some() {
+        if is_phased {
             *phased += 1;
         }
-        chosen.push(version);
     }
-    if let Some(index) = installed_index
-        && Some(index) != candidate
-        && let Some(version) = offered(versions[index])
-    {
-        chosen.push(version);
-    }
-    chosen
+    // Every version at or above the installed one is judged, each with its own origins, as the
+    // payload's python-apt loop does (a `-security` fix overtaken by a point release is still
+    // an update to judge). Versions from archives the administrator or the archive itself
+    // ranks below the default priority 500 (backports, NotAutomatic archives, pins) are judged
+    // only when apt chose them as the candidate.
+    (0..versions.len())
+        .filter(|&position| installed_index.is_none_or(|installed| position <= installed))
+        .filter(|&position| {
+            Some(position) == installed_index
+                || Some(position) == candidate
+                || priorities[position] >= policy::DEFAULT_PRIORITY
+        })
+        .filter_map(|position| offered(versions[position]))
+        .collect()
 }
 
 fn to_available(lists: &AptLists, indexes: &[u32], version: &str) -> AvailableVersion {

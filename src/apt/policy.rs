@@ -206,6 +206,9 @@ pub fn default_priority(release: Option<&ReleaseInfo>) -> i32 {
 /// The priority of the installed version as recorded in dpkg's status file.
 pub const STATUS_PRIORITY: i32 = 100;
 
+/// The priority of a version from an archive with no pin and no `NotAutomatic`.
+pub const DEFAULT_PRIORITY: i32 = 500;
+
 /// Picks the candidate among versions sorted newest first, each with its priority (the
 /// highest over the files offering it). `installed` is the index of the installed version.
 ///

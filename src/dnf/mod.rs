@@ -108,6 +108,8 @@ pub fn installed_by_rpm(
                     .ok()
                     .and_then(|s| Utc.timestamp_opt(s, 0).single()),
                 held: false,
+                priority: None,
+                section: None,
             })
         })
         .collect())

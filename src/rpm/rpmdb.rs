@@ -77,6 +77,8 @@ pub fn parse_header(blob: &[u8]) -> Option<InstalledPackage> {
         .into(),
         installed_time: installed.and_then(|t| Utc.timestamp_opt(i64::from(t), 0).single()),
         held: false,
+        priority: None,
+        section: None,
     })
 }
 

@@ -200,8 +200,16 @@ impl AptRoot {
             .map(|line| {
                 let (name, rest) = line.split_once('/').unwrap();
                 let fields: Vec<&str> = rest.split_whitespace().collect();
+                // apt lists `Architecture: all` packages as `all`; python-apt, the payload and we
+                // name them by the native architecture (these roots' packages are all `all`, so
+                // theirs is this machine's, amd64).
+                let arch = if fields[2] == "all" {
+                    "amd64"
+                } else {
+                    fields[2]
+                };
                 (
-                    (name.to_string(), fields[2].to_string()),
+                    (name.to_string(), arch.to_string()),
                     (fields[1].to_string(), fields[0].to_string()),
                 )
             })
@@ -389,16 +397,20 @@ fn scan_agrees_with_apt_on_candidates_security_and_holds() {
         ["both-pkg", "extra-pkg", "held-pkg", "sec-pkg", "upd-pkg"]
     );
 
-    // Default Debian baseline: Missing = upgradable packages whose candidate is from -security.
+    // Default Debian baseline: Missing = upgradable packages whose candidate is from -security,
+    // and both-pkg at its -security version 3.1-1, which -updates' 3.2-1 overtook: the payload
+    // judges every version above the installed one with its own origin (observed with AWS
+    // payload 1.80 on this machine's openssh-client, +deb12u9 in -security under +deb12u10).
     let default = apt.scan(&["--no-refresh"]);
     let missing = in_state(&default, "Missing");
-    let security: BTreeMap<_, _> = upgradable
+    let mut security: BTreeMap<_, _> = upgradable
         .iter()
         .filter(|(_, (_, suites))| suites.contains("security"))
         .map(|(k, (v, _))| (k.clone(), v.clone()))
         .collect();
+    security.insert(("both-pkg".into(), "amd64".into()), "3.1-1".into());
     assert_eq!(missing, security);
-    assert_eq!(missing.len(), 3, "sec-pkg, extra-pkg, held-pkg");
+    assert_eq!(missing.len(), 4, "sec-pkg, extra-pkg, held-pkg, both-pkg");
 
     // EnableNonSecurity: Missing = exactly apt list --upgradable, with the same versions.
     let all = write_baseline(
@@ -435,18 +447,19 @@ fn scan_agrees_with_apt_on_candidates_security_and_holds() {
         "{held}"
     );
 
-    // Pinned away, NotAutomatic and overtaken-by-updates packages are not Missing; not installed
-    // packages with a security candidate are NotApplicable.
+    // Pinned away (-1) and NotAutomatic versions are judged only when they are apt's candidate
+    // (a kept difference: the payload ignores pins); a non-security update is not approved;
+    // not installed packages with a security version are NotApplicable.
     let installed_other = in_state(&default, "InstalledOther");
-    for name in ["pinned-pkg", "bp-pkg", "upd-pkg", "both-pkg"] {
+    for name in ["pinned-pkg", "bp-pkg", "upd-pkg"] {
         assert!(
-            installed_other.contains_key(&(name.to_string(), "all".to_string())),
+            installed_other.contains_key(&(name.to_string(), "amd64".to_string())),
             "{name}: {installed_other:?}"
         );
     }
     assert_eq!(
         in_state(&default, "NotApplicable")
-            .get(&("notinst-pkg".into(), "all".into()))
+            .get(&("notinst-pkg".into(), "amd64".into()))
             .map(String::as_str),
         Some("1.1-1")
     );
@@ -501,7 +514,7 @@ fn priority_section_and_lists_filters_on_a_real_root() {
             .keys()
             .map(|(n, _)| n.as_str())
             .collect::<Vec<_>>(),
-        ["extra-pkg", "held-pkg", "upd-pkg"]
+        ["both-pkg", "extra-pkg", "held-pkg", "upd-pkg"]
     );
     assert_eq!(
         in_state(&scan, "InstalledRejected")
@@ -582,7 +595,7 @@ fn a_failing_repository_is_named_and_the_scan_goes_on() {
     );
     assert_eq!(
         in_state(&scan, "Missing").len(),
-        3,
+        4,
         "the scan still reports from the lists apt has"
     );
 }
@@ -606,7 +619,12 @@ fn this_machine_agrees_with_apt_list_upgradable() {
     {
         let (name, rest) = line.split_once('/').unwrap();
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let key = (name.to_string(), fields[2].to_string());
+        let arch = if fields[2] == "all" {
+            "amd64"
+        } else {
+            fields[2]
+        };
+        let key = (name.to_string(), arch.to_string());
         if fields[0].split(',').any(|suite| suite.contains("security")) {
             security.insert(key.clone(), fields[1].to_string());
         }
@@ -618,7 +636,57 @@ fn this_machine_agrees_with_apt_list_upgradable() {
         args.extend_from_slice(extra);
         scan_json(&args)
     };
-    assert_eq!(in_state(&scan(&[]), "Missing"), security);
+    // Default baseline: apt's own version tables (`apt-cache policy`, newest first, `***` the
+    // installed one) say which installed packages have a version from a security suite above
+    // the installed one; the newest such version is Missing, whether or not it is apt's
+    // candidate (payload 1.80 judges every version above the installed one).
+    let names: Vec<String> = String::from_utf8_lossy(
+        &Command::new("dpkg-query")
+            .args(["-W", "-f", "${binary:Package}\n"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .lines()
+    .map(str::to_string)
+    .collect();
+    let policy = Command::new("apt-cache")
+        .arg("policy")
+        .args(&names)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    let mut expected_security = BTreeMap::new();
+    let text = String::from_utf8_lossy(&policy.stdout);
+    let mut current: Option<(String, String)> = None;
+    let (mut above_installed, mut version, mut found) = (true, String::new(), false);
+    for line in text.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            let name = line.trim_end_matches(':');
+            let (name, arch) = name.split_once(':').unwrap_or((name, "amd64"));
+            current = Some((name.to_string(), arch.to_string()));
+            (above_installed, found) = (true, false);
+        } else if line.starts_with(" *** ") {
+            above_installed = false;
+        } else if line.starts_with("     ") && !line.starts_with("        ") {
+            version = line.split_whitespace().next().unwrap_or("").to_string();
+        } else if line.starts_with("        ")
+            && above_installed
+            && !found
+            && line.contains("-security/")
+            && let Some(key) = &current
+        {
+            expected_security.insert(key.clone(), version.clone());
+            found = true;
+        }
+    }
+    assert!(
+        security
+            .iter()
+            .all(|(k, v)| expected_security.get(k) == Some(v)),
+        "apt's security candidates are among them"
+    );
+    assert_eq!(in_state(&scan(&[]), "Missing"), expected_security);
     let dir = tempfile::tempdir().unwrap();
     let all_baseline = write_baseline(
         dir.path(),
@@ -694,8 +762,12 @@ fn install_applies_exactly_the_plan_then_rescans() {
         .collect();
     assert_eq!(
         planned,
-        [("extra-pkg", "1.1"), ("sec-pkg", "1.2-1")],
-        "held-pkg is held: not in the plan"
+        [
+            ("both-pkg", "3.1-1"),
+            ("extra-pkg", "1.1"),
+            ("sec-pkg", "1.2-1")
+        ],
+        "held-pkg is held: not in the plan; both-pkg at its -security version"
     );
     assert_eq!(
         installed_versions(&apt)["sec-pkg"],
@@ -724,19 +796,19 @@ fn install_applies_exactly_the_plan_then_rescans() {
     let installed = in_state(&report, "InstalledPendingReboot");
     assert_eq!(
         installed
-            .get(&("sec-pkg".into(), "all".into()))
+            .get(&("sec-pkg".into(), "amd64".into()))
             .map(String::as_str),
         Some("1.2-1")
     );
     assert_eq!(
         installed
-            .get(&("extra-pkg".into(), "all".into()))
+            .get(&("extra-pkg".into(), "amd64".into()))
             .map(String::as_str),
         Some("1.1")
     );
     assert!(in_state(&report, "Failed").is_empty());
     assert!(
-        in_state(&report, "Missing").contains_key(&("held-pkg".into(), "all".into())),
+        in_state(&report, "Missing").contains_key(&("held-pkg".into(), "amd64".into())),
         "held: deliberately left alone, so Missing rather than Failed"
     );
     let warnings = report["warnings"].to_string();
@@ -768,7 +840,7 @@ fn block_keeps_rejected_dependencies_out() {
         versions["extra-pkg"], "1.1",
         "the rest of the plan went ahead"
     );
-    assert!(in_state(&report, "Failed").contains_key(&("sec-pkg".into(), "all".into())));
+    assert!(in_state(&report, "Failed").contains_key(&("sec-pkg".into(), "amd64".into())));
     assert!(
         report["warnings"]
             .to_string()
@@ -849,14 +921,16 @@ fn ubuntu_root_with_the_ubuntu_default_baseline() {
         (Some("UBUNTU"), Some("Ubuntu22.04"))
     );
     assert_eq!(scan["baselineName"], "AWS-UbuntuDefaultPatchBaseline");
-    let security: BTreeMap<_, _> = apt
+    let mut security: BTreeMap<_, _> = apt
         .upgradable()
         .into_iter()
         .filter(|(_, (_, suites))| suites.contains("security"))
         .map(|(k, (v, _))| (k, v))
         .collect();
+    // both-pkg's -security version, overtaken by -updates, is still Missing (payload 1.80).
+    security.insert(("both-pkg".into(), "amd64".into()), "3.1-1".into());
     assert_eq!(in_state(&scan, "Missing"), security);
-    assert_eq!(security.len(), 3);
+    assert_eq!(security.len(), 4);
 }
 
 /// A phased update (Phased-Update-Percentage: 0, as Ubuntu publishes them) in `-updates`:
@@ -918,7 +992,7 @@ fn phased_updates_follow_apts_candidate() {
         "{policy}"
     );
     assert_eq!(
-        apt.upgradable()[&("ph-pkg".to_string(), "all".to_string())].0,
+        apt.upgradable()[&("ph-pkg".to_string(), "amd64".to_string())].0,
         "2.0-1"
     );
     assert!(
@@ -934,7 +1008,7 @@ fn phased_updates_follow_apts_candidate() {
     let scan = apt.scan(&["--no-refresh", "--baseline", &all]);
     assert_eq!(
         in_state(&scan, "Missing")
-            .get(&("ph-pkg".into(), "all".into()))
+            .get(&("ph-pkg".into(), "amd64".into()))
             .map(String::as_str),
         Some("2.0-1")
     );
@@ -1013,12 +1087,12 @@ fn but_automatic_upgrades_agrees_with_apt() {
         .collect();
     assert_eq!(
         expected
-            .get(&("bpa-pkg".into(), "all".into()))
+            .get(&("bpa-pkg".into(), "amd64".into()))
             .map(String::as_str),
         Some("1.1-1")
     );
     assert!(
-        !expected.contains_key(&("bp-pkg".into(), "all".into())),
+        !expected.contains_key(&("bp-pkg".into(), "amd64".into())),
         "installed version also at 500 in bookworm"
     );
     assert_eq!(

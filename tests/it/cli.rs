@@ -285,3 +285,50 @@ fn every_exit_code_is_in_the_readme() {
         );
     }
 }
+
+/// The first command many users type: a plain file name for `--report` and
+/// `--save-inventory` (its folder is the current one, which `Path::parent` leaves empty).
+#[test]
+fn plain_file_names_are_written_in_the_current_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = fixture("fixtures/inventories/al2023-mixed.json");
+    let out = run_binary(
+        &[
+            "evaluate",
+            "--inventory",
+            &inventory,
+            "--instance-id",
+            "i-0123456789abcdef0",
+            "--report",
+            "r.json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["Items"][0]["TypeName"], "AWS:PatchSummary");
+    let apt = crate::apt_root::scenario();
+    let root = apt.root.to_str().unwrap();
+    let out = run_binary(
+        &[
+            "scan",
+            "--root",
+            root,
+            "--no-refresh",
+            "--read-only",
+            "--save-inventory",
+            "inv.json",
+            "--instance-id",
+            "i-0123456789abcdef0",
+            "--report",
+            "scan.json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for name in ["inv.json", "scan.json"] {
+        let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(text.starts_with('{'), "{name}: {text}");
+    }
+}

@@ -146,7 +146,16 @@ fn default_baseline_approves_security_origins_only_without_delay() {
         reasons(&ev, "tzdata"),
         vec![Reason::NonSecurity { rule: 1 }]
     );
-    assert_eq!(reasons(&ev, "local"), vec![Reason::NoAvailableVersion]);
+    // No archive offers `local`: its dpkg status entry is judged (payload: python-apt's
+    // installed version), and it has no Priority here.
+    assert_eq!(
+        reasons(&ev, "local"),
+        vec![Reason::RuleFilter {
+            rule: 1,
+            key: patch_baseline::model::FilterKey::Priority,
+            value: None
+        }]
+    );
 }
 
 #[test]

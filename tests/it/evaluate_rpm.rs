@@ -91,7 +91,11 @@ fn default_baseline_classification_severity_and_delay() {
             ("bugfix", PatchState::Missing),
             ("enh", PatchState::InstalledOther),
             ("nometa", PatchState::InstalledOther),
-            ("uptodate", PatchState::Installed),
+            // Observed with AWS payload 1.80 (dnf): an approved version older than the installed
+            // one does not make a package Installed; the payload judges only the installed
+            // version and newer ones (dnf_report: "candidate update older than what is
+            // installed" is ignored).
+            ("uptodate", PatchState::InstalledOther),
             ("nothing", PatchState::InstalledOther),
             ("notinstalled", PatchState::NotApplicable),
         ],
@@ -113,20 +117,32 @@ fn default_baseline_classification_severity_and_delay() {
             ..
         }
     ));
-    assert_eq!(reasons(&ev, "nothing"), vec![Reason::NoAvailableVersion]);
+    // Nothing offers an update: the installed package itself, without metadata, was judged.
+    assert_eq!(
+        reasons(&ev, "nothing"),
+        vec![
+            Reason::RuleFilter {
+                rule: 1,
+                key: patch_baseline::model::FilterKey::Classification,
+                value: None
+            },
+            Reason::RuleFilter {
+                rule: 2,
+                key: patch_baseline::model::FilterKey::Classification,
+                value: None
+            }
+        ]
+    );
     let crit = decision(&ev, "crit");
     assert_eq!(
         (crit.classification().as_ref(), crit.patch_severity()),
         ("Security", "Critical")
     );
     assert_eq!(ev.cve_ids(crit), vec!["CVE-CRIT"]);
-    // Installed is reported with the installed version and the candidate's metadata.
+    // InstalledOther is reported with the installed version and no advisory's metadata.
     let up = decision(&ev, "uptodate");
-    assert_eq!(
-        (up.version(), up.approved_version()),
-        ("2.0-1", Some("1.5-1"))
-    );
-    assert_eq!(up.classification(), "Security");
+    assert_eq!((up.version(), up.approved_version()), ("2.0-1", None));
+    assert_eq!(up.classification(), "");
     let bugfix = decision(&ev, "bugfix");
     assert_eq!(
         (bugfix.classification().as_ref(), bugfix.patch_severity()),
@@ -370,7 +386,9 @@ fn rejected_wins_and_block_versus_allow() {
         (
             "ALLOW_AS_DEPENDENCY",
             PatchState::InstalledOther,
-            PatchState::Installed,
+            // Only the installed version and newer ones count on dnf (payload 1.80): the
+            // approved 0.9-1 is older than the installed 1.0-1.
+            PatchState::InstalledOther,
         ),
     ] {
         let b = baseline(

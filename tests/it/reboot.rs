@@ -50,7 +50,7 @@ fn ssm(apt: &AptRoot, path: &str) -> std::path::PathBuf {
 }
 
 fn key(name: &str) -> (String, String) {
-    (name.to_string(), "all".to_string())
+    (name.to_string(), "amd64".to_string())
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn no_reboot_pending_until_the_machine_boots() {
     .unwrap();
     assert!(states["lastNoRebootInstallOperationTime"].as_f64().unwrap() > 1.0e9);
     assert_eq!(
-        states["patchStates"]["sec-pkg.all:1.1-1"]["state"],
+        states["patchStates"]["sec-pkg.amd64:1.1-1"]["state"],
         "InstalledPendingReboot"
     );
     let summary: Value = serde_json::from_slice(
@@ -87,7 +87,8 @@ fn no_reboot_pending_until_the_machine_boots() {
     .unwrap();
     assert_eq!(summary["TypeName"], "AWS:PatchSummary");
     assert_eq!(summary["Content"][0]["RebootOption"], "NoReboot");
-    assert_eq!(summary["Content"][0]["InstalledPendingRebootCount"], "2");
+    // sec-pkg, extra-pkg and both-pkg (at its -security version).
+    assert_eq!(summary["Content"][0]["InstalledPendingRebootCount"], "3");
     assert!(
         summary["Content"][0]["LastNoRebootInstallOperationTime"]
             .as_str()
@@ -402,7 +403,7 @@ fn an_unwritable_state_folder_makes_scan_read_only_and_install_refuse() {
         "{}",
         scan["warnings"]
     );
-    assert_eq!(in_state(&scan, "Missing").len(), 3);
+    assert_eq!(in_state(&scan, "Missing").len(), 4);
     let install = patch_env(&apt, &[], &[]);
     assert_code(&install, 74);
     assert_eq!(
@@ -430,4 +431,74 @@ fn a_read_only_scan_records_nothing() {
     // Without it, the scan records its state.
     let _ = scan_booted(&apt, OLD_BOOT);
     assert!(ssm(&apt, "patch-configuration/patch-states-configuration.json").is_file());
+}
+
+/// A NoReboot install on an RPM root (dnf or zypper), then a recording scan and a
+/// RebootIfNeeded install without a boot in between: the scan must keep the packages
+/// InstalledPendingReboot (the state file's titles carry the epoch, `0:1.1-1`, the inventory's
+/// versions do not) and the install must still ask for the reboot.
+fn pending_reboot_survives_a_scan_on_an_rpm_root(
+    root: &std::path::Path,
+    home: &std::path::Path,
+    install: &dyn Fn(&[&str], &[(&str, &str)]) -> Output,
+) {
+    let old = [("PATCH_BASELINE_BOOT_TIME", OLD_BOOT)];
+    let out = install(&["--reboot-option", "NoReboot"], &old);
+    assert_code(&out, 0);
+    let pending = in_state(&json(&out), "InstalledPendingReboot");
+    assert!(!pending.is_empty(), "the install installed something");
+    let scan = Command::new(binary())
+        .args(["scan", "--output", "json", "--no-refresh", "--root"])
+        .arg(root)
+        .env("HOME", home)
+        .env("LC_ALL", "C")
+        .env("PATCH_BASELINE_BOOT_TIME", OLD_BOOT)
+        .output()
+        .unwrap();
+    assert_code(&scan, 0);
+    assert_eq!(
+        in_state(&json(&scan), "InstalledPendingReboot"),
+        pending,
+        "no boot since the NoReboot install: still pending"
+    );
+    let states: Value = serde_json::from_slice(
+        &std::fs::read(
+            root.join("var/log/amazon/ssm/patch-configuration/patch-states-configuration.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let recorded = states["patchStates"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|s| s["state"] == "InstalledPendingReboot")
+        .count();
+    assert_eq!(
+        recorded,
+        pending.len(),
+        "the scan kept them in the state file"
+    );
+    let out = install(&["--reboot-option", "RebootIfNeeded"], &old);
+    assert_code(&out, 194);
+    assert!(
+        root.join("var/log/amazon/ssm/patch-baseline-operations-194")
+            .is_dir()
+    );
+}
+
+#[test]
+fn dnf_pending_reboot_survives_a_scan() {
+    let dnf = crate::dnf_root::scenario();
+    pending_reboot_survives_a_scan_on_an_rpm_root(&dnf.root, &dnf.home, &|extra, env| {
+        dnf.install(extra, env)
+    });
+}
+
+#[test]
+fn zypper_pending_reboot_survives_a_scan() {
+    let z = crate::zypper_root::scenario();
+    pending_reboot_survives_a_scan_on_an_rpm_root(&z.root, &z.build.home, &|extra, env| {
+        z.install(extra, env)
+    });
 }
