@@ -521,7 +521,12 @@ fn run_validate(files: &[PathBuf], stdout: &mut dyn Write) -> Result<Outcome, Cl
     let mut first_error = None;
     for file in files {
         let spec = file.to_string_lossy();
-        match load_baseline(&spec) {
+        match load_baseline(&spec).and_then(|baseline| match baseline.unknown_values.first() {
+            // AWS's engine would evaluate it (the value matches nothing); for a baseline being
+            // written it is an error.
+            Some(unknown) => Err(CliError::from(unknown.clone())),
+            None => Ok(baseline),
+        }) {
             Ok(baseline) => write_out(
                 stdout,
                 &format!(
@@ -1506,7 +1511,8 @@ fn evaluate_and_report(
     context: &Context,
     stdout: &mut dyn Write,
 ) -> Result<(Outcome, crate::evaluate::Counts), CliError> {
-    let (operation, override_list, warnings) = (run.operation, run.override_list, &run.warnings);
+    let (operation, override_list) = (run.operation, run.override_list);
+    let mut warnings = run.warnings.clone();
     let now = match &args.now {
         None => context.now,
         Some(text) => DateTime::parse_from_rfc3339(text)
@@ -1532,6 +1538,13 @@ fn evaluate_and_report(
             })?
             .load()?,
     };
+    warnings.extend(
+        baseline
+            .unknown_values
+            .iter()
+            .map(|e| format!("{e}; evaluated as AWS does: this value matches no package")),
+    );
+    let warnings = &warnings;
     let instance_id = args
         .instance_id
         .clone()

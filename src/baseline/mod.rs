@@ -160,6 +160,10 @@ pub struct PatchSource {
 /// A validated patch baseline.
 #[derive(Debug, Clone)]
 pub struct Baseline {
+    /// Filter values outside the documented vocabulary of the operating system (spec §2.1).
+    /// AWS accepts them and its engine matches no package with them, and so do we; `scan`,
+    /// `install` and `run` warn, `baseline validate` reports them as errors.
+    pub unknown_values: Vec<BaselineError>,
     /// `BaselineId` (an ARN is reduced to its `pb-…` id); empty when the file has none.
     pub id: String,
     /// `Name`; empty when the file has none.
@@ -278,6 +282,7 @@ impl Baseline {
         Validator {
             shape,
             error: &error,
+            unknown: std::cell::RefCell::default(),
         }
         .build(dto, patch_group)
     }
@@ -331,6 +336,8 @@ fn allowed_values(family: Family, key: FilterKey) -> Option<&'static [&'static s
 struct Validator<'e> {
     shape: Shape,
     error: &'e dyn Fn(&str, String) -> BaselineError,
+    /// Filter values outside the documented vocabulary, kept (see [`Baseline::unknown_values`]).
+    unknown: std::cell::RefCell<Vec<BaselineError>>,
 }
 
 impl Validator<'_> {
@@ -488,6 +495,7 @@ impl Validator<'_> {
             rejected_action,
             sources,
             patch_group,
+            unknown_values: self.unknown.take(),
         })
     }
 
@@ -563,7 +571,9 @@ impl Validator<'_> {
                     && value != "*"
                     && !allowed.iter().any(|a| a.eq_ignore_ascii_case(value))
                 {
-                    return Err((self.error)(
+                    // The service accepted it (real baselines have CLASSIFICATION `Critical` on
+                    // AL2): it is kept and, as in AWS's engine, matches no package.
+                    self.unknown.borrow_mut().push((self.error)(
                         &value_path,
                         format!(
                             "`{value}` is not a {key} value for this operating system \

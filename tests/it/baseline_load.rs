@@ -112,17 +112,15 @@ fn every_real_baseline_loads_or_is_refused_with_its_reason() {
             "describe-patch-baselines.json",
             Err("$: not a patch baseline"),
         ),
+        // Real user baselines with values outside the vocabulary: the service accepted them, so
+        // they load (the values are kept and match nothing, see below).
         (
             "cfn-financial-al2.converted.json",
-            Err(
-                "$.ApprovalRules.PatchRules[0].PatchFilterGroup.PatchFilters[0].Values[2]: `Critical` is not a CLASSIFICATION value",
-            ),
+            Ok(OperatingSystem::AmazonLinux2),
         ),
         (
             "tf-linux-security-critical-al2023.converted.json",
-            Err(
-                "$.ApprovalRules.PatchRules[0].PatchFilterGroup.PatchFilters[0].Values[0]: `CriticalUpdates` is not a CLASSIFICATION value",
-            ),
+            Ok(OperatingSystem::AmazonLinux2023),
         ),
     ];
     let mut files: Vec<String> = std::fs::read_dir(repo_root().join("fixtures/aws_baselines"))
@@ -148,6 +146,31 @@ fn every_real_baseline_loads_or_is_refused_with_its_reason() {
             }
             (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
         }
+    }
+}
+
+/// AWS accepted these baselines and its engine evaluates them, a value outside the vocabulary
+/// matching no package (`baseline_filter.test_package_bean` compares lower-cased membership).
+/// We load them, keep the values, and name each one (scan/install/run warn; `baseline
+/// validate` refuses).
+#[test]
+fn values_outside_the_vocabulary_are_kept_and_named() {
+    for (name, unknown) in [
+        (
+            "cfn-financial-al2.converted.json",
+            "$.ApprovalRules.PatchRules[0].PatchFilterGroup.PatchFilters[0].Values[2]: `Critical` is not a CLASSIFICATION value",
+        ),
+        (
+            "tf-linux-security-critical-al2023.converted.json",
+            "$.ApprovalRules.PatchRules[0].PatchFilterGroup.PatchFilters[0].Values[0]: `CriticalUpdates` is not a CLASSIFICATION value",
+        ),
+    ] {
+        let (text, source) = fixture(name);
+        let b = Baseline::from_json(&text, &source).unwrap();
+        assert!(!b.unknown_values.is_empty(), "{name}");
+        let message = b.unknown_values[0].to_string();
+        assert!(message.starts_with(&format!("{name}: ")), "{message}");
+        assert!(message.contains(unknown), "{message}");
     }
 }
 

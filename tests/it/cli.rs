@@ -332,3 +332,41 @@ fn plain_file_names_are_written_in_the_current_folder() {
         assert!(text.starts_with('{'), "{name}: {text}");
     }
 }
+
+/// A baseline the service accepted but with a value outside the vocabulary (a real Terraform
+/// baseline with CLASSIFICATION `CriticalUpdates` on AL2023): evaluated as AWS does, the value
+/// matching nothing, with a warning naming it; `baseline validate` reports it as an error.
+#[test]
+fn values_outside_the_vocabulary_warn_and_validate_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline =
+        fixture("fixtures/aws_baselines/tf-linux-security-critical-al2023.converted.json");
+    let inventory = fixture("fixtures/inventories/al2023-mixed.json");
+    let out = run_binary(
+        &[
+            "evaluate",
+            "--inventory",
+            &inventory,
+            "--baseline",
+            &baseline,
+            "--output",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let document: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings = document["warnings"].to_string();
+    assert!(
+        warnings.contains("`CriticalUpdates` is not a CLASSIFICATION value")
+            && warnings.contains("matches no package"),
+        "{warnings}"
+    );
+    let validate = run_binary(&["baseline", "validate", &baseline], dir.path());
+    assert_ne!(validate.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&validate.stdout);
+    assert!(
+        text.starts_with("invalid: ") && text.contains("CriticalUpdates"),
+        "{text}"
+    );
+}

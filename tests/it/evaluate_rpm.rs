@@ -151,7 +151,7 @@ fn default_baseline_classification_severity_and_delay() {
     let c = ev.counts();
     assert_eq!(
         (c.missing, c.installed, c.installed_other, c.not_applicable),
-        (3, 1, 5, 1)
+        (3, 0, 6, 1)
     );
     assert_eq!((c.security_non_compliant, c.other_non_compliant), (2, 1));
 }
@@ -760,4 +760,52 @@ fn install_only_packages_use_the_newest_installed_version() {
     let k = decision(&ev, "kernel");
     assert_eq!((k.state, k.version()), (PatchState::Installed, "6.1.100-1"));
     assert_eq!(ev.decisions.len(), 1);
+}
+
+/// A CLASSIFICATION value outside the vocabulary (`Critical` on AL2, from a real CloudFormation
+/// baseline) matches no package, as in AWS's engine, and the rest of the filter still works.
+#[test]
+fn a_value_outside_the_vocabulary_matches_nothing() {
+    let inv = dnf(
+        json!([
+            adv("SEC", "security", Some("Critical"), &ago(30, 0)),
+            adv("BUG", "bugfix", Some("Critical"), &ago(30, 0)),
+        ]),
+        json!([inst("sec", "1.0-1"), inst("bug", "1.0-1")]),
+        json!([
+            avail("sec", "1.1-1", &["SEC"]),
+            avail("bug", "1.1-1", &["BUG"])
+        ]),
+    );
+    let b = baseline(
+        "AMAZON_LINUX_2023",
+        json!([rule(
+            json!({"CLASSIFICATION": ["Security", "Critical"]}),
+            0,
+            "HIGH",
+            false
+        )]),
+        json!({}),
+    );
+    assert_eq!(b.unknown_values.len(), 1);
+    let ev = run_scan(&inv, &b);
+    assert_states(
+        &ev,
+        &[
+            ("sec", PatchState::Missing),
+            ("bug", PatchState::InstalledOther),
+        ],
+    );
+    let only_unknown = baseline(
+        "AMAZON_LINUX_2023",
+        json!([rule(
+            json!({"CLASSIFICATION": ["Critical"]}),
+            0,
+            "HIGH",
+            false
+        )]),
+        json!({}),
+    );
+    let ev = run_scan(&inv, &only_unknown);
+    assert_eq!(ev.counts().missing, 0);
 }
