@@ -667,6 +667,21 @@ fn ssm_errors_throttling_and_bad_payloads_have_their_codes() {
     let out = agent.step(&[("Operation", "Install")]);
     assert_eq!(code(&out), Some(150), "{}", stderr(&out));
     assert_eq!(dnf.installed(), before, "nothing installed");
+    // A snapshot whose filter values the service accepted but that are outside our vocabulary
+    // (CLASSIFICATION `CriticalUpdates` on AL2023, as a real Terraform baseline has): evaluated
+    // as AWS does, the value matching nothing, with a warning; the run succeeds.
+    let accepted = snapshot(
+        "AMAZON_LINUX_2023",
+        json!([{"key": "CLASSIFICATION", "values": ["Security", "CriticalUpdates"]}]),
+    );
+    std::fs::write(&agent.ssm.snapshot, accepted.to_string()).unwrap();
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(
+        said.contains("`CriticalUpdates` is not a CLASSIFICATION value"),
+        "{said}"
+    );
     drop(agent);
 
     // No instance identity and IMDS unreachable: 148.
