@@ -149,6 +149,10 @@ pub struct ReportArgs {
     /// Write the PutInventory request (`aws ssm put-inventory --cli-input-json file://FILE`).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// The product PRODUCT filters compare (e.g. `AmazonLinux2023`, `Ubuntu22.04`); default:
+    /// the one the OS release files give. `run` passes the one SSM returns with the snapshot.
+    #[arg(long)]
+    pub product: Option<String>,
     /// Instance id for the report; default: the inventory's, else $AWS_SSM_INSTANCE_ID.
     #[arg(long)]
     pub instance_id: Option<String>,
@@ -204,6 +208,10 @@ pub struct ScanArgs {
     /// Record nothing on the system (no lock, no state files): a one-off check.
     #[arg(long)]
     pub read_only: bool,
+    /// The RebootOption the report records for this scan (as AWS-RunPatchBaseline records the
+    /// one it was given); a scan never reboots.
+    #[arg(long, value_enum, default_value_t = RebootOptionArg::RebootIfNeeded)]
+    pub reboot_option: RebootOptionArg,
     /// Baseline, time, output and report options.
     #[command(flatten)]
     pub report: ReportArgs,
@@ -778,7 +786,7 @@ fn run_scan(
         operation: Operation::Scan,
         override_list: None,
         warnings,
-        reboot_option: "RebootIfNeeded",
+        reboot_option: args.reboot_option.as_str(),
         state: lock
             .as_ref()
             .map(|_| (&paths, states.last_no_reboot_install())),
@@ -1128,7 +1136,7 @@ fn run_run(args: &RunArgs, context: &Context, stdout: &mut dyn Write) -> Result<
     } else {
         args.snapshot_id.to_lowercase()
     };
-    let (url, _product) = aws.snapshot(&instance_id, &snapshot_id, baseline_override.as_ref())?;
+    let (url, product) = aws.snapshot(&instance_id, &snapshot_id, baseline_override.as_ref())?;
     let snapshot = crate::payload::fetch_bytes(&url, &limits, None)
         .map_err(|e| SsmError::new(ssm::SNAPSHOT_ERROR, format!("the snapshot download: {e}")))?;
     let snapshot = ssm::snapshot_text(&snapshot)?;
@@ -1165,6 +1173,7 @@ fn run_run(args: &RunArgs, context: &Context, stdout: &mut dyn Write) -> Result<
             output: args.output,
             all: false,
             report: (baseline_override.is_none()).then(|| request_file.clone()),
+            product: Some(product.clone()).filter(|p| !p.is_empty()),
             instance_id: Some(instance_id.clone()),
             snapshot_id: Some(snapshot_id.clone()),
             fail_on_non_compliant: false,
@@ -1181,6 +1190,7 @@ fn run_run(args: &RunArgs, context: &Context, stdout: &mut dyn Write) -> Result<
                     system,
                     save_inventory: None,
                     read_only: false,
+                    reboot_option: args.reboot_option,
                     report,
                 },
                 context,
@@ -1537,6 +1547,19 @@ fn evaluate_and_report(
                 ))
             })?
             .load()?,
+    };
+    // The product SSM returned with the snapshot (or `--product`) is what PRODUCT filters
+    // compare, not the one rebuilt from the release files.
+    let with_product;
+    let inventory = match &args.product {
+        Some(product) if *product != inventory.product => {
+            with_product = Inventory {
+                product: product.clone(),
+                ..inventory.clone()
+            };
+            &with_product
+        }
+        _ => inventory,
     };
     warnings.extend(
         baseline

@@ -321,12 +321,18 @@ fn plain_file_names_are_written_in_the_current_folder() {
             "inv.json",
             "--instance-id",
             "i-0123456789abcdef0",
+            "--reboot-option",
+            "NoReboot",
             "--report",
             "scan.json",
         ],
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A Scan records the RebootOption it was given, as the payload's summary does.
+    let scan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("scan.json")).unwrap()).unwrap();
+    assert_eq!(scan["Items"][0]["Content"][0]["RebootOption"], "NoReboot");
     for name in ["inv.json", "scan.json"] {
         let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
         assert!(text.starts_with('{'), "{name}: {text}");

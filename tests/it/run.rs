@@ -43,6 +43,11 @@ pub struct FakeSsm {
 
 impl FakeSsm {
     pub fn start(dir: &Path, snapshot: &Value, fail: Value) -> Self {
+        Self::start_with(dir, snapshot, fail, json!({}))
+    }
+
+    /// `start` with more configuration (`{"product": …}`: the Product the snapshot call returns).
+    pub fn start_with(dir: &Path, snapshot: &Value, fail: Value, extra: Value) -> Self {
         let (config, record, snapshot_file, port_file) = (
             dir.join("fake-ssm.json"),
             dir.join("requests.jsonl"),
@@ -53,15 +58,17 @@ impl FakeSsm {
         let _ = std::fs::remove_file(&port_file);
         let _ = std::fs::remove_file(&record);
         std::fs::write(&snapshot_file, snapshot.to_string()).unwrap();
-        std::fs::write(
-            &config,
-            json!({
+        std::fs::write(&config, {
+            let mut config = json!({
                 "port_file": port_file, "record": record, "snapshot": snapshot_file,
                 "access_key": ACCESS_KEY, "secret_key": SECRET_KEY, "region": "us-east-1",
                 "fail": fail,
-            })
-            .to_string(),
-        )
+            });
+            if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+                config.extend(extra.clone());
+            }
+            config.to_string()
+        })
         .unwrap();
         let mut child = Command::new("python3")
             .arg(scripts().join("fake_ssm.py"))
@@ -886,4 +893,35 @@ fn payload_fetch_from_s3_and_a_refused_object() {
     let out = fetch("s3://releases/v2/nothing.tar.gz", moto.port, &dest);
     assert_eq!(code(&out), Some(156), "{}", stderr(&out));
     assert!(stderr(&out).contains("NoSuchKey"), "{}", stderr(&out));
+}
+
+/// PRODUCT filters compare the product GetDeployablePatchSnapshotForInstance returns (the
+/// payload's `instance_info.product`), not one rebuilt from os-release: a snapshot whose only
+/// product is `AmazonLinux2023.9` approves on an instance SSM calls that, and nothing on one SSM
+/// calls `AmazonLinux2023`.
+#[test]
+fn run_compares_the_product_ssm_returns() {
+    let dnf = scenario();
+    let snapshot = snapshot(
+        "AMAZON_LINUX_2023",
+        json!([{"key": "PRODUCT", "values": ["AmazonLinux2023.9"]},
+               {"key": "CLASSIFICATION", "values": ["Security"]}]),
+    );
+    let mut agent = dnf_agent(&dnf, &snapshot, json!({}));
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let (summary, _) = summary_and_items(&agent.ssm.requests("PutInventory")[0]);
+    assert_eq!(summary["MissingCount"], "0", "{summary}");
+    agent.ssm = FakeSsm::start_with(
+        &dnf.base,
+        &snapshot,
+        json!({}),
+        json!({"product": "AmazonLinux2023.9"}),
+    );
+    let endpoint = format!("http://127.0.0.1:{}", agent.ssm.port);
+    agent.set("AWS_ENDPOINT_URL_SSM", &endpoint);
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let (summary, _) = summary_and_items(&agent.ssm.requests("PutInventory")[0]);
+    assert_ne!(summary["MissingCount"], "0", "{summary}");
 }
