@@ -1011,7 +1011,9 @@ fn run_install(
                 pending.push(package);
             }
         }
-        if !installed_now.is_empty() {
+        // The payload records LastNoRebootInstallOperationTime on every NoReboot install, even
+        // one that installed nothing.
+        if !installed_now.is_empty() || args.reboot_option == RebootOptionArg::NoReboot {
             last_no_reboot = Some(context.now);
         }
         after.pending_reboot = pending;

@@ -451,9 +451,21 @@ fn dnf_install_then_rescan_reports_installed_and_dnf_agrees() {
         "dnf still offers: {left}"
     );
     // A second install has nothing to do.
+    let last = dnf
+        .root
+        .join("var/log/amazon/ssm/patch-configuration/patch-inventory-from-last-operation.json");
+    std::fs::remove_file(&last).unwrap();
+    // Forget the first install's LastNoRebootInstallOperationTime.
+    std::fs::remove_file(last.with_file_name("patch-states-configuration.json")).unwrap();
     let again = dnf.install(&["--reboot-option", "NoReboot"], &[]);
     assert_eq!(again.status.code(), Some(0));
     assert_eq!(dnf.installed(), rpms);
+    // Even a NoReboot install that installed nothing records its time, as the payload does.
+    let summary: Value = serde_json::from_slice(&std::fs::read(&last).unwrap()).unwrap();
+    assert!(
+        summary["Content"][0]["LastNoRebootInstallOperationTime"].is_string(),
+        "{summary}"
+    );
 }
 
 #[test]
