@@ -228,6 +228,8 @@ pub struct PackageDecision<'a> {
     pub reboot_suggested: bool,
     installed: Option<&'a InstalledPackage>,
     approved: Option<&'a AvailableVersion>,
+    /// The package manager (report text differs between yum, dnf and zypper).
+    package_manager: PackageManagerKind,
     /// apt: the stanza whose `Priority` is the reported PatchSeverity (the approved version, or
     /// the installed one as an archive offers it).
     shown: Option<&'a AvailableVersion>,
@@ -270,28 +272,43 @@ impl<'a> PackageDecision<'a> {
         self.installed.and_then(|p| p.installed_time)
     }
 
-    /// `Classification`: the advisory type (`Security`, `Bugfix`, …) for RPM and SUSE,
-    /// `Security` or `""` for apt; `""` for `InstalledOther` and `InstalledRejected`.
-    pub fn classification(&self) -> Cow<'static, str> {
+    /// `Classification`: the advisory type with a capital first letter (`Security`, `Bugfix`, …)
+    /// for RPM, the patch category as zypper writes it (`security`, `recommended`) for SUSE,
+    /// `Security` or `""` for apt; `""` for `InstalledOther` and `InstalledRejected` (apt: the
+    /// installed version's origin).
+    pub fn classification(&self) -> Cow<'a, str> {
         if self.security {
             return Cow::Borrowed("Security");
         }
-        self.advisory
-            .map_or(Cow::Borrowed(""), |a| classification_of(&a.kind))
+        match (self.advisory, self.package_manager) {
+            (None, _) => Cow::Borrowed(""),
+            (Some(a), PackageManagerKind::Zypper) => Cow::Borrowed(a.kind.trim()),
+            (Some(a), _) => classification_of(&a.kind),
+        }
     }
 
     /// `PatchSeverity`: the vendor severity (RPM, SUSE) or the Debian priority (apt).
-    pub fn patch_severity(&self) -> &'a str {
+    ///
+    /// yum writes the notice's severity title-cased, `None` when it has none (as its payload);
+    /// dnf and zypper as published (zypper in lower case).
+    pub fn patch_severity(&self) -> Cow<'a, str> {
         if self.basis.apt {
-            return match (self.shown, self.installed) {
+            return Cow::Borrowed(match (self.shown, self.installed) {
                 (Some(version), _) => version.priority.as_deref().unwrap_or(""),
                 (None, Some(installed)) if self.state.shows_installed_version() => {
                     installed.priority.as_deref().unwrap_or("")
                 }
                 _ => "",
-            };
+            });
         }
-        self.advisory.map_or("", Advisory::severity_text)
+        match (self.advisory, self.package_manager) {
+            (None, _) => Cow::Borrowed(""),
+            (Some(a), PackageManagerKind::Yum) => match a.severity_text() {
+                "" => Cow::Borrowed("None"),
+                text => Cow::Owned(title_case(text)),
+            },
+            (Some(a), _) => Cow::Borrowed(a.severity_text()),
+        }
     }
 
     /// The advisories of the approved version.
@@ -315,12 +332,32 @@ impl Serialize for PackageDecision<'_> {
         out.serialize_field("approvedVersion", &self.approved_version())?;
         out.serialize_field("compliance", &self.compliance)?;
         out.serialize_field("classification", &self.classification())?;
-        out.serialize_field("patchSeverity", self.patch_severity())?;
+        out.serialize_field("patchSeverity", &self.patch_severity())?;
         out.serialize_field("advisoryIds", self.advisory_ids())?;
         out.serialize_field("installedTime", &self.installed_time())?;
         out.serialize_field("rebootSuggested", &self.reboot_suggested)?;
         out.end()
     }
+}
+
+/// Python's `str.title()` for the words severities are made of: `important` → `Important`.
+fn title_case(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut start = true;
+    for c in text.chars() {
+        if c.is_alphabetic() {
+            if start {
+                out.extend(c.to_uppercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+            start = false;
+        } else {
+            out.push(c);
+            start = true;
+        }
+    }
+    out
 }
 
 /// What explains a decision: the version whose verdict decided it, and the facts added after.
@@ -1374,6 +1411,7 @@ fn decide<'a>(
         installed,
         approved: best_version,
         shown: best_version,
+        package_manager: judge.package_manager,
         advisory: None,
         security: false,
         basis: Basis {

@@ -135,7 +135,7 @@ fn default_baseline_approves_security_origins_only_without_delay() {
     );
     let d = decision(&ev, "libssl3");
     assert_eq!(
-        (d.classification().as_ref(), d.patch_severity()),
+        (d.classification().as_ref(), d.patch_severity().as_ref()),
         ("Security", "optional")
     );
     assert!(ev.cve_ids(d).is_empty());

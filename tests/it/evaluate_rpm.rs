@@ -135,7 +135,10 @@ fn default_baseline_classification_severity_and_delay() {
     );
     let crit = decision(&ev, "crit");
     assert_eq!(
-        (crit.classification().as_ref(), crit.patch_severity()),
+        (
+            crit.classification().as_ref(),
+            crit.patch_severity().as_ref()
+        ),
         ("Security", "Critical")
     );
     assert_eq!(ev.cve_ids(crit), vec!["CVE-CRIT"]);
@@ -145,7 +148,10 @@ fn default_baseline_classification_severity_and_delay() {
     assert_eq!(up.classification(), "");
     let bugfix = decision(&ev, "bugfix");
     assert_eq!(
-        (bugfix.classification().as_ref(), bugfix.patch_severity()),
+        (
+            bugfix.classification().as_ref(),
+            bugfix.patch_severity().as_ref()
+        ),
         ("Bugfix", "")
     );
     let c = ev.counts();
@@ -808,4 +814,33 @@ fn a_value_outside_the_vocabulary_matches_nothing() {
     );
     let ev = run_scan(&inv, &only_unknown);
     assert_eq!(ev.counts().missing, 0);
+}
+
+/// yum's PatchSeverity is the notice's severity title-cased, `None` when the notice has none
+/// (the yum payload's `get_severity_update_notice`); dnf reports it as published.
+#[test]
+fn yum_patch_severity_is_title_cased_or_none() {
+    let advisories = json!([
+        {"id": "LOWER", "type": "security", "severity": "important", "issued": ago(30, 0)},
+        {"id": "NOSEV", "type": "bugfix", "issued": ago(30, 0)},
+    ]);
+    let installed = json!([inst("a", "1-1"), inst("b", "1-1")]);
+    let available = json!([avail("a", "2-1", &["LOWER"]), avail("b", "2-1", &["NOSEV"])]);
+    let al2 = patch_baseline::baseline::find_builtin("AWS-AmazonLinux2DefaultPatchBaseline")
+        .unwrap()
+        .load()
+        .unwrap();
+    for (manager, a, b) in [("yum", "Important", "None"), ("dnf", "important", "")] {
+        let inv = inventory(
+            "AMAZON_LINUX_2",
+            "AmazonLinux2",
+            manager,
+            advisories.clone(),
+            installed.clone(),
+            available.clone(),
+        );
+        let ev = run_scan(&inv, &al2);
+        assert_eq!(decision(&ev, "a").patch_severity(), a, "{manager}");
+        assert_eq!(decision(&ev, "b").patch_severity(), b, "{manager}");
+    }
 }

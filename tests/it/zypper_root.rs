@@ -382,7 +382,8 @@ fn suse_default_baseline_agrees_with_zypper_list_patches() {
     assert!(fresh.contains("SUSE-SLE-Module-Basesystem-15-SP5-2026-8"));
     assert!(!missing(&scan).iter().any(|(n, _, _)| n == "fresh"));
     let packages = scan["packages"].as_array().unwrap();
-    // Classification, severity and the CVE come from the patch.
+    // Classification, severity and the CVE come from the patch, in zypper's lower case as the
+    // payload reports them (its items carry zypper's `category` and `severity` as they are).
     let crit = packages.iter().find(|p| p["name"] == "sec-crit").unwrap();
     assert_eq!(
         (
@@ -391,7 +392,7 @@ fn suse_default_baseline_agrees_with_zypper_list_patches() {
             crit["cveIds"][0].as_str()
         ),
         (
-            Some("Security"),
+            Some("security"),
             Some("critical"),
             Some("CVE-SUSE-SLE-Module-Basesystem-15-SP5-2026-1")
         ),
