@@ -128,6 +128,9 @@ pub enum Reason<'a> {
     PendingReboot,
     /// The install override list leaves this update out.
     NotInOverrideList,
+    /// The install override list names this update: it is installed whether or not the baseline
+    /// approves it.
+    InOverrideList,
     /// The administrator holds the package (dpkg hold, versionlock, zypper lock): an install
     /// leaves it alone.
     Held,
@@ -207,6 +210,9 @@ impl fmt::Display for Reason<'_> {
                 f.write_str("installed by a NoReboot install; the machine has not rebooted since")
             }
             Self::NotInOverrideList => f.write_str("not in the install override list"),
+            Self::InOverrideList => f.write_str(
+                "in the install override list, which installs it whatever the baseline says",
+            ),
             Self::Held => f.write_str("held by the administrator; an install leaves it alone"),
         }
     }
@@ -378,6 +384,8 @@ struct Basis<'a> {
     pending_reboot: bool,
     /// An Install with an override list that leaves this update out.
     not_in_override_list: bool,
+    /// The install override list names this update (it is installed whatever the baseline says).
+    in_override_list: bool,
     /// The apt family (PatchSeverity is the Debian priority).
     apt: bool,
     /// The package's available versions: a range of [`Evaluation`]'s grouped versions.
@@ -491,6 +499,9 @@ impl<'a> Evaluation<'a> {
         if basis.not_in_override_list {
             reasons.push(Reason::NotInOverrideList);
         }
+        if basis.in_override_list {
+            reasons.push(Reason::InOverrideList);
+        }
         if decision.installed.is_some_and(|p| p.held)
             && matches!(decision.state, PatchState::Missing | PatchState::Failed)
         {
@@ -539,6 +550,9 @@ impl<'a> Evaluation<'a> {
         let approved = decision.approved_version().unwrap_or("");
         match decision.state {
             PatchState::Missing => format!("{approved} is approved: {reasons}"),
+            PatchState::Failed if decision.basis.in_override_list => {
+                format!("{approved} is still not installed: {reasons}")
+            }
             PatchState::Failed => {
                 format!("{approved} is approved but still not installed: {reasons}")
             }
@@ -590,35 +604,57 @@ impl<'a> Evaluation<'a> {
             .max()
     }
 
-    /// The updates an install applies: every `Missing` package at its approved version, limited
-    /// to the override list when one is given.
+    /// The updates an install applies: every `Missing` package at its approved version; with an
+    /// override list instead the newest listed update of every installed package, whether or not
+    /// the baseline approves it (spec §3.4, as the payload).
     pub fn install_plan(&self, override_list: Option<&InstallOverrideList>) -> Vec<PlannedUpdate> {
         let family = self.package_manager.family();
+        let scheme = family.version_scheme();
+        let plan = |d: &PackageDecision<'a>, version: &str, reason: String| PlannedUpdate {
+            name: d.name.to_string(),
+            arch: d.arch.to_string(),
+            from_version: d.installed_version().unwrap_or_default().to_string(),
+            version: version.to_string(),
+            reason,
+        };
+        let Some(list) = override_list else {
+            return self
+                .decisions
+                .iter()
+                .filter(|d| d.state == PatchState::Missing && !d.installed.is_some_and(|p| p.held))
+                .filter_map(|d| Some(plan(d, d.approved_version()?, self.explanation(d))))
+                .collect();
+        };
+        // The override list overrides the baseline, as in the payload: the newest listed update
+        // of every installed package, approved or not (held packages stay held).
         self.decisions
             .iter()
-            .filter(|d| d.state == PatchState::Missing && !d.installed.is_some_and(|p| p.held))
             .filter_map(|d| {
-                let version = d.approved_version()?;
-                let mut reason = self.explanation(d);
-                if let Some(list) = override_list {
-                    let package = PackageRef {
-                        name: d.name,
-                        arch: d.arch,
-                        version,
-                    };
-                    let entry = list.matching_entry(family, package)?;
-                    reason = format!(
-                        "{reason}; in the install override list (`{}`)",
-                        InstallOverrideList::describe(entry)
-                    );
-                }
-                Some(PlannedUpdate {
-                    name: d.name.to_string(),
-                    arch: d.arch.to_string(),
-                    from_version: d.installed_version().unwrap_or_default().to_string(),
-                    version: version.to_string(),
-                    reason,
-                })
+                let installed = d.installed.filter(|p| !p.held)?;
+                let (start, end) = d.basis.group;
+                self.grouped[start as usize..end as usize]
+                    .iter()
+                    .filter(|v| scheme.compare(&v.version, &installed.version) == Ordering::Greater)
+                    .find_map(|v| {
+                        let package = PackageRef {
+                            name: d.name,
+                            arch: d.arch,
+                            version: &v.version,
+                        };
+                        let entry = list.matching_entry(family, package)?;
+                        let listed = format!(
+                            "in the install override list (`{}`)",
+                            InstallOverrideList::describe(entry)
+                        );
+                        let reason = if d.state == PatchState::Missing
+                            && d.approved_version() == Some(v.version.as_str())
+                        {
+                            format!("{}; {listed}", self.explanation(d))
+                        } else {
+                            format!("{listed}, which installs it whatever the baseline says")
+                        };
+                        Some(plan(d, &v.version, reason))
+                    })
             })
             .collect()
     }
@@ -1444,6 +1480,51 @@ fn decide<'a>(
         decision.state = PatchState::NotApplicable;
         return Some(decision);
     };
+    // The install override list overrides the baseline (payload 1.80 on yum, dnf, apt and
+    // zypper): after an Install, a listed update still not installed is Failed, approved or not.
+    let override_target = match (options.operation, options.override_list) {
+        (Operation::Install, Some(list)) if !installed.held => versions
+            .iter()
+            .find(|v| {
+                scheme.compare(&v.version, &installed.version) == Ordering::Greater
+                    && list
+                        .matching_entry(
+                            family,
+                            PackageRef {
+                                name,
+                                arch,
+                                version: &v.version,
+                            },
+                        )
+                        .is_some()
+            })
+            .copied(),
+        _ => None,
+    };
+    if let Some(target) = override_target {
+        decision.state = PatchState::Failed;
+        decision.basis.in_override_list = true;
+        if !best_version.is_some_and(|b| std::ptr::eq(b, target)) {
+            decision.approved = Some(target);
+            decision.shown = Some(target);
+            decision.basis.version = Some(target);
+            decision.basis.installed_itself = false;
+            decision.compliance = ComplianceLevel::Unspecified;
+            decision.advisory = judge
+                .advisory_indexes(target)
+                .next()
+                .map(|i| &judge.advisories[i]);
+            decision.security = family == Family::Apt
+                && target
+                    .origins
+                    .iter()
+                    .any(crate::inventory::AptOrigin::is_security);
+            decision.reboot_suggested = judge
+                .advisory_indexes(target)
+                .any(|i| judge.advisories[i].reboot_suggested);
+        }
+        return Some(decision);
+    }
     let newer = best_version
         .filter(|v| scheme.compare(&v.version, &installed.version) == Ordering::Greater);
     if let Some(version) = newer {

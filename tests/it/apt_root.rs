@@ -1130,3 +1130,29 @@ pub fn scenario_with_rejected_dependency() -> (AptRoot, String) {
     );
     (apt, baseline)
 }
+
+/// The install override list overrides the baseline on apt too (payload 1.80): `upd-pkg`'s
+/// update from -updates is not approved by the default (security-only) baseline, yet listed it is
+/// installed; approved but unlisted updates stay Missing.
+#[test]
+fn apt_override_list_installs_what_the_baseline_does_not_approve() {
+    let apt = scenario();
+    let list = apt.base.join("upd.yaml");
+    std::fs::write(&list, "patches:\n  - id: 'upd-pkg'\n").unwrap();
+    let out = patch(
+        &apt,
+        &[
+            "--reboot-option",
+            "NoReboot",
+            "--install-override-list",
+            list.to_str().unwrap(),
+        ],
+    );
+    assert_code(&out, 0);
+    let versions = installed_versions(&apt);
+    assert_eq!(versions["upd-pkg"], "2.1-1");
+    assert_eq!(versions["sec-pkg"], "1.0-1", "unlisted: untouched");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(in_state(&report, "Missing").contains_key(&("sec-pkg".into(), "amd64".into())));
+    assert!(in_state(&report, "Failed").is_empty(), "{report}");
+}

@@ -978,3 +978,34 @@ fn native_rpmdb_equals_rpm_qa() {
     let scan = dnf.scan(&["--no-refresh"]);
     assert_eq!(missing(&scan).len(), 3);
 }
+
+/// The install override list overrides the baseline, as AWS payload 1.80 does on dnf: `plain`,
+/// whose update has no advisory and is not approved by the default baseline, is installed
+/// because the list names it; the approved but unlisted updates stay Missing (not Failed).
+#[test]
+fn dnf_override_list_installs_what_the_baseline_does_not_approve() {
+    let dnf = scenario();
+    let scan = dnf.scan(&["--no-refresh"]);
+    assert!(in_state(&scan, "InstalledOther").contains_key(&("plain".into(), "noarch".into())));
+    let list = dnf.base.join("plain.yaml");
+    std::fs::write(&list, "patches:\n  - id: 'plain.noarch'\n").unwrap();
+    let out = dnf.install(
+        &[
+            "--reboot-option",
+            "NoReboot",
+            "--install-override-list",
+            list.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_code(&out, 0);
+    let rpms = dnf.installed();
+    assert!(rpms.contains("plain-1.1"), "{rpms:?}");
+    assert!(
+        rpms.contains("sec-imp-1.0"),
+        "unlisted: untouched: {rpms:?}"
+    );
+    let after = report(&out);
+    assert!(in_state(&after, "Missing").contains_key(&("sec-imp".into(), "noarch".into())));
+    assert!(in_state(&after, "Failed").is_empty(), "{after}");
+}

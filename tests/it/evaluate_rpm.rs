@@ -615,6 +615,28 @@ fn pending_reboot_install_and_override_list() {
         "{}",
         plan[0].reason
     );
+    // The list overrides the baseline (payload 1.80): an update the baseline does not approve
+    // (no advisory) is installed when listed, and Failed while it is not installed.
+    let inv = dnf(
+        json!([]),
+        json!([inst("curl", "8.0-1")]),
+        json!([avail("curl", "8.1-1", &[]), avail("curl", "8.2-1", &[])]),
+    );
+    let list = InstallOverrideList::parse("patches:\n  - id: 'curl.x86_64'\n", "o.yaml").unwrap();
+    let scan = run_scan(&inv, &b);
+    assert_states(&scan, &[("curl", PatchState::InstalledOther)]);
+    let plan = scan.install_plan(Some(&list));
+    assert_eq!(
+        plan.iter()
+            .map(|p| (p.name.as_str(), p.version.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("curl", "8.2-1")],
+        "the newest listed update"
+    );
+    let ev = run_with(&inv, &b, Operation::Install, Some(&list));
+    assert_states(&ev, &[("curl", PatchState::Failed)]);
+    assert_eq!(decision(&ev, "curl").version(), "8.2-1");
+    assert_eq!(reasons(&ev, "curl").last(), Some(&Reason::InOverrideList));
 }
 
 #[test]
