@@ -248,7 +248,10 @@ fn read_metadata(
                     )
                 });
                 let mut available = if is_yum {
-                    yum::available_from_list(&output(runner, &yum::list_available(root))?)
+                    yum::available_with_build_times(
+                        &output(runner, &yum::list_available(root))?,
+                        root,
+                    )
                 } else {
                     self::available(runner, root)?
                 };

@@ -7,11 +7,18 @@
 //! Everything after an `Obsoleting …` heading is left out (those rows repeat packages listed
 //! above, followed by the installed package they replace).
 //!
+//! `yum list` shows no build time, which the yum payload uses as the release time of a package
+//! no notice names; it is read from the sqlite primary databases yum keeps in its cache
+//! (`var/cache/yum/…/gen/primary_db.sqlite`, table `packages`, column `time_build`).
+//!
 //! yum cannot run on the Debian machine this project is built on: this reader is tested with
 //! yum's recorded outputs (`fixtures/yum`) and, end to end, with dnf standing in for yum.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
 
 use crate::exec::CommandSpec;
 use crate::inventory::AvailableVersion;
@@ -107,6 +114,86 @@ pub fn parse_list(text: &str) -> Vec<(String, String, String, String)> {
         }
     }
     rows
+}
+
+/// Build times of the packages in yum's cached sqlite primary databases under `root`
+/// (`var/cache/yum/<basearch>/<releasever>/<repo>/gen/primary_db.sqlite`, and the same one level
+/// up for yum's flat cache layout), by (name, arch, `[epoch:]version-release` with a 0 epoch
+/// dropped). A database that cannot be read is skipped: its packages keep no build time.
+pub fn build_times(root: &Path) -> HashMap<(String, String, String), DateTime<Utc>> {
+    let mut out = HashMap::new();
+    let mut databases = Vec::new();
+    let mut stack = vec![(root.join("var/cache/yum"), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                if depth < 5 {
+                    stack.push((path, depth + 1));
+                }
+            } else if path.file_name().is_some_and(|n| n == "primary_db.sqlite") {
+                databases.push(path);
+            }
+        }
+    }
+    databases.sort();
+    for database in databases {
+        let _ = read_build_times(&database, &mut out);
+    }
+    out
+}
+
+fn read_build_times(
+    path: &Path,
+    out: &mut HashMap<(String, String, String), DateTime<Utc>>,
+) -> rusqlite::Result<()> {
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let mut statement = connection
+        .prepare("SELECT name, arch, epoch, version, release, time_build FROM packages")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let text = |i: usize| -> rusqlite::Result<String> {
+            Ok(row.get::<_, Option<String>>(i)?.unwrap_or_default())
+        };
+        let (name, arch, epoch, version, release) =
+            (text(0)?, text(1)?, text(2)?, text(3)?, text(4)?);
+        let Some(time) = row
+            .get::<_, Option<i64>>(5)?
+            .and_then(|t| Utc.timestamp_opt(t, 0).single())
+        else {
+            continue;
+        };
+        let evr = match epoch.as_str() {
+            "" | "0" => format!("{version}-{release}"),
+            epoch => format!("{epoch}:{version}-{release}"),
+        };
+        out.entry((name, arch, evr)).or_insert(time);
+    }
+    Ok(())
+}
+
+/// The available versions from `yum list available` output, with the build times of
+/// [`build_times`].
+pub fn available_with_build_times(text: &str, root: &Path) -> Vec<AvailableVersion> {
+    let mut available = available_from_list(text);
+    let times = build_times(root);
+    if !times.is_empty() {
+        for version in &mut available {
+            let key = (
+                version.name.to_string(),
+                version.arch.to_string(),
+                version.version.to_string(),
+            );
+            version.build_time = times.get(&key).copied();
+        }
+    }
+    available
 }
 
 /// The available versions from `yum list available` output.

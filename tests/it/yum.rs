@@ -201,3 +201,68 @@ fn yum_lock_held_by_a_live_process_is_named() {
     );
     assert_eq!(dnf.installed(), before);
 }
+
+/// yum's payload releases a package no notice names at its build time, so a rule's
+/// ApproveAfterDays holds back a just-built one. `yum list` shows no build time: it comes from
+/// the sqlite primary database yum caches (here the repository's own, made by createrepo_c and
+/// put where yum 3 keeps it). Before this was read, such a package counted as released in 1970.
+#[test]
+fn yum_list_path_dates_packages_without_a_notice_by_build_time() {
+    let dnf = scenario();
+    as_amazon_linux_2(&dnf);
+    let path = yum_shim(&dnf.base);
+    let repodata = dnf.repo.join("repodata");
+    let packed = std::fs::read_dir(&repodata)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-primary.sqlite.bz2"))
+        .expect("createrepo_c writes a sqlite primary");
+    let generated = dnf.root.join("var/cache/yum/x86_64/2/test/gen");
+    std::fs::create_dir_all(&generated).unwrap();
+    let mut database = Vec::new();
+    std::io::Read::read_to_end(
+        &mut bzip2::read::BzDecoder::new(std::fs::File::open(&packed).unwrap()),
+        &mut database,
+    )
+    .unwrap();
+    std::fs::write(generated.join("primary_db.sqlite"), database).unwrap();
+    // Every update, security or not, once released at least 7 days ago.
+    let week = crate::dnf_root::baseline_for_os(
+        "AMAZON_LINUX_2",
+        &dnf.base,
+        "week",
+        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["*"]}]}, "ApproveAfterDays": 7, "EnableNonSecurity": true}"#,
+        "",
+    );
+    let scan = |from: &str| {
+        crate::apt_root::scan_json_env(
+            &[
+                "--root",
+                dnf.root.to_str().unwrap(),
+                "--read-only",
+                "--no-refresh",
+                "--baseline",
+                &week,
+            ],
+            &[
+                ("HOME", dnf.home.to_str().unwrap()),
+                ("PATH", &path),
+                ("PATCH_BASELINE_AVAILABLE_FROM", from),
+            ],
+        )
+    };
+    let through_yum = missing(&scan("package-manager"));
+    assert!(
+        !through_yum.iter().any(|(n, _, _)| n == "plain"),
+        "built just now, no notice: too recent for 7 days: {through_yum:?}"
+    );
+    assert!(
+        through_yum.iter().any(|(n, _, _)| n == "sec-imp"),
+        "{through_yum:?}"
+    );
+    assert_eq!(
+        through_yum,
+        missing(&scan("auto")),
+        "the native reader agrees"
+    );
+}
