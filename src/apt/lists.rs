@@ -70,6 +70,9 @@ pub struct AptLists {
     pub files: Vec<IndexFile>,
     /// Every version of every index.
     pub versions: Vec<ListedVersion>,
+    /// `Packages` lists left in the folder by sources apt is no longer configured with (not
+    /// read).
+    pub ignored: Vec<String>,
 }
 
 /// A lists file that cannot be read.
@@ -228,7 +231,8 @@ fn is_packages_index(name: &str) -> bool {
         && !base.contains("_debian-installer_")
 }
 
-/// Reads every Release file and Packages index under `root/var/lib/apt/lists`.
+/// Reads every Release file and Packages index under `root/var/lib/apt/lists` that belongs to a
+/// configured source (see [`super::sources`]).
 pub fn read_lists(root: &Path) -> Result<AptLists, ListsError> {
     let directory = root.join("var/lib/apt/lists");
     let entries = std::fs::read_dir(&directory).map_err(|e| error(&directory, e))?;
@@ -240,6 +244,18 @@ pub fn read_lists(root: &Path) -> Result<AptLists, ListsError> {
         .collect();
     names.sort();
     let mut lists = AptLists::default();
+    // Only the lists of the sources apt is configured with are apt's view.
+    if let Some(prefixes) = super::sources::configured_prefixes(root) {
+        let (kept, ignored): (Vec<String>, Vec<String>) = names.into_iter().partition(|name| {
+            !(is_packages_index(name) || name.ends_with("_InRelease") || name.ends_with("_Release"))
+                || prefixes.iter().any(|p| name.starts_with(p.as_str()))
+        });
+        names = kept;
+        lists.ignored = ignored
+            .into_iter()
+            .filter(|n| is_packages_index(n))
+            .collect();
+    }
     let mut prefixes: Vec<(String, usize)> = Vec::new();
     for name in &names {
         let prefix = name

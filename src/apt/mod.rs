@@ -12,6 +12,7 @@ pub mod dpkg;
 pub mod install;
 pub mod lists;
 pub mod policy;
+pub mod sources;
 
 use crate::fasthash::FastMap;
 use compact_str::CompactString;
@@ -54,6 +55,14 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
         .iter()
         .map(|reason| format!("ignored apt preferences stanza: {reason}"))
         .collect();
+    if !lists.ignored.is_empty() {
+        warnings.push(format!(
+            "{} list(s) in var/lib/apt/lists belong to no configured source and were not read \
+             (as apt does): {}",
+            lists.ignored.len(),
+            lists.ignored.join(", ")
+        ));
+    }
 
     // apt files `Architecture: all` packages under the native architecture, and so do python-apt
     // and the payload (`tzdata.amd64`): one group per name and native architecture.

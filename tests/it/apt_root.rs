@@ -1156,3 +1156,48 @@ fn apt_override_list_installs_what_the_baseline_does_not_approve() {
     assert!(in_state(&report, "Missing").contains_key(&("sec-pkg".into(), "amd64".into())));
     assert!(in_state(&report, "Failed").is_empty(), "{report}");
 }
+
+/// Lists left in `var/lib/apt/lists` by a source that was removed without an `apt-get update`
+/// are not apt's view (nor the payload's, through python-apt): they are not read, and a warning
+/// names them. Here bookworm-updates is taken out of sources.list; apt itself then no longer
+/// offers upd-pkg 2.1-1, and neither do we.
+#[test]
+fn lists_of_sources_no_longer_configured_are_not_read() {
+    let apt = scenario();
+    let all = write_baseline(
+        &apt.base,
+        "nonsec",
+        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0, "EnableNonSecurity": true}"#,
+        "",
+    );
+    let before = in_state(&apt.scan(&["--no-refresh", "--baseline", &all]), "Missing");
+    assert!(before.contains_key(&("upd-pkg".into(), "amd64".into())));
+    let sources = apt.root.join("etc/apt/sources.list");
+    let text = std::fs::read_to_string(&sources).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.contains("bookworm-updates"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&sources, kept).unwrap();
+    let scan = apt.scan(&["--no-refresh", "--baseline", &all]);
+    let after = in_state(&scan, "Missing");
+    assert!(
+        !after.contains_key(&("upd-pkg".into(), "amd64".into())),
+        "{after:?}"
+    );
+    let theirs: BTreeMap<_, _> = apt
+        .upgradable()
+        .into_iter()
+        .map(|(k, (v, _))| (k, v))
+        .collect();
+    // both-pkg: apt's candidate is now its -security version, ours the same.
+    assert_eq!(after, theirs);
+    assert!(
+        scan["warnings"]
+            .to_string()
+            .contains("bookworm-updates_main_binary"),
+        "{}",
+        scan["warnings"]
+    );
+}
