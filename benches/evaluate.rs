@@ -99,6 +99,7 @@ fn synthetic_inventory(now: DateTime<Utc>) -> Inventory {
         installed,
         available,
         pending_reboot: Vec::new(),
+        native_architecture: None,
     }
 }
 

@@ -725,6 +725,8 @@ fn still_pending(
         .filter(|(_, recorded)| recorded.state == "InstalledPendingReboot")
         .filter_map(|(title, recorded)| {
             let (name, arch) = recorded.id.rsplit_once('.')?;
+            // apt names foreign-architecture packages `name:arch` in its items.
+            let name = name.strip_suffix(&format!(":{arch}")).unwrap_or(name);
             let version = title.strip_prefix(&format!("{}:", recorded.id))?;
             Some(crate::inventory::PendingRebootPackage {
                 name: name.to_string(),

@@ -236,6 +236,8 @@ pub struct PackageDecision<'a> {
     approved: Option<&'a AvailableVersion>,
     /// The package manager (report text differs between yum, dnf and zypper).
     package_manager: PackageManagerKind,
+    /// apt: a package of a foreign architecture.
+    foreign: bool,
     /// apt: the stanza whose `Priority` is the reported PatchSeverity (the approved version, or
     /// the installed one as an archive offers it).
     shown: Option<&'a AvailableVersion>,
@@ -249,7 +251,17 @@ pub struct PackageDecision<'a> {
 impl<'a> PackageDecision<'a> {
     /// `name.arch`, the compliance item `Id`.
     pub fn id(&self) -> String {
-        format!("{}.{}", self.name, self.arch)
+        format!("{}.{}", self.display_name(), self.arch)
+    }
+
+    /// The name reports use: apt packages of a foreign architecture are `name:arch`, as
+    /// python-apt (and so the payload) names them (`libc6:i386.i386`).
+    pub fn display_name(&self) -> Cow<'a, str> {
+        if self.foreign {
+            Cow::Owned(format!("{}:{}", self.name, self.arch))
+        } else {
+            Cow::Borrowed(self.name)
+        }
     }
 
     /// The installed version, if installed.
@@ -719,6 +731,7 @@ struct Judge<'a> {
     advisory_index: FnvMap<&'a str, usize>,
     cutoffs: Vec<DateTime<Utc>>,
     medium_is_moderate: bool,
+    native_architecture: Option<&'a str>,
 }
 
 impl fmt::Debug for Judge<'_> {
@@ -1174,6 +1187,7 @@ pub fn evaluate<'a>(
             inventory.operating_system,
             OperatingSystem::AmazonLinux2023 | OperatingSystem::AmazonLinux2022
         ),
+        native_architecture: inventory.native_architecture.as_deref(),
     };
 
     // Group by (name, arch) without a Vec per group: a group id per key, then the available
@@ -1448,6 +1462,9 @@ fn decide<'a>(
         approved: best_version,
         shown: best_version,
         package_manager: judge.package_manager,
+        foreign: family == Family::Apt
+            && arch != "all"
+            && judge.native_architecture.is_some_and(|n| n != arch),
         advisory: None,
         security: false,
         basis: Basis {

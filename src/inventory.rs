@@ -237,6 +237,10 @@ pub struct Inventory {
     /// Packages still waiting for a reboot after a `NoReboot` install.
     #[serde(default)]
     pub pending_reboot: Vec<PendingRebootPackage>,
+    /// apt: the native architecture (`amd64`). Packages of another architecture are named
+    /// `name:arch` in reports, as python-apt and the payload name them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_architecture: Option<CompactString>,
 }
 
 impl Inventory {

@@ -127,6 +127,7 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
             installed,
             available,
             pending_reboot: Vec::new(),
+            native_architecture: Some(native.clone()),
         },
         warnings,
     })

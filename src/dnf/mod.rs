@@ -323,6 +323,7 @@ pub fn scan(
         installed,
         available,
         pending_reboot: Vec::new(),
+        native_architecture: None,
     })
 }
 

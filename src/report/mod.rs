@@ -45,7 +45,12 @@ pub struct ReportContext {
 /// `name.arch:version` (apt).
 pub fn item_title(family: Family, decision: &PackageDecision) -> String {
     match family {
-        Family::Apt => format!("{}.{}:{}", decision.name, decision.arch, decision.version()),
+        Family::Apt => format!(
+            "{}.{}:{}",
+            decision.display_name(),
+            decision.arch,
+            decision.version()
+        ),
         Family::Rpm | Family::Zypper => {
             let evr = RpmEvr::parse(decision.version());
             let release = evr.release().map(|r| format!("-{r}")).unwrap_or_default();

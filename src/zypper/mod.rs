@@ -467,6 +467,7 @@ pub fn scan(
         installed,
         available,
         pending_reboot: Vec::new(),
+        native_architecture: None,
     })
 }
 

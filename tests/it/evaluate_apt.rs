@@ -331,3 +331,89 @@ fn install_and_pending_reboot_states_on_apt() {
             .any(|p| p.name == "libssl3" && p.version == "3.0.17-1~deb12u3")
     );
 }
+
+/// The apt points of the payload (observed with AWS payload 1.80 on this Debian 12 host, the
+/// oracle run of issue #12): every version above the installed one is judged with its own
+/// origin; an installed version no archive offers is judged from dpkg's status entry; the
+/// InstalledOther item carries the installed version's Priority and, when a security archive
+/// offers it, Classification `Security`; a foreign-architecture package is `name:arch`.
+#[test]
+fn payload_apt_fields_and_versions() {
+    let security = origin("bookworm-security", "security.debian.org", true);
+    let main = origin("bookworm", "deb.debian.org", true);
+    let mut doc = serde_json::to_value(apt(
+        json!([
+            inst("openssh-client", "1:9.2p1-2+deb12u6"),
+            inst("curl", "7.88.1-10+deb12u99local"),
+            inst("libssl3", "3.0.17-1~deb12u3"),
+            {"name": "libc6", "arch": "i386", "version": "2.36-9"}
+        ]),
+        json!([
+            avail("openssh-client", "1:9.2p1-2+deb12u9", json!([security.clone()]), "standard", "net"),
+            avail("openssh-client", "1:9.2p1-2+deb12u10", json!([main.clone()]), "standard", "net"),
+            avail("libssl3", "3.0.17-1~deb12u3", json!([security.clone()]), "optional", "libs"),
+            {"name": "libc6", "arch": "i386", "version": "2.36-9+deb12u1", "origins": [security], "priority": "optional", "section": "libs"}
+        ]),
+    ))
+    .unwrap();
+    doc["installed"][1]["priority"] = json!("optional");
+    doc["installed"][1]["section"] = json!("web");
+    doc["nativeArchitecture"] = json!("amd64");
+    let inv = Inventory::from_json(&doc.to_string(), "inv.json").unwrap();
+    let default = debian_default();
+    let ev = run_scan(&inv, &default);
+    assert_states(
+        &ev,
+        &[
+            ("openssh-client", PatchState::Missing),
+            ("curl", PatchState::InstalledOther),
+            ("libssl3", PatchState::Installed),
+            ("libc6", PatchState::Missing),
+        ],
+    );
+    // The -security fix that -updates' point release overtook is still Missing, at its version.
+    let ssh = decision(&ev, "openssh-client");
+    assert_eq!(ssh.version(), "1:9.2p1-2+deb12u9");
+    assert_eq!(
+        (ssh.classification().as_ref(), ssh.patch_severity().as_ref()),
+        ("Security", "standard")
+    );
+    // Not offered by any archive: dpkg's Priority is reported.
+    let curl = decision(&ev, "curl");
+    assert_eq!(
+        (
+            curl.classification().as_ref(),
+            curl.patch_severity().as_ref()
+        ),
+        ("", "optional")
+    );
+    assert_eq!(decision(&ev, "libc6").id(), "libc6:i386.i386");
+    // An EnableNonSecurity rule approves the dpkg status entry itself: Installed.
+    let all = baseline(
+        "DEBIAN",
+        json!([rule(json!({"PRIORITY": ["*"]}), 0, "MEDIUM", true)]),
+        json!({}),
+    );
+    let ev = run_scan(&inv, &all);
+    assert_eq!(decision(&ev, "curl").state, PatchState::Installed);
+    assert_eq!(
+        decision(&ev, "curl").compliance,
+        patch_baseline::model::ComplianceLevel::Medium
+    );
+    // The InstalledOther item of an installed security version: Priority and Security.
+    let sections = baseline(
+        "DEBIAN",
+        json!([rule(json!({"SECTION": ["admin"]}), 0, "HIGH", false)]),
+        json!({}),
+    );
+    let ev = run_scan(&inv, &sections);
+    let libssl = decision(&ev, "libssl3");
+    assert_eq!(libssl.state, PatchState::InstalledOther);
+    assert_eq!(
+        (
+            libssl.classification().as_ref(),
+            libssl.patch_severity().as_ref()
+        ),
+        ("Security", "optional")
+    );
+}
