@@ -187,11 +187,12 @@ pub fn compliance_content(
 /// The `AWS:PatchSummary` inventory item (what `patch-inventory-from-last-operation.json` holds).
 pub fn patch_summary_item(evaluation: &Evaluation, context: &ReportContext) -> Value {
     let summary = vec![patch_summary_content(evaluation, context)];
+    // Keys in the payload's order (its patch-inventory-from-last-operation.json files).
     json!({
         "TypeName": "AWS:PatchSummary",
         "SchemaVersion": "1.0",
-        "CaptureTime": format_aws_time(context.end),
         "ContentHash": sha256_hex(python_json_dumps(&summary).as_bytes()),
+        "CaptureTime": format_aws_time(context.end),
         "Content": summary,
     })
 }
@@ -209,8 +210,8 @@ pub fn put_inventory_request(evaluation: &Evaluation, context: &ReportContext) -
             {
                 "TypeName": "AWS:ComplianceItem",
                 "SchemaVersion": "1.0",
-                "CaptureTime": capture,
                 "ContentHash": compliance_hash,
+                "CaptureTime": capture,
                 "Context": {
                     "ComplianceType": "Patch",
                     "ExecutionId": context.snapshot_id,

@@ -866,3 +866,74 @@ fn yum_patch_severity_is_title_cased_or_none() {
         assert_eq!(decision(&ev, "b").patch_severity(), b, "{manager}");
     }
 }
+
+/// Payload behaviours on dnf (observed with AWS payload 1.80 on generated AL2023 roots, the
+/// oracle run of issue #12): an EnableNonSecurity rule approves the installed package itself
+/// (no metadata, released at time 0) with that rule's compliance level and no classification;
+/// CVEIds are those of every version above the installed one up to the target, approved or
+/// not; NonCompliantSeverity leaves pending-reboot packages out.
+#[test]
+fn payload_dnf_installed_itself_cves_and_non_compliant_severity() {
+    let inv = dnf(
+        json!([
+            adv("A-LOW", "security", Some("Low"), &ago(30, 0)),
+            adv("A-CRIT", "security", Some("Critical"), &ago(30, 0)),
+        ]),
+        json!([inst("quiet", "1.0-1"), inst("lib", "1.0-1")]),
+        json!([
+            avail("quiet", "1.0-1", &[]),
+            avail("lib", "1.1-1", &["A-LOW"]),
+            avail("lib", "1.2-1", &["A-CRIT"])
+        ]),
+    );
+    let b = baseline(
+        "AMAZON_LINUX_2023",
+        json!([
+            rule(
+                json!({"CLASSIFICATION": ["Security"], "SEVERITY": ["Critical"]}),
+                0,
+                "CRITICAL",
+                false
+            ),
+            rule(json!({"CLASSIFICATION": ["*"]}), 0, "LOW", true)
+        ]),
+        json!({}),
+    );
+    let ev = run_scan(&inv, &b);
+    let quiet = decision(&ev, "quiet");
+    assert_eq!(quiet.state, PatchState::Installed);
+    assert_eq!(quiet.compliance, ComplianceLevel::Low);
+    assert_eq!(quiet.classification(), "");
+    let lib = decision(&ev, "lib");
+    assert_eq!((lib.state, lib.version()), (PatchState::Missing, "1.2-1"));
+    assert_eq!(ev.cve_ids(lib), vec!["CVE-A-CRIT", "CVE-A-LOW"]);
+    // Only rule 1 (security Critical): 1.1-1 is not approved, its CVE still counts.
+    let crit_only = baseline(
+        "AMAZON_LINUX_2023",
+        json!([rule(
+            json!({"CLASSIFICATION": ["Security"], "SEVERITY": ["Critical"]}),
+            0,
+            "CRITICAL",
+            false
+        )]),
+        json!({}),
+    );
+    let ev = run_scan(&inv, &crit_only);
+    assert_eq!(
+        ev.cve_ids(decision(&ev, "lib")),
+        vec!["CVE-A-CRIT", "CVE-A-LOW"]
+    );
+    assert_eq!(decision(&ev, "quiet").state, PatchState::InstalledOther);
+    // Pending reboot only: non-compliant, but no NonCompliantSeverity.
+    let mut doc = serde_json::to_value(dnf(
+        json!([]),
+        json!([inst("done", "2-1")]),
+        json!([avail("done", "2-1", &[])]),
+    ))
+    .unwrap();
+    doc["pendingReboot"] = json!([{"name": "done", "arch": "x86_64", "version": "2-1"}]);
+    let pending = Inventory::from_json(&doc.to_string(), "inv.json").unwrap();
+    let ev = run_scan(&pending, &crit_only);
+    assert!(!ev.is_compliant());
+    assert_eq!(ev.non_compliant_severity(), None);
+}

@@ -74,6 +74,27 @@ fn summary_has_awss_keys_in_awss_order() {
     // The real sample was compliant, so it has no NonCompliantSeverity; ours is not.
     assert_eq!(&ours[..theirs.len()], &theirs[..]);
     assert_eq!(ours[theirs.len()..], [&"NonCompliantSeverity".to_string()]);
+    // The item's own keys too: ContentHash before CaptureTime, as the payload writes them.
+    let item_keys: Vec<&String> = report["Items"][0].as_object().unwrap().keys().collect();
+    let sample_keys: Vec<&String> = sample.as_object().unwrap().keys().collect();
+    assert_eq!(item_keys, sample_keys);
+    let compliance_keys: Vec<&str> = report["Items"][1]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        compliance_keys,
+        [
+            "TypeName",
+            "SchemaVersion",
+            "ContentHash",
+            "CaptureTime",
+            "Context",
+            "Content"
+        ]
+    );
     let summary = &content(&report, 0)[0];
     assert_eq!(summary["BaselineId"], "pb-09a5f8eb62bde80b1");
     assert_eq!(
