@@ -348,7 +348,7 @@ pub enum CliError {
     Apt(#[from] crate::apt::AptError),
     /// rpm or dnf could not report the system.
     #[error("cannot read the package database: {0}")]
-    Dnf(#[from] crate::dnf::DnfError),
+    Dnf(#[from] crate::rpm::system::RpmError),
     /// rpm or zypper could not report the system.
     #[error("cannot read the package database: {0}")]
     Zypper(#[from] crate::zypper::ZypperError),
@@ -601,15 +601,15 @@ fn run_list(root: &Path, stdout: &mut dyn Write) -> Result<Outcome, CliError> {
 
 /// Where the RPM backends take the available packages from: the metadata cache read natively
 /// (default), or the package manager when `PATCH_BASELINE_AVAILABLE_FROM=package-manager`.
-fn available_from(context: &Context) -> crate::dnf::AvailableFrom {
+fn available_from(context: &Context) -> crate::rpm::system::AvailableFrom {
     if context
         .env
         .get("PATCH_BASELINE_AVAILABLE_FROM")
         .is_some_and(|v| v == "package-manager")
     {
-        crate::dnf::AvailableFrom::PackageManager
+        crate::rpm::system::AvailableFrom::PackageManager
     } else {
-        crate::dnf::AvailableFrom::Auto
+        crate::rpm::system::AvailableFrom::Auto
     }
 }
 
@@ -667,7 +667,7 @@ fn scan_system(
                     Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
                 }
             }
-            let cache = crate::dnf::cache::MetadataCache::new(root, !read_only);
+            let cache = crate::rpm::cache::MetadataCache::new(root, !read_only);
             crate::dnf::scan(
                 &SystemRunner,
                 root,
@@ -690,7 +690,7 @@ fn scan_system(
                     Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
                 }
             }
-            let cache = crate::dnf::cache::MetadataCache::new(root, !read_only);
+            let cache = crate::rpm::cache::MetadataCache::new(root, !read_only);
             crate::zypper::scan(
                 &SystemRunner,
                 root,

@@ -475,7 +475,7 @@ impl Installer for Zypper {
         let (exit_102, flagged) = self.reboot.borrow().clone();
         let mut names = flagged;
         for name in
-            crate::dnf::install::native_reboot_rule(runner, &self.root, boot).unwrap_or_default()
+            crate::rpm::reboot::native_reboot_rule(runner, &self.root, boot).unwrap_or_default()
         {
             if !names.contains(&name) {
                 names.push(name);

@@ -13,14 +13,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::dnf::AvailableFrom;
-use crate::dnf::cache::{MetadataCache, Notice};
-use crate::dnf::repos::{CachedRepo, Config, Native, Offered, RepoConfig};
 use crate::exec::{CommandSpec, ExecError, Runner};
 use crate::inventory::{Advisory, InstalledPackage, Inventory};
 use crate::model::PackageManagerKind;
 use crate::platform::Platform;
+use crate::rpm::cache::{MetadataCache, Notice};
 use crate::rpm::primary::PrimaryPackage;
+use crate::rpm::repos::{CachedRepo, Config, Native, Offered, RepoConfig};
+use crate::rpm::system::AvailableFrom;
 use crate::rpm::updateinfo::UpdateinfoError;
 
 pub mod install;
@@ -41,11 +41,11 @@ pub enum ZypperError {
     Xml(#[from] xml::ZypperXmlError),
 }
 
-impl From<crate::dnf::DnfError> for ZypperError {
-    fn from(error: crate::dnf::DnfError) -> Self {
+impl From<crate::rpm::system::RpmError> for ZypperError {
+    fn from(error: crate::rpm::system::RpmError) -> Self {
         match error {
-            crate::dnf::DnfError::Exec(e) => Self::Exec(e),
-            crate::dnf::DnfError::Updateinfo(e) => Self::Metadata(e),
+            crate::rpm::system::RpmError::Exec(e) => Self::Exec(e),
+            crate::rpm::system::RpmError::Updateinfo(e) => Self::Metadata(e),
         }
     }
 }
@@ -128,7 +128,7 @@ pub fn read_repos(root: &Path) -> Vec<(RepoConfig, String)> {
     let mut repos: Vec<(RepoConfig, String)> = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
-        for (section, key, value) in crate::dnf::repos::ini(&text) {
+        for (section, key, value) in crate::rpm::repos::ini(&text) {
             let index = if let Some(index) = repos.iter().position(|(r, _)| r.id == section) {
                 index
             } else {
@@ -146,7 +146,7 @@ pub fn read_repos(root: &Path) -> Vec<(RepoConfig, String)> {
             };
             let (repo, kind) = &mut repos[index];
             match key.as_str() {
-                "enabled" => repo.enabled = crate::dnf::repos::truthy(&value),
+                "enabled" => repo.enabled = crate::rpm::repos::truthy(&value),
                 "priority" => repo.priority = value.trim().parse().unwrap_or(99),
                 "type" => *kind = value.trim().to_ascii_lowercase(),
                 _ => {}
@@ -216,7 +216,7 @@ fn read_native(root: &Path, cache: &MetadataCache) -> Result<Result<Read, String
         .filter(|f| f.exists())
         .collect();
     let (native, notices) = cache.updateinfo_beside(&files, || {
-        crate::dnf::repos::available_in(&config, &cached, std::env::consts::ARCH, cache)
+        crate::rpm::repos::available_in(&config, &cached, std::env::consts::ARCH, cache)
             .map_err(ZypperError::from)
     })?;
     Ok(match native {
@@ -265,7 +265,7 @@ fn read_with_zypper(
         .into_iter()
         .filter(|s| !s.repository.is_empty() && s.repository != "(System Packages)")
         .collect();
-    let keep = crate::dnf::repos::best_priority(
+    let keep = crate::rpm::repos::best_priority(
         &config,
         solvables
             .iter()
@@ -381,7 +381,7 @@ fn read_metadata(
 
 /// Applies the package locks: a lock matching an installed package keeps it as it is (every
 /// version of that name is hidden), one matching an available version hides that version.
-/// [`crate::dnf::apply_host_hiding`] then marks installed packages held.
+/// [`crate::rpm::system::apply_host_hiding`] then marks installed packages held.
 fn apply_locks(locks: &[locks::Lock], installed: &[InstalledPackage], offered: &mut [Offered]) {
     if locks.is_empty() {
         return;
@@ -424,10 +424,10 @@ pub fn scan(
     warnings: &mut Vec<String>,
 ) -> Result<Inventory, ZypperError> {
     let (installed, metadata) = std::thread::scope(|scope| {
-        let reading = scope.spawn(|| crate::dnf::installed(runner, root));
+        let reading = scope.spawn(|| crate::rpm::system::installed(runner, root));
         let metadata = read_metadata(runner, root, from, cache);
         let installed = reading.join().unwrap_or_else(|_| {
-            Err(crate::dnf::DnfError::Exec(ExecError::Spawn {
+            Err(crate::rpm::system::RpmError::Exec(ExecError::Spawn {
                 command: "rpm -qa".to_string(),
                 source: std::io::Error::other("the reading thread stopped"),
             }))
@@ -452,12 +452,12 @@ pub fn scan(
         ));
     }
     apply_locks(&locks, &installed, &mut offered);
-    let mut available = crate::dnf::apply_host_hiding(offered, &mut installed);
+    let mut available = crate::rpm::system::apply_host_hiding(offered, &mut installed);
     // A package no patch names has release time 0 on SUSE (spec §2.6), not its build time.
     for version in &mut available {
         version.build_time = None;
     }
-    let advisories: Vec<Advisory> = crate::dnf::link_advisories(&mut available, notices);
+    let advisories: Vec<Advisory> = crate::rpm::system::link_advisories(&mut available, notices);
     Ok(Inventory {
         operating_system: platform.operating_system,
         product: platform.product.clone(),

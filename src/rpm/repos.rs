@@ -356,7 +356,7 @@ pub fn available(
     root: &Path,
     yum: bool,
     machine: &str,
-    parsed: &crate::dnf::cache::MetadataCache,
+    parsed: &crate::rpm::cache::MetadataCache,
 ) -> Result<Native, UpdateinfoError> {
     let config = read_config(root, yum);
     if config.versionlock {
@@ -373,7 +373,7 @@ pub fn available_in(
     config: &Config,
     cached: &[CachedRepo],
     machine: &str,
-    parsed: &crate::dnf::cache::MetadataCache,
+    parsed: &crate::rpm::cache::MetadataCache,
 ) -> Result<Native, UpdateinfoError> {
     let arches = compatible_arches(machine);
     let main_excludes = PatternList::new(&config.excludes);

@@ -1,0 +1,203 @@
+//! What the RPM-family backends (dnf, yum, zypper) share about the system itself: the installed
+//! packages (rpm database), the host's hiding of available versions, and linking advisories to
+//! the versions they list. Repository files are [`super::repos`], the metadata cache
+//! [`super::cache`]. It knows nothing of dnf or zypper commands.
+
+use std::path::Path;
+
+use chrono::{TimeZone, Utc};
+
+use crate::exec::{CommandSpec, ExecError, Runner};
+use crate::fasthash::{FastMap, FastSet};
+use crate::inventory::{Advisory, AvailableVersion, InstalledPackage};
+use crate::rpm::updateinfo;
+
+/// An RPM-family scan that could not read the system.
+#[derive(Debug, thiserror::Error)]
+pub enum RpmError {
+    /// rpm or dnf could not run, failed, or did not finish in time.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// Cached advisory metadata that cannot be read.
+    #[error(transparent)]
+    Updateinfo(#[from] updateinfo::UpdateinfoError),
+}
+
+/// `spec` with `FLAG ROOT` (`--root=…`, `--installroot=…`) when the root is not the host.
+pub(crate) fn with_root(mut spec: CommandSpec, flag: &str, root: &Path) -> CommandSpec {
+    if root != Path::new("/") {
+        let mut argument = std::ffi::OsString::from(flag);
+        argument.push(root.as_os_str());
+        spec = spec.arg(argument);
+    }
+    spec
+}
+
+pub(crate) fn output(runner: &dyn Runner, spec: &CommandSpec) -> Result<String, RpmError> {
+    let captured = runner.run(spec)?;
+    if captured.code != Some(0) {
+        return Err(ExecError::failed(spec, &captured).into());
+    }
+    Ok(String::from_utf8_lossy(&captured.stdout).into_owned())
+}
+
+/// `[epoch:]version-release`, the epoch only when it is not 0.
+pub(crate) fn evr(epoch: &str, version: &str, release: &str) -> String {
+    if epoch.is_empty() || epoch == "0" || epoch == "(none)" {
+        format!("{version}-{release}")
+    } else {
+        format!("{epoch}:{version}-{release}")
+    }
+}
+
+/// Installed packages: read from the sqlite rpm database when it is the only one, else (and on
+/// any error reading it) from `rpm -qa` in a machine format, which reads every backend.
+pub fn installed(runner: &dyn Runner, root: &Path) -> Result<Vec<InstalledPackage>, RpmError> {
+    if let Some(path) = crate::rpm::rpmdb::sqlite_path(root)
+        && let Ok(packages) = crate::rpm::rpmdb::read_sqlite(&path)
+    {
+        return Ok(packages);
+    }
+    installed_by_rpm(runner, root)
+}
+
+/// Installed packages from `rpm -qa` in a machine format (every rpmdb backend).
+pub fn installed_by_rpm(
+    runner: &dyn Runner,
+    root: &Path,
+) -> Result<Vec<InstalledPackage>, RpmError> {
+    // Digests and signatures are checked when packages are installed; a query need not.
+    let spec = with_root(CommandSpec::new("rpm"), "--root=", root)
+        .arg("-qa")
+        .arg("--nodigest")
+        .arg("--nosignature")
+        .arg("--qf")
+        .arg("%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{INSTALLTIME}\\n");
+    let text = output(runner, &spec)?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            if f.len() != 6 || f[0] == "gpg-pubkey" {
+                return None;
+            }
+            Some(InstalledPackage {
+                name: f[0].into(),
+                arch: f[4].into(),
+                version: evr(f[1], f[2], f[3]).into(),
+                installed_time: f[5]
+                    .parse()
+                    .ok()
+                    .and_then(|s| Utc.timestamp_opt(s, 0).single()),
+                held: false,
+                priority: None,
+                section: None,
+            })
+        })
+        .collect())
+}
+
+/// Where the available packages come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvailableFrom {
+    /// The metadata cache, read natively when the configuration allows, else the package
+    /// manager.
+    Auto,
+    /// Always the package manager (`dnf repoquery`, `yum list available`).
+    PackageManager,
+}
+
+/// The installed packages whose every newer version the host's own configuration hides (an
+/// `exclude` or `includepkgs`) are marked held, and those versions kept so that the report can
+/// say so; other hidden versions are dropped, as dnf never offers them.
+pub(crate) fn apply_host_hiding(
+    offered: Vec<crate::rpm::repos::Offered>,
+    installed: &mut [InstalledPackage],
+) -> Vec<AvailableVersion> {
+    use crate::version::compare_rpm;
+    let mut by_name: FastMap<&str, Vec<&crate::rpm::repos::Offered>> = FastMap::default();
+    for package in &offered {
+        by_name
+            .entry(package.package.name.as_str())
+            .or_default()
+            .push(package);
+    }
+    let mut held_names: FastSet<String> = FastSet::default();
+    for package in installed.iter_mut() {
+        let newer = |excluded: bool| {
+            by_name.get(package.name.as_str()).is_some_and(|list| {
+                list.iter().any(|o| {
+                    o.excluded == excluded
+                        && compare_rpm(&o.package.evr(), &package.version).is_gt()
+                })
+            })
+        };
+        if !newer(false) && newer(true) {
+            package.held = true;
+            held_names.insert(package.name.to_string());
+        }
+    }
+    drop(by_name);
+    offered
+        .into_iter()
+        .filter(|o| !o.excluded || held_names.contains(o.package.name.as_str()))
+        .map(|o| AvailableVersion {
+            version: o.package.evr().into(),
+            name: o.package.name,
+            arch: o.package.arch,
+            advisories: Vec::new(),
+            build_time: o
+                .package
+                .build_time
+                .and_then(|t| Utc.timestamp_opt(t, 0).single()),
+            origins: Vec::new(),
+            priority: None,
+            section: None,
+            repository: Some(o.repo),
+        })
+        .collect()
+}
+
+/// Links each notice to the available versions it lists (only an exact NEVRA match applies:
+/// feeds list packages of other releases too) and returns the advisories that apply to any.
+pub(crate) fn link_advisories(
+    available: &mut [AvailableVersion],
+    notices: Vec<crate::rpm::cache::Notice>,
+) -> Vec<Advisory> {
+    let mut advisories: Vec<Advisory> = Vec::new();
+    let mut index_of: FastMap<(&str, &str, &str), Vec<usize>> = FastMap::default();
+    for (index, version) in available.iter().enumerate() {
+        index_of
+            .entry((
+                version.name.as_str(),
+                version.arch.as_str(),
+                version.version.as_str(),
+            ))
+            .or_default()
+            .push(index);
+    }
+    let mut links: Vec<(usize, compact_str::CompactString)> = Vec::new();
+    let mut known: FastSet<compact_str::CompactString> = FastSet::default();
+    for notice in notices {
+        let id = notice.advisory.id.clone();
+        let mut listed = false;
+        for (name, arch, evr) in &notice.packages {
+            let key = (name.as_str(), arch.as_str(), evr.as_str());
+            for &index in index_of.get(&key).map_or(&[][..], Vec::as_slice) {
+                links.push((index, id.clone()));
+                listed = true;
+            }
+        }
+        if listed && known.insert(id) {
+            advisories.push(notice.advisory);
+        }
+    }
+    drop(index_of);
+    for (index, id) in links {
+        let ids = &mut available[index].advisories;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    advisories
+}
