@@ -708,6 +708,23 @@ struct View<'a> {
     bare: bool,
 }
 
+impl View<'_> {
+    /// A view without metadata: no advisory, no origin, released at `released`.
+    fn without_metadata(released: Option<DateTime<Utc>>) -> Self {
+        View {
+            advisory: None,
+            classification: None,
+            severity: None,
+            priority: None,
+            section: None,
+            released,
+            security: false,
+            origin: None,
+            bare: false,
+        }
+    }
+}
+
 /// The judgement of one available version.
 struct Verdict<'a> {
     approved: bool,
@@ -810,17 +827,7 @@ impl<'a> Judge<'a> {
                     });
                 }
                 if views.is_empty() {
-                    views.push(View {
-                        advisory: None,
-                        classification: None,
-                        severity: None,
-                        priority: None,
-                        section: None,
-                        released: version.build_time,
-                        security: false,
-                        origin: None,
-                        bare: false,
-                    });
+                    views.push(View::without_metadata(version.build_time));
                 }
             }
         }
@@ -913,30 +920,17 @@ impl<'a> Judge<'a> {
             Family::Apt => {
                 if offered.is_none() {
                     views.push(View {
-                        advisory: None,
-                        classification: None,
-                        severity: None,
                         priority: installed.priority.as_deref(),
                         section: installed.section.as_deref(),
-                        released: None,
-                        security: false,
-                        origin: None,
-                        bare: false,
+                        ..View::without_metadata(None)
                     });
                 }
             }
             Family::Rpm | Family::Zypper => {
                 views.retain(|v| v.advisory.is_some());
                 views.push(View {
-                    advisory: None,
-                    classification: None,
-                    severity: None,
-                    priority: None,
-                    section: None,
-                    released: None,
-                    security: false,
-                    origin: None,
                     bare: true,
+                    ..View::without_metadata(None)
                 });
             }
         }

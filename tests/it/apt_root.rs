@@ -999,12 +999,7 @@ fn phased_updates_follow_apts_candidate() {
         !apt.simulated_upgrades().contains_key("ph-pkg"),
         "dist-upgrade keeps it back"
     );
-    let all = write_baseline(
-        &apt.base,
-        "nonsec",
-        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0, "EnableNonSecurity": true}"#,
-        "",
-    );
+    let all = approve_everything(&apt);
     let scan = apt.scan(&["--no-refresh", "--baseline", &all]);
     assert_eq!(
         in_state(&scan, "Missing")
@@ -1030,12 +1025,7 @@ fn phased_updates_follow_apts_candidate() {
 #[test]
 fn but_automatic_upgrades_agrees_with_apt() {
     let apt = scenario();
-    let all = write_baseline(
-        &apt.base,
-        "nonsec",
-        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0, "EnableNonSecurity": true}"#,
-        "",
-    );
+    let all = approve_everything(&apt);
     let release = |apt: &AptRoot| {
         let text = run(Command::new("apt-ftparchive").current_dir(&apt.repo).args([
             "-o",
@@ -1164,12 +1154,7 @@ fn apt_override_list_installs_what_the_baseline_does_not_approve() {
 #[test]
 fn lists_of_sources_no_longer_configured_are_not_read() {
     let apt = scenario();
-    let all = write_baseline(
-        &apt.base,
-        "nonsec",
-        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0, "EnableNonSecurity": true}"#,
-        "",
-    );
+    let all = approve_everything(&apt);
     let before = in_state(&apt.scan(&["--no-refresh", "--baseline", &all]), "Missing");
     assert!(before.contains_key(&("upd-pkg".into(), "amd64".into())));
     let sources = apt.root.join("etc/apt/sources.list");
@@ -1200,4 +1185,14 @@ fn lists_of_sources_no_longer_configured_are_not_read() {
         "{}",
         scan["warnings"]
     );
+}
+
+/// A baseline approving every update of any priority at once, security or not.
+fn approve_everything(apt: &AptRoot) -> String {
+    write_baseline(
+        &apt.base,
+        "nonsec",
+        r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "PRIORITY", "Values": ["*"]}]}, "ApproveAfterDays": 0, "EnableNonSecurity": true}"#,
+        "",
+    )
 }

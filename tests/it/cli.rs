@@ -6,6 +6,14 @@ fn fixture(path: &str) -> String {
     repo_root().join(path).to_string_lossy().into_owned()
 }
 
+/// `evaluate --inventory fixtures/inventories/al2023-mixed.json EXTRA…` in `dir`.
+fn evaluate_al2023(extra: &[&str], dir: &std::path::Path) -> std::process::Output {
+    let inventory = fixture("fixtures/inventories/al2023-mixed.json");
+    let mut args = vec!["evaluate", "--inventory", &inventory];
+    args.extend_from_slice(extra);
+    run_binary(&args, dir)
+}
+
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -291,17 +299,8 @@ fn every_exit_code_is_in_the_readme() {
 #[test]
 fn plain_file_names_are_written_in_the_current_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let inventory = fixture("fixtures/inventories/al2023-mixed.json");
-    let out = run_binary(
-        &[
-            "evaluate",
-            "--inventory",
-            &inventory,
-            "--instance-id",
-            "i-0123456789abcdef0",
-            "--report",
-            "r.json",
-        ],
+    let out = evaluate_al2023(
+        &["--instance-id", "i-0123456789abcdef0", "--report", "r.json"],
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -347,19 +346,7 @@ fn values_outside_the_vocabulary_warn_and_validate_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let baseline =
         fixture("fixtures/aws_baselines/tf-linux-security-critical-al2023.converted.json");
-    let inventory = fixture("fixtures/inventories/al2023-mixed.json");
-    let out = run_binary(
-        &[
-            "evaluate",
-            "--inventory",
-            &inventory,
-            "--baseline",
-            &baseline,
-            "--output",
-            "json",
-        ],
-        dir.path(),
-    );
+    let out = evaluate_al2023(&["--baseline", &baseline, "--output", "json"], dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let document: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let warnings = document["warnings"].to_string();

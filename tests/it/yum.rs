@@ -98,26 +98,32 @@ fn as_amazon_linux_2(dnf: &DnfRoot) {
     .unwrap();
 }
 
+/// A read-only scan of the root with the yum shim on `PATH`, available packages `from` the
+/// metadata cache (`auto`) or the package manager.
+fn yum_scan(dnf: &DnfRoot, path: &str, from: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "--root",
+        dnf.root.to_str().unwrap(),
+        "--read-only",
+        "--no-refresh",
+    ];
+    args.extend_from_slice(extra);
+    crate::apt_root::scan_json_env(
+        &args,
+        &[
+            ("HOME", dnf.home.to_str().unwrap()),
+            ("PATH", path),
+            ("PATCH_BASELINE_AVAILABLE_FROM", from),
+        ],
+    )
+}
+
 #[test]
 fn yum_path_end_to_end_with_dnf_standing_in_for_yum() {
     let dnf = scenario();
     as_amazon_linux_2(&dnf);
     let path = yum_shim(&dnf.base);
-    let scan = |from: &str| {
-        crate::apt_root::scan_json_env(
-            &[
-                "--root",
-                dnf.root.to_str().unwrap(),
-                "--read-only",
-                "--no-refresh",
-            ],
-            &[
-                ("HOME", dnf.home.to_str().unwrap()),
-                ("PATH", &path),
-                ("PATCH_BASELINE_AVAILABLE_FROM", from),
-            ],
-        )
-    };
+    let scan = |from: &str| yum_scan(&dnf, &path, from, &[]);
     let through_yum = scan("package-manager");
     assert_eq!(
         (
@@ -234,23 +240,7 @@ fn yum_list_path_dates_packages_without_a_notice_by_build_time() {
         r#"{"PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["*"]}]}, "ApproveAfterDays": 7, "EnableNonSecurity": true}"#,
         "",
     );
-    let scan = |from: &str| {
-        crate::apt_root::scan_json_env(
-            &[
-                "--root",
-                dnf.root.to_str().unwrap(),
-                "--read-only",
-                "--no-refresh",
-                "--baseline",
-                &week,
-            ],
-            &[
-                ("HOME", dnf.home.to_str().unwrap()),
-                ("PATH", &path),
-                ("PATCH_BASELINE_AVAILABLE_FROM", from),
-            ],
-        )
-    };
+    let scan = |from: &str| yum_scan(&dnf, &path, from, &["--baseline", &week]);
     let through_yum = missing(&scan("package-manager"));
     assert!(
         !through_yum.iter().any(|(n, _, _)| n == "plain"),
