@@ -15,17 +15,21 @@
 //! | [`inventory`] | the inventory format (installed, available, advisories, origins) | yes |
 //! | [`evaluate`] | the evaluation core: one decision per package, with reasons | yes |
 //! | [`report`] | PutInventory items, the report file, terminal table, JSON output | yes |
-//! | [`apt`], [`dnf`], [`zypper`], [`rpm`] | the backends: scan a system under a root, install a plan | no |
+//! | [`apt`], [`dnf`], [`zypper`] | the backends: scan a system under a root, install a plan | no |
+//! | [`rpm`] | what the RPM-family backends share (rpmdb, repositories, metadata cache, reboot rule); dnf and zypper do not import each other | no |
 //! | [`platform`] | `os-release` parsing and the one OS detection table | yes (reads under a root) |
 //! | [`payload`] | download, SHA-256 check and safe tar.gz extraction of payloads | no |
 //! | [`ssm`] | `run`: document parameters, BaselineOverride, PutInventory hashes, the AWS SDK calls | no |
-//! | [`cli`] | command line, file reading, clock and environment: the effectful shell | no |
+//! | [`backend`] | the one place a package manager is chosen: refresh, scan, installer | no |
+//! | [`ops`] | the pipelines behind the commands (scan, install, run, evaluate), errors, state recording | no |
+//! | [`cli`] | clap definitions and the dispatch to [`ops`] | no |
 //! | [`exit`] | every exit code, decided in one place | yes |
 //!
 //! The purity rule: nothing in a pure module reads the clock, the environment or a file that the
 //! caller did not hand it. "Now", the root directory and the environment come in as parameters.
 
 pub mod apt;
+pub mod backend;
 pub mod baseline;
 pub mod cli;
 pub mod dnf;
@@ -36,6 +40,7 @@ pub mod fasthash;
 pub mod install;
 pub mod inventory;
 pub mod model;
+pub mod ops;
 pub mod pattern;
 pub mod payload;
 pub mod platform;

@@ -5,8 +5,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use patch_baseline::cli::{Cli, Context, run};
+use patch_baseline::cli::{Cli, run};
 use patch_baseline::exit::Outcome;
+use patch_baseline::ops::Context;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

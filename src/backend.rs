@@ -1,0 +1,257 @@
+//! The one place a package manager is chosen: from the detected platform, the backend that
+//! refreshes the metadata, scans the system into an [`crate::inventory::Inventory`] and builds
+//! the installer. Nothing else matches on the package-manager kind.
+
+use std::path::Path;
+
+use crate::baseline::Baseline;
+use crate::inventory::Inventory;
+use crate::ops::{CliError, Context};
+use crate::platform::{OsRelease, detect};
+
+/// Where the RPM backends take the available packages from: the metadata cache read natively
+/// (default), or the package manager when `PATCH_BASELINE_AVAILABLE_FROM=package-manager`.
+pub(crate) fn available_from(context: &Context) -> crate::rpm::system::AvailableFrom {
+    if context
+        .env
+        .get("PATCH_BASELINE_AVAILABLE_FROM")
+        .is_some_and(|v| v == "package-manager")
+    {
+        crate::rpm::system::AvailableFrom::PackageManager
+    } else {
+        crate::rpm::system::AvailableFrom::Auto
+    }
+}
+
+/// Detects the system under `root`, refreshes its metadata unless told not to, and scans it.
+pub(crate) fn scan_system(
+    root: &Path,
+    refresh: Option<u64>,
+    read_only: bool,
+    context: &Context,
+    warnings: &mut Vec<String>,
+) -> Result<Inventory, CliError> {
+    let os = OsRelease::from_root(root).map_err(|e| CliError::Read {
+        path: root.join("etc/os-release"),
+        source: e,
+    })?;
+    let platform = detect(&os).ok_or_else(|| {
+        CliError::Unsupported(format!(
+            "`{}` is not a Linux that Patch Manager supports (etc/os-release ID `{}`)",
+            root.display(),
+            os.get("ID").unwrap_or("")
+        ))
+    })?;
+    let mut inventory = match platform.package_manager {
+        crate::model::PackageManagerKind::Apt => {
+            if let Some(timeout) = refresh {
+                warnings.extend(refresh_apt(root, timeout));
+            }
+            let scan = crate::apt::scan(root, &platform)?;
+            warnings.extend(scan.warnings);
+            scan.inventory
+        }
+        crate::model::PackageManagerKind::Dnf | crate::model::PackageManagerKind::Yum => {
+            use crate::exec::{Runner, SystemRunner};
+            let tool = if platform.package_manager == crate::model::PackageManagerKind::Yum {
+                crate::dnf::install::Tool::Yum
+            } else {
+                crate::dnf::install::Tool::Dnf
+            };
+            if let Some(timeout) = refresh {
+                let timeout = std::time::Duration::from_secs(timeout);
+                let spec = match tool {
+                    crate::dnf::install::Tool::Dnf => crate::dnf::makecache(root, timeout),
+                    crate::dnf::install::Tool::Yum => crate::dnf::yum::makecache(root, timeout),
+                };
+                match SystemRunner.run(&spec) {
+                    Ok(c) if c.code == Some(0) => {}
+                    Ok(c) => warnings.push(format!(
+                        "{spec} exited with {:?}: {}; scanning with the cache it has",
+                        c.code,
+                        String::from_utf8_lossy(&c.stderr)
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                    )),
+                    Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
+                }
+            }
+            let cache = crate::rpm::cache::MetadataCache::new(root, !read_only);
+            crate::dnf::scan(
+                &SystemRunner,
+                root,
+                &platform,
+                tool,
+                available_from(context),
+                &cache,
+                warnings,
+            )?
+        }
+        crate::model::PackageManagerKind::Zypper => {
+            use crate::exec::{Runner, SystemRunner};
+            if let Some(timeout) = refresh {
+                let spec = crate::zypper::refresh(root, std::time::Duration::from_secs(timeout));
+                match SystemRunner.run(&spec) {
+                    Ok(c) => warnings.extend(crate::zypper::refresh_warnings(
+                        c.code,
+                        &String::from_utf8_lossy(&c.stdout),
+                    )),
+                    Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
+                }
+            }
+            let cache = crate::rpm::cache::MetadataCache::new(root, !read_only);
+            crate::zypper::scan(
+                &SystemRunner,
+                root,
+                &platform,
+                available_from(context),
+                &cache,
+                warnings,
+            )?
+        }
+    };
+    inventory.instance_id = context.env.get("AWS_SSM_INSTANCE_ID").cloned();
+    Ok(inventory)
+}
+
+/// The installer for the scanned system. Under `BLOCK`, dnf gets every available version that
+/// `RejectedPatches` names as an exact `--exclude`, and zypper a lock on each (and on each
+/// installed rejected package), so that none can come in as a dependency.
+pub(crate) fn installer_for(
+    inventory: &Inventory,
+    root: &Path,
+    baseline: &Baseline,
+    block: bool,
+) -> Box<dyn crate::install::Installer> {
+    use crate::model::PackageManagerKind;
+    match inventory.package_manager {
+        PackageManagerKind::Dnf | PackageManagerKind::Yum => {
+            let family = crate::model::Family::Rpm;
+            let excludes = if block {
+                inventory
+                    .available
+                    .iter()
+                    .filter(|v| {
+                        baseline
+                            .rejected_patches
+                            .match_package(
+                                family,
+                                crate::pattern::PackageRef {
+                                    name: &v.name,
+                                    arch: &v.arch,
+                                    version: &v.version,
+                                },
+                            )
+                            .is_some()
+                    })
+                    .map(|v| crate::dnf::install::nevra(&v.name, &v.arch, &v.version))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let tool = if inventory.package_manager == PackageManagerKind::Yum {
+                crate::dnf::install::Tool::Yum
+            } else {
+                crate::dnf::install::Tool::Dnf
+            };
+            Box::new(crate::dnf::install::Dnf::new(root, tool, excludes))
+        }
+        PackageManagerKind::Zypper => {
+            let family = crate::model::Family::Zypper;
+            let rejected = |name: &str, arch: &str, version: &str| {
+                baseline
+                    .rejected_patches
+                    .match_package(
+                        family,
+                        crate::pattern::PackageRef {
+                            name,
+                            arch,
+                            version,
+                        },
+                    )
+                    .is_some()
+            };
+            let mut locks: Vec<crate::zypper::install::TransactionLock> = Vec::new();
+            if block {
+                // Installed rejected packages stay as they are; rejected versions stay out.
+                for package in &inventory.installed {
+                    if rejected(&package.name, &package.arch, &package.version) {
+                        locks.push(crate::zypper::install::TransactionLock {
+                            name: package.name.to_string(),
+                            edition: None,
+                        });
+                    }
+                }
+                for version in &inventory.available {
+                    let lock = crate::zypper::install::TransactionLock {
+                        name: version.name.to_string(),
+                        edition: Some(version.version.to_string()),
+                    };
+                    if rejected(&version.name, &version.arch, &version.version)
+                        && !locks.contains(&lock)
+                        && !locks
+                            .iter()
+                            .any(|l| l.name == lock.name && l.edition.is_none())
+                    {
+                        locks.push(lock);
+                    }
+                }
+            }
+            let flagged: Vec<(String, String, String)> = inventory
+                .available
+                .iter()
+                .filter(|v| {
+                    v.advisories.iter().any(|id| {
+                        inventory
+                            .advisories
+                            .iter()
+                            .any(|a| a.id == *id && a.reboot_suggested)
+                    })
+                })
+                .map(|v| {
+                    (
+                        v.name.to_string(),
+                        v.arch.to_string(),
+                        v.version.to_string(),
+                    )
+                })
+                .collect();
+            Box::new(crate::zypper::install::Zypper::new(root, locks, flagged))
+        }
+        PackageManagerKind::Apt => Box::new(crate::apt::install::Apt::new(root)),
+    }
+}
+
+/// Runs `apt-get update` for the system under `root`; returns warnings (failed repositories,
+/// a failed or stopped refresh). The scan goes on with whatever lists apt has.
+pub(crate) fn refresh_apt(root: &Path, timeout: u64) -> Vec<String> {
+    use crate::exec::{Runner, SystemRunner};
+    let spec = crate::apt::install::Apt::new(root).update(std::time::Duration::from_secs(timeout));
+    match SystemRunner.run(&spec) {
+        Err(error) => vec![format!(
+            "metadata refresh skipped: {error}; using the lists apt already has"
+        )],
+        Ok(captured) => {
+            let mut warnings: Vec<String> = String::from_utf8_lossy(&captured.stdout)
+                .lines()
+                .chain(String::from_utf8_lossy(&captured.stderr).lines())
+                .filter(|line| {
+                    line.starts_with("Err:")
+                        || line.starts_with("E:")
+                        || line.starts_with("W: Failed to fetch")
+                })
+                .map(|line| format!("metadata refresh: {}", line.trim()))
+                .collect();
+            if captured.code != Some(0) {
+                warnings.push(format!(
+                    "{spec} exited with {}; scanning with the lists apt already has",
+                    captured
+                        .code
+                        .map_or_else(|| "a signal".to_string(), |c| c.to_string())
+                ));
+            }
+            warnings
+        }
+    }
+}

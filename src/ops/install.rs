@@ -1,0 +1,287 @@
+//! `install`: the install pipeline — lock, markers, journal and checkpoints, plan, install,
+//! re-scan, report, and the reboot decision.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+
+use crate::backend::{installer_for, scan_system};
+use crate::baseline::builtin_for;
+use crate::cli::{InstallArgs, OutputFormat, RebootOptionArg};
+use crate::evaluate::{EvaluateOptions, Operation, evaluate};
+use crate::exit::Outcome;
+use crate::ops::run::resume_after_reboot;
+use crate::ops::{
+    CliError, Context, RunInfo, evaluate_and_report, load_baseline, read, still_pending, write_out,
+};
+use crate::pattern::InstallOverrideList;
+
+#[expect(
+    clippy::too_many_lines,
+    reason = "the install pipeline reads best as one sequence"
+)]
+/// Runs `install`.
+pub(crate) fn run_install(
+    args: &InstallArgs,
+    context: &Context,
+    stdout: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    use crate::exec::SystemRunner;
+    use crate::install::Target;
+    use crate::state::{
+        OperationLock, PatchStates, StatePaths, boot_time, clear_markers, write_marker,
+    };
+    let paths = StatePaths::new(&args.system.root);
+    let lock_timeout = std::time::Duration::from_secs(args.system.lock_timeout);
+    let _lock = OperationLock::acquire(&paths, lock_timeout)?;
+    let boot = boot_time(&context.env);
+
+    // A reboot requested by an earlier run comes first (spec §7.2).
+    let resumed = resume_after_reboot(&paths, boot)?;
+    if let Some((outcome, message)) = resumed {
+        write_out(stdout, message)?;
+        return Ok(outcome);
+    }
+
+    let override_list = match &args.install_override_list {
+        Some(url) if url.starts_with("https://") || url.starts_with("s3://") => {
+            return Err(CliError::Unsupported(format!(
+                "downloading `{url}` arrives with `run`; pass a local override list file"
+            )));
+        }
+        Some(path) => {
+            let source = args
+                .override_list_source
+                .clone()
+                .unwrap_or_else(|| path.clone());
+            Some((
+                InstallOverrideList::parse(&read(Path::new(path))?, &source)?,
+                source,
+            ))
+        }
+        None => None,
+    };
+    let mut warnings = Vec::new();
+    let (states, warning) = PatchStates::load(&paths, context.now);
+    warnings.extend(warning);
+    let previously_pending = still_pending(&states, boot);
+    let (journal, warning) = crate::state::InstallJournal::load(&paths);
+    warnings.extend(warning);
+    let before = scan_system(
+        &args.system.root,
+        args.system.refresh(),
+        false,
+        context,
+        &mut warnings,
+    )?;
+    let baseline = match &args.report.baseline {
+        Some(spec) => load_baseline(spec)?,
+        None => builtin_for(before.operating_system)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "no built-in baseline for {}",
+                    before.operating_system
+                ))
+            })?
+            .load()?,
+    };
+    let scan = evaluate(
+        &before,
+        &baseline,
+        &EvaluateOptions {
+            now: context.now,
+            operation: Operation::Scan,
+            override_list: None,
+        },
+    )?;
+    let plan = scan.install_plan(override_list.as_ref().map(|(list, _)| list));
+    if args.dry_run {
+        let text = match args.report.output {
+            OutputFormat::Json => {
+                serde_json::to_string_pretty(&serde_json::json!({ "plan": plan }))
+                    .unwrap_or_default()
+            }
+            OutputFormat::Table => {
+                let mut text = format!("install plan: {} update(s)\n", plan.len());
+                for update in &plan {
+                    let _ = writeln!(
+                        text,
+                        "  {}.{} {} -> {}: {}",
+                        update.name,
+                        update.arch,
+                        update.from_version,
+                        update.version,
+                        update.reason
+                    );
+                }
+                text
+            }
+        };
+        write_out(stdout, text.trim_end())?;
+        return Ok(Outcome::Success);
+    }
+    let block = baseline.rejected_action == crate::baseline::RejectedAction::Block;
+    let installer = installer_for(&before, &args.system.root, &baseline, block);
+    let targets: Vec<Target> = plan
+        .iter()
+        .map(|p| Target {
+            name: p.name.clone(),
+            arch: p.arch.clone(),
+            version: p.version.clone(),
+        })
+        .collect();
+    let (targets, blocked) = if block {
+        installer.screen_blocked(
+            &SystemRunner,
+            targets,
+            &baseline.rejected_patches,
+            lock_timeout,
+        )?
+    } else {
+        (targets, Vec::new())
+    };
+    for (target, rejected) in &blocked {
+        warnings.push(format!(
+            "not installed: {}.{} {} would bring in {rejected}, which RejectedPatches blocks",
+            target.name, target.arch, target.version
+        ));
+    }
+    // The journal: what this run sets out to install, plus what an interrupted run had set out to.
+    let mut journal = journal.unwrap_or_default();
+    for target in &targets {
+        let entry = (
+            target.name.clone(),
+            target.arch.clone(),
+            target.version.clone(),
+        );
+        if !journal.targets.contains(&entry) {
+            journal.targets.push(entry);
+        }
+    }
+    journal.save(&paths).map_err(CliError::State)?;
+    checkpoint(context, "after-plan");
+    if !targets.is_empty() {
+        installer.download(&SystemRunner, &targets, lock_timeout)?;
+    }
+    checkpoint(context, "after-download");
+    let mut failed_transaction = None;
+    if !targets.is_empty() {
+        match installer.install(&SystemRunner, &targets, lock_timeout) {
+            Ok(()) => {}
+            // The transaction failed part way: re-read the system and report what happened.
+            Err(
+                error @ crate::install::InstallError::Exec(crate::exec::ExecError::Failed {
+                    ..
+                }),
+            ) => {
+                warnings.push(format!("the install failed: {error}"));
+                failed_transaction = Some(error);
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    checkpoint(context, "after-install");
+    let os_requires_reboot = installer.reboot_required(&SystemRunner, boot);
+    if let Some(packages) = &os_requires_reboot {
+        warnings.push(format!(
+            "the system asks for a reboot{}{}",
+            if packages.is_empty() { "" } else { ": " },
+            packages.join(", ")
+        ));
+    }
+    drop(scan);
+    let mut after = scan_system(&args.system.root, None, false, context, &mut warnings)?;
+
+    // What this run changed (spec §4.4): packages whose installed version is new.
+    let before_versions: HashMap<(&str, &str), &str> = before
+        .installed
+        .iter()
+        .map(|p| ((p.name.as_str(), p.arch.as_str()), p.version.as_str()))
+        .collect();
+    // A crashed run's journal counts too: its targets installed now were installed by it.
+    let journaled = |p: &crate::inventory::InstalledPackage| {
+        journal.targets.iter().any(|(n, a, v)| {
+            n == p.name.as_str() && a == p.arch.as_str() && v == p.version.as_str()
+        })
+    };
+    let installed_now: Vec<crate::inventory::PendingRebootPackage> = after
+        .installed
+        .iter()
+        .filter(|p| {
+            before_versions.get(&(p.name.as_str(), p.arch.as_str())) != Some(&p.version.as_str())
+                || journaled(p)
+        })
+        .map(|p| crate::inventory::PendingRebootPackage {
+            name: p.name.to_string(),
+            arch: p.arch.to_string(),
+            version: p.version.to_string(),
+        })
+        .collect();
+    let request_reboot = match args.reboot_option {
+        RebootOptionArg::NoReboot => false,
+        RebootOptionArg::RebootIfNeeded => {
+            !installed_now.is_empty() || !previously_pending.is_empty()
+        }
+        RebootOptionArg::RebootIfRequired => os_requires_reboot.is_some(),
+    };
+    let mut last_no_reboot = states.last_no_reboot_install();
+    if !request_reboot {
+        // Nothing reboots now: what this run installed waits for the next boot.
+        let mut pending = previously_pending;
+        for package in installed_now.iter().cloned() {
+            if !pending.contains(&package) {
+                pending.push(package);
+            }
+        }
+        // The payload records LastNoRebootInstallOperationTime on every NoReboot install, even
+        // one that installed nothing.
+        if !installed_now.is_empty() || args.reboot_option == RebootOptionArg::NoReboot {
+            last_no_reboot = Some(context.now);
+        }
+        after.pending_reboot = pending;
+    }
+    let source = format!("the system under `{}`", args.system.root.display());
+    let run = RunInfo {
+        operation: Operation::Install,
+        override_list: override_list.as_ref(),
+        warnings,
+        reboot_option: args.reboot_option.as_str(),
+        state: Some((&paths, last_no_reboot)),
+    };
+    let (outcome, counts) =
+        evaluate_and_report(&after, &source, &args.report, &run, context, stdout)?;
+    checkpoint(context, "after-state");
+    crate::state::InstallJournal::clear(&paths).map_err(CliError::State)?;
+    if request_reboot {
+        let code = if !blocked.is_empty() {
+            196
+        } else if counts.failed > 0 || failed_transaction.is_some() {
+            195
+        } else {
+            194
+        };
+        write_marker(&paths, code, context.now).map_err(CliError::State)?;
+        return Ok(Outcome::Reboot);
+    }
+    clear_markers(&paths);
+    Ok(if !blocked.is_empty() {
+        Outcome::DependencyCheckFailure
+    } else if counts.failed > 0 || failed_transaction.is_some() {
+        Outcome::Failure
+    } else {
+        outcome
+    })
+}
+
+/// Named points inside `install` where `$PATCH_BASELINE_CRASH_AT` stops the process as a
+/// `kill -9` would (crash-safety tests).
+pub(crate) fn checkpoint(context: &Context, name: &str) {
+    if context
+        .env
+        .get("PATCH_BASELINE_CRASH_AT")
+        .is_some_and(|at| at == name)
+    {
+        std::process::abort();
+    }
+}

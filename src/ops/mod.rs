@@ -1,0 +1,395 @@
+//! The operations layer: the pipelines behind the commands, as library functions. Each takes
+//! the command's settings, the [`Context`] (the clock reading and the environment, taken once by
+//! `main`) and reaches the system through [`crate::backend`]: [`scan`], [`install`], [`run`] (the
+//! SSM PatchLinux step) and [`evaluate`] (a recorded inventory). What they share is here: the
+//! errors and their exit codes, reading and writing files, evaluating and reporting, and the
+//! on-host state a run records. Nothing here parses a command line.
+
+pub mod evaluate;
+pub mod install;
+pub mod run;
+pub mod scan;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::baseline::{Baseline, BaselineError, builtin_for, find_builtin};
+use crate::cli::{OutputFormat, ReportArgs};
+use crate::evaluate::{EvaluateError, EvaluateOptions, Operation, evaluate};
+use crate::exit::Outcome;
+use crate::inventory::{Inventory, InventoryError};
+use crate::pattern::{InstallOverrideList, OverrideListError};
+use crate::report::{ReportContext, evaluation_json, put_inventory_request, render_table};
+
+/// Everything that can stop a command, each with what and where.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The command line is inconsistent.
+    #[error("{0}")]
+    Usage(String),
+    /// An input file cannot be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An output file cannot be written.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A malformed baseline.
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
+    /// A malformed inventory.
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    /// A malformed override list.
+    #[error(transparent)]
+    OverrideList(#[from] OverrideListError),
+    /// Inventory and baseline do not fit.
+    #[error(transparent)]
+    Evaluate(#[from] EvaluateError),
+    /// The package database under the root cannot be read.
+    #[error("cannot read the package database: {0}")]
+    Apt(#[from] crate::apt::AptError),
+    /// rpm or dnf could not report the system.
+    #[error("cannot read the package database: {0}")]
+    Dnf(#[from] crate::rpm::system::RpmError),
+    /// rpm or zypper could not report the system.
+    #[error("cannot read the package database: {0}")]
+    Zypper(#[from] crate::zypper::ZypperError),
+    /// The system is not one this build can scan.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A payload could not be fetched.
+    #[error(transparent)]
+    Payload(#[from] crate::payload::PayloadError),
+    /// An SSM step of `run` failed.
+    #[error(transparent)]
+    Ssm(#[from] crate::ssm::SsmError),
+    /// The package manager failed or is busy.
+    #[error(transparent)]
+    Install(#[from] crate::install::InstallError),
+    /// Another patch-baseline operation runs.
+    #[error(transparent)]
+    Busy(#[from] crate::state::LockError),
+    /// The on-host state cannot be written.
+    #[error("cannot update the on-host state: {0}")]
+    State(std::io::Error),
+}
+
+impl CliError {
+    /// The outcome (and so the exit code) of this error.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::Usage(_) => Outcome::Usage,
+            Self::Read { .. } | Self::Apt(_) | Self::Dnf(_) | Self::Zypper(_) => Outcome::NoInput,
+            Self::Write { .. }
+            | Self::State(_)
+            | Self::Busy(crate::state::LockError::Unavailable { .. }) => Outcome::CannotWrite,
+            Self::Baseline(_) | Self::Inventory(_) | Self::OverrideList(_) | Self::Evaluate(_) => {
+                Outcome::BadInput
+            }
+            Self::Unsupported(_) => Outcome::Unsupported,
+            Self::Ssm(error) => Outcome::Aws(error.code),
+            Self::Payload(error) => match error.code() {
+                151 => Outcome::PayloadChecksum,
+                152 => Outcome::PayloadNotAnArchive,
+                154 => Outcome::PayloadCannotCreate,
+                155 => Outcome::PayloadExtraction,
+                156 => Outcome::PayloadDownload,
+                _ => Outcome::Usage,
+            },
+            Self::Install(crate::install::InstallError::Locked(_)) => Outcome::Locked,
+            Self::Install(crate::install::InstallError::Invalid(_)) => Outcome::BadInput,
+            Self::Install(_) => Outcome::Failure,
+            Self::Busy(crate::state::LockError::Busy(_)) => Outcome::OperationLocked,
+        }
+    }
+}
+
+/// The world a command runs in: the clock reading and the environment, taken once by `main`.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The current time.
+    pub now: DateTime<Utc>,
+    /// Environment variables.
+    pub env: HashMap<String, String>,
+}
+
+pub(crate) fn read(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes an output file atomically (see [`crate::state::write_atomically`]).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    crate::state::write_atomically(path, bytes).map_err(|source| CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Loads a baseline from a file, or from the built-ins when `spec` names one and no such file
+/// exists.
+pub fn load_baseline(spec: &str) -> Result<Baseline, CliError> {
+    let path = Path::new(spec);
+    if !path.exists()
+        && let Some(builtin) = find_builtin(spec)
+    {
+        return Ok(builtin.load()?);
+    }
+    let text = read(path)?;
+    Ok(Baseline::from_json(&text, spec)?)
+}
+
+pub(crate) fn valid_instance_id(id: &str) -> bool {
+    let word = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if let Some(rest) = id.strip_prefix("i-") {
+        (rest.len() == 8 || rest.len() == 17) && word(rest)
+    } else if let Some(rest) = id.strip_prefix("mi-") {
+        rest.len() == 17 && word(rest)
+    } else {
+        false
+    }
+}
+
+pub(crate) fn write_out(stdout: &mut dyn Write, text: &str) -> Result<(), CliError> {
+    writeln!(stdout, "{text}").map_err(|source| CliError::Write {
+        path: PathBuf::from("<stdout>"),
+        source,
+    })
+}
+
+/// The packages of an earlier `NoReboot` install still waiting for a reboot: those recorded as
+/// pending when the machine has not booted since the last such install.
+pub(crate) fn still_pending(
+    states: &crate::state::PatchStates,
+    boot: Option<DateTime<Utc>>,
+) -> Vec<crate::inventory::PendingRebootPackage> {
+    let waiting = match (states.last_no_reboot_install(), boot) {
+        (Some(last), Some(boot)) => boot < last,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if !waiting {
+        return Vec::new();
+    }
+    states
+        .patch_states
+        .iter()
+        .filter(|(_, recorded)| recorded.state == "InstalledPendingReboot")
+        .filter_map(|(title, recorded)| {
+            let (name, arch) = recorded.id.rsplit_once('.')?;
+            // apt names foreign-architecture packages `name:arch` in its items.
+            let name = name.strip_suffix(&format!(":{arch}")).unwrap_or(name);
+            let version = title.strip_prefix(&format!("{}:", recorded.id))?;
+            Some(crate::inventory::PendingRebootPackage {
+                name: name.to_string(),
+                arch: arch.to_string(),
+                version: version.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// What one run is: its operation, override list, reboot option and the warnings so far.
+pub(crate) struct RunInfo<'a> {
+    operation: Operation,
+    override_list: Option<&'a (InstallOverrideList, String)>,
+    warnings: Vec<String>,
+    reboot_option: &'static str,
+    /// Where to record the run (`scan`/`install`), and the LastNoRebootInstallOperationTime.
+    state: Option<(&'a crate::state::StatePaths, Option<DateTime<Utc>>)>,
+}
+
+pub(crate) fn evaluate_and_report(
+    inventory: &Inventory,
+    source: &str,
+    args: &ReportArgs,
+    run: &RunInfo<'_>,
+    context: &Context,
+    stdout: &mut dyn Write,
+) -> Result<(Outcome, crate::evaluate::Counts), CliError> {
+    let (operation, override_list) = (run.operation, run.override_list);
+    let mut warnings = run.warnings.clone();
+    let now = match &args.now {
+        None => context.now,
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| CliError::Usage(format!("--now `{text}` is not an RFC 3339 time: {e}")))?,
+    };
+    if let Some(id) = &args.snapshot_id
+        && uuid::Uuid::try_parse(id)
+            .map_or(true, |u| u.hyphenated().to_string() != id.to_lowercase())
+    {
+        return Err(CliError::Usage(format!(
+            "--snapshot-id `{id}` is not a UUID (8-4-4-4-12 hex digits)"
+        )));
+    }
+    let baseline = match &args.baseline {
+        Some(spec) => load_baseline(spec)?,
+        None => builtin_for(inventory.operating_system)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "no built-in baseline for {} ({source}); pass --baseline",
+                    inventory.operating_system
+                ))
+            })?
+            .load()?,
+    };
+    // The product SSM returned with the snapshot (or `--product`) is what PRODUCT filters
+    // compare, not the one rebuilt from the release files.
+    let with_product;
+    let inventory = match &args.product {
+        Some(product) if *product != inventory.product => {
+            with_product = Inventory {
+                product: product.clone(),
+                ..inventory.clone()
+            };
+            &with_product
+        }
+        _ => inventory,
+    };
+    warnings.extend(
+        baseline
+            .unknown_values
+            .iter()
+            .map(|e| format!("{e}; evaluated as AWS does: this value matches no package")),
+    );
+    let warnings = &warnings;
+    let instance_id = args
+        .instance_id
+        .clone()
+        .or_else(|| inventory.instance_id.clone())
+        .or_else(|| context.env.get("AWS_SSM_INSTANCE_ID").cloned());
+    if let Some(id) = &instance_id
+        && !valid_instance_id(id)
+    {
+        return Err(CliError::Usage(format!(
+            "instance id `{id}` is not of the form i-xxxxxxxx, i-xxxxxxxxxxxxxxxxx or mi-xxxxxxxxxxxxxxxxx"
+        )));
+    }
+    let options = EvaluateOptions {
+        now,
+        operation,
+        override_list: override_list.map(|(list, _)| list),
+    };
+    let evaluation = evaluate(inventory, &baseline, &options)?;
+
+    let report_context = ReportContext {
+        instance_id: instance_id.clone().unwrap_or_default(),
+        snapshot_id: args
+            .snapshot_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        execution_id: context
+            .env
+            .get("SSM_COMMAND_ID")
+            .cloned()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        patch_group: baseline.patch_group.clone(),
+        start: now,
+        end: if args.now.is_some() {
+            now
+        } else {
+            context.now.max(now)
+        },
+        reboot_option: run.reboot_option.into(),
+        install_override_list: (operation == Operation::Install)
+            .then(|| override_list.map(|(_, url)| url.clone()))
+            .flatten(),
+        last_no_reboot_install: run.state.and_then(|(_, last)| last),
+    };
+    if let Some(path) = &args.report {
+        if instance_id.is_none() {
+            return Err(CliError::Usage(
+                "--report needs an instance id: pass --instance-id, put `instanceId` in the \
+                 inventory, or set AWS_SSM_INSTANCE_ID"
+                    .into(),
+            ));
+        }
+        let request = put_inventory_request(&evaluation, &report_context);
+        let mut bytes = serde_json::to_vec_pretty(&request).map_err(|e| CliError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+        write_atomically(path, &bytes)?;
+    }
+
+    match args.output {
+        OutputFormat::Table => {
+            let mut text = render_table(&evaluation, args.all);
+            for warning in warnings {
+                let _ = writeln!(text, "warning: {warning}");
+            }
+            write_out(stdout, text.trim_end())?;
+        }
+        OutputFormat::Json => {
+            let mut document = evaluation_json(&evaluation);
+            document["warnings"] = serde_json::json!(warnings);
+            let text = serde_json::to_string_pretty(&document).map_err(|e| CliError::Write {
+                path: PathBuf::from("<stdout>"),
+                source: std::io::Error::other(e),
+            })?;
+            write_out(stdout, &text)?;
+        }
+    }
+    if let Some((paths, last_no_reboot)) = run.state {
+        record_state(&evaluation, &report_context, paths, last_no_reboot)?;
+    }
+    let counts = evaluation.counts();
+    if args.fail_on_non_compliant && !evaluation.is_compliant() {
+        return Ok((Outcome::NonCompliant, counts));
+    }
+    Ok((Outcome::Success, counts))
+}
+
+/// Records a run in the on-host state files: every installed-type package with its state, the
+/// LastNoRebootInstallOperationTime, and the summary item (spec §4.4, §5.2).
+pub(crate) fn record_state(
+    evaluation: &crate::evaluate::Evaluation<'_>,
+    context: &ReportContext,
+    paths: &crate::state::StatePaths,
+    last_no_reboot: Option<DateTime<Utc>>,
+) -> Result<(), CliError> {
+    use crate::state::{PatchStates, RecordedState, to_epoch};
+    let family = evaluation.package_manager.family();
+    let mut states = PatchStates {
+        last_no_reboot_install_operation_time: last_no_reboot.map_or(0.0, to_epoch),
+        ..PatchStates::default()
+    };
+    for decision in evaluation
+        .decisions
+        .iter()
+        .filter(|d| d.state.shows_installed_version())
+    {
+        states.patch_states.insert(
+            crate::report::item_title(family, decision),
+            RecordedState {
+                id: decision.id(),
+                installed_time: decision.installed_time().map(to_epoch),
+                state: decision.state.as_str().to_string(),
+            },
+        );
+    }
+    states.save(paths).map_err(CliError::State)?;
+    let summary = crate::report::patch_summary_item(evaluation, context);
+    let mut bytes = serde_json::to_vec_pretty(&summary)
+        .map_err(|e| CliError::State(std::io::Error::other(e)))?;
+    bytes.push(b'\n');
+    crate::state::write_atomically(&paths.last_inventory(), &bytes).map_err(CliError::State)
+}

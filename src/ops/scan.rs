@@ -1,0 +1,72 @@
+//! `scan`: lock, state, markers left alone, one scan of the system, evaluation and report.
+
+use std::io::Write;
+
+use crate::backend::scan_system;
+use crate::cli::ScanArgs;
+use crate::evaluate::Operation;
+use crate::exit::Outcome;
+use crate::ops::{
+    CliError, Context, RunInfo, evaluate_and_report, still_pending, write_atomically,
+};
+
+/// Runs `scan`.
+pub(crate) fn run_scan(
+    args: &ScanArgs,
+    context: &Context,
+    stdout: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    use crate::state::{OperationLock, PatchStates, StatePaths, boot_time};
+    let paths = StatePaths::new(&args.system.root);
+    let mut warnings = Vec::new();
+    // A scan of a read-only image, or by a user who may not write the state, still runs: it
+    // records nothing.
+    let acquired = (!args.read_only).then(|| {
+        OperationLock::acquire(
+            &paths,
+            std::time::Duration::from_secs(args.system.lock_timeout),
+        )
+    });
+    let lock = match acquired {
+        None => None,
+        Some(Ok(lock)) => Some(lock),
+        Some(Err(crate::state::LockError::Unavailable { path, source })) => {
+            warnings.push(format!(
+                "cannot use `{}` ({source}): scanning without recording the state",
+                path.display()
+            ));
+            None
+        }
+        Some(Err(busy)) => return Err(busy.into()),
+    };
+    let (states, warning) = PatchStates::load(&paths, context.now);
+    warnings.extend(warning);
+    let mut inventory = scan_system(
+        &args.system.root,
+        args.system.refresh(),
+        args.read_only,
+        context,
+        &mut warnings,
+    )?;
+    inventory.pending_reboot = still_pending(&states, boot_time(&context.env));
+    if let Some(path) = &args.save_inventory {
+        let mut bytes = serde_json::to_vec(&inventory).map_err(|e| CliError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+        write_atomically(path, &bytes)?;
+    }
+    let source = format!("the system under `{}`", args.system.root.display());
+    let run = RunInfo {
+        operation: Operation::Scan,
+        override_list: None,
+        warnings,
+        reboot_option: args.reboot_option.as_str(),
+        state: lock
+            .as_ref()
+            .map(|_| (&paths, states.last_no_reboot_install())),
+    };
+    evaluate_and_report(&inventory, &source, &args.report, &run, context, stdout)
+        .map(|(outcome, _)| outcome)
+}
