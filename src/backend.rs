@@ -1,13 +1,57 @@
-//! The one place a package manager is chosen: from the detected platform, the backend that
-//! refreshes the metadata, scans the system into an [`crate::inventory::Inventory`] and builds
-//! the installer. Nothing else matches on the package-manager kind.
+//! The one place a package manager is chosen. [`Backend`] is what the operations need of one:
+//! refresh its metadata, scan the system into an [`Inventory`], build its installer; the
+//! backend table ([`backend_for`]) has one line per package manager, picked once from the
+//! detected platform. Adding a package manager is one module implementing [`Backend`] (its
+//! scanner and an [`Installer`]) and one line in the table.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::baseline::Baseline;
+use crate::dnf::install::Tool;
+use crate::exec::{Runner, SystemRunner};
+use crate::install::Installer;
 use crate::inventory::Inventory;
+use crate::model::PackageManagerKind;
 use crate::ops::{CliError, Context};
-use crate::platform::{OsRelease, detect};
+use crate::platform::{OsRelease, Platform, detect};
+
+/// One package manager, as the operations use it.
+pub(crate) trait Backend {
+    /// Refreshes the package metadata, for at most `timeout` seconds; what fails becomes a
+    /// warning and the scan goes on with the metadata the package manager has.
+    fn refresh(&self, root: &Path, timeout: u64, warnings: &mut Vec<String>);
+
+    /// Scans the system under `root` (read-only scans write no metadata cache).
+    fn scan(
+        &self,
+        root: &Path,
+        platform: &Platform,
+        read_only: bool,
+        context: &Context,
+        warnings: &mut Vec<String>,
+    ) -> Result<Inventory, CliError>;
+
+    /// The installer for the scanned system. Under `BLOCK` (`block`) it keeps every version
+    /// `RejectedPatches` names out, also as a dependency.
+    fn installer(
+        &self,
+        inventory: &Inventory,
+        root: &Path,
+        baseline: &Baseline,
+        block: bool,
+    ) -> Box<dyn Installer>;
+}
+
+/// The backend table: one line per package manager.
+fn backend_for(kind: PackageManagerKind) -> Box<dyn Backend> {
+    match kind {
+        PackageManagerKind::Apt => Box::new(AptBackend),
+        PackageManagerKind::Dnf => Box::new(RpmBackend(Tool::Dnf)),
+        PackageManagerKind::Yum => Box::new(RpmBackend(Tool::Yum)),
+        PackageManagerKind::Zypper => Box::new(ZypperBackend),
+    }
+}
 
 /// Where the RPM backends take the available packages from: the metadata cache read natively
 /// (default), or the package manager when `PATCH_BASELINE_AVAILABLE_FROM=package-manager`.
@@ -42,191 +86,244 @@ pub(crate) fn scan_system(
             os.get("ID").unwrap_or("")
         ))
     })?;
-    let mut inventory = match platform.package_manager {
-        crate::model::PackageManagerKind::Apt => {
-            if let Some(timeout) = refresh {
-                warnings.extend(refresh_apt(root, timeout));
-            }
-            let scan = crate::apt::scan(root, &platform)?;
-            warnings.extend(scan.warnings);
-            scan.inventory
-        }
-        crate::model::PackageManagerKind::Dnf | crate::model::PackageManagerKind::Yum => {
-            use crate::exec::{Runner, SystemRunner};
-            let tool = if platform.package_manager == crate::model::PackageManagerKind::Yum {
-                crate::dnf::install::Tool::Yum
-            } else {
-                crate::dnf::install::Tool::Dnf
-            };
-            if let Some(timeout) = refresh {
-                let timeout = std::time::Duration::from_secs(timeout);
-                let spec = match tool {
-                    crate::dnf::install::Tool::Dnf => crate::dnf::makecache(root, timeout),
-                    crate::dnf::install::Tool::Yum => crate::dnf::yum::makecache(root, timeout),
-                };
-                match SystemRunner.run(&spec) {
-                    Ok(c) if c.code == Some(0) => {}
-                    Ok(c) => warnings.push(format!(
-                        "{spec} exited with {:?}: {}; scanning with the cache it has",
-                        c.code,
-                        String::from_utf8_lossy(&c.stderr)
-                            .lines()
-                            .last()
-                            .unwrap_or("")
-                    )),
-                    Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
-                }
-            }
-            let cache = crate::rpm::cache::MetadataCache::new(root, !read_only);
-            crate::dnf::scan(
-                &SystemRunner,
-                root,
-                &platform,
-                tool,
-                available_from(context),
-                &cache,
-                warnings,
-            )?
-        }
-        crate::model::PackageManagerKind::Zypper => {
-            use crate::exec::{Runner, SystemRunner};
-            if let Some(timeout) = refresh {
-                let spec = crate::zypper::refresh(root, std::time::Duration::from_secs(timeout));
-                match SystemRunner.run(&spec) {
-                    Ok(c) => warnings.extend(crate::zypper::refresh_warnings(
-                        c.code,
-                        &String::from_utf8_lossy(&c.stdout),
-                    )),
-                    Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
-                }
-            }
-            let cache = crate::rpm::cache::MetadataCache::new(root, !read_only);
-            crate::zypper::scan(
-                &SystemRunner,
-                root,
-                &platform,
-                available_from(context),
-                &cache,
-                warnings,
-            )?
-        }
-    };
+    let backend = backend_for(platform.package_manager);
+    if let Some(timeout) = refresh {
+        backend.refresh(root, timeout, warnings);
+    }
+    let mut inventory = backend.scan(root, &platform, read_only, context, warnings)?;
     inventory.instance_id = context.env.get("AWS_SSM_INSTANCE_ID").cloned();
     Ok(inventory)
 }
 
-/// The installer for the scanned system. Under `BLOCK`, dnf gets every available version that
-/// `RejectedPatches` names as an exact `--exclude`, and zypper a lock on each (and on each
-/// installed rejected package), so that none can come in as a dependency.
+/// The installer for the scanned system (see [`Backend::installer`]).
 pub(crate) fn installer_for(
     inventory: &Inventory,
     root: &Path,
     baseline: &Baseline,
     block: bool,
-) -> Box<dyn crate::install::Installer> {
-    use crate::model::PackageManagerKind;
-    match inventory.package_manager {
-        PackageManagerKind::Dnf | PackageManagerKind::Yum => {
-            let family = crate::model::Family::Rpm;
-            let excludes = if block {
-                inventory
-                    .available
-                    .iter()
-                    .filter(|v| {
-                        baseline
-                            .rejected_patches
-                            .match_package(
-                                family,
-                                crate::pattern::PackageRef {
-                                    name: &v.name,
-                                    arch: &v.arch,
-                                    version: &v.version,
-                                },
-                            )
-                            .is_some()
-                    })
-                    .map(|v| crate::dnf::install::nevra(&v.name, &v.arch, &v.version))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let tool = if inventory.package_manager == PackageManagerKind::Yum {
-                crate::dnf::install::Tool::Yum
-            } else {
-                crate::dnf::install::Tool::Dnf
-            };
-            Box::new(crate::dnf::install::Dnf::new(root, tool, excludes))
+) -> Box<dyn Installer> {
+    backend_for(inventory.package_manager).installer(inventory, root, baseline, block)
+}
+
+/// apt and dpkg (Debian, Ubuntu, Raspbian).
+struct AptBackend;
+
+impl Backend for AptBackend {
+    fn refresh(&self, root: &Path, timeout: u64, warnings: &mut Vec<String>) {
+        warnings.extend(refresh_apt(root, timeout));
+    }
+
+    fn scan(
+        &self,
+        root: &Path,
+        platform: &Platform,
+        _read_only: bool,
+        _context: &Context,
+        warnings: &mut Vec<String>,
+    ) -> Result<Inventory, CliError> {
+        let scan = crate::apt::scan(root, platform)?;
+        warnings.extend(scan.warnings);
+        Ok(scan.inventory)
+    }
+
+    fn installer(
+        &self,
+        _inventory: &Inventory,
+        root: &Path,
+        _baseline: &Baseline,
+        _block: bool,
+    ) -> Box<dyn Installer> {
+        Box::new(crate::apt::install::Apt::new(root))
+    }
+}
+
+/// dnf, or classic yum (the same scanner and installer, another tool).
+struct RpmBackend(Tool);
+
+impl Backend for RpmBackend {
+    fn refresh(&self, root: &Path, timeout: u64, warnings: &mut Vec<String>) {
+        let timeout = Duration::from_secs(timeout);
+        let spec = match self.0 {
+            crate::dnf::install::Tool::Dnf => crate::dnf::makecache(root, timeout),
+            crate::dnf::install::Tool::Yum => crate::dnf::yum::makecache(root, timeout),
+        };
+        match SystemRunner.run(&spec) {
+            Ok(c) if c.code == Some(0) => {}
+            Ok(c) => warnings.push(format!(
+                "{spec} exited with {:?}: {}; scanning with the cache it has",
+                c.code,
+                String::from_utf8_lossy(&c.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            )),
+            Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
         }
-        PackageManagerKind::Zypper => {
-            let family = crate::model::Family::Zypper;
-            let rejected = |name: &str, arch: &str, version: &str| {
-                baseline
-                    .rejected_patches
-                    .match_package(
-                        family,
-                        crate::pattern::PackageRef {
-                            name,
-                            arch,
-                            version,
-                        },
-                    )
-                    .is_some()
-            };
-            let mut locks: Vec<crate::zypper::install::TransactionLock> = Vec::new();
-            if block {
-                // Installed rejected packages stay as they are; rejected versions stay out.
-                for package in &inventory.installed {
-                    if rejected(&package.name, &package.arch, &package.version) {
-                        locks.push(crate::zypper::install::TransactionLock {
-                            name: package.name.to_string(),
-                            edition: None,
-                        });
-                    }
-                }
-                for version in &inventory.available {
-                    let lock = crate::zypper::install::TransactionLock {
-                        name: version.name.to_string(),
-                        edition: Some(version.version.to_string()),
-                    };
-                    if rejected(&version.name, &version.arch, &version.version)
-                        && !locks.contains(&lock)
-                        && !locks
-                            .iter()
-                            .any(|l| l.name == lock.name && l.edition.is_none())
-                    {
-                        locks.push(lock);
-                    }
-                }
-            }
-            let flagged: Vec<(String, String, String)> = inventory
+    }
+
+    fn scan(
+        &self,
+        root: &Path,
+        platform: &Platform,
+        read_only: bool,
+        context: &Context,
+        warnings: &mut Vec<String>,
+    ) -> Result<Inventory, CliError> {
+        let cache = crate::rpm::cache::MetadataCache::new(root, !read_only);
+        crate::dnf::scan(
+            &SystemRunner,
+            root,
+            platform,
+            self.0,
+            available_from(context),
+            &cache,
+            warnings,
+        )
+        .map_err(Into::into)
+    }
+
+    fn installer(
+        &self,
+        inventory: &Inventory,
+        root: &Path,
+        baseline: &Baseline,
+        block: bool,
+    ) -> Box<dyn Installer> {
+        let family = crate::model::Family::Rpm;
+        let excludes = if block {
+            inventory
                 .available
                 .iter()
                 .filter(|v| {
-                    v.advisories.iter().any(|id| {
-                        inventory
-                            .advisories
-                            .iter()
-                            .any(|a| a.id == *id && a.reboot_suggested)
-                    })
+                    baseline
+                        .rejected_patches
+                        .match_package(
+                            family,
+                            crate::pattern::PackageRef {
+                                name: &v.name,
+                                arch: &v.arch,
+                                version: &v.version,
+                            },
+                        )
+                        .is_some()
                 })
-                .map(|v| {
-                    (
-                        v.name.to_string(),
-                        v.arch.to_string(),
-                        v.version.to_string(),
-                    )
-                })
-                .collect();
-            Box::new(crate::zypper::install::Zypper::new(root, locks, flagged))
+                .map(|v| crate::dnf::install::nevra(&v.name, &v.arch, &v.version))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Box::new(crate::dnf::install::Dnf::new(root, self.0, excludes))
+    }
+}
+
+/// zypper (SLES, openSUSE).
+struct ZypperBackend;
+
+impl Backend for ZypperBackend {
+    fn refresh(&self, root: &Path, timeout: u64, warnings: &mut Vec<String>) {
+        let spec = crate::zypper::refresh(root, Duration::from_secs(timeout));
+        match SystemRunner.run(&spec) {
+            Ok(c) => warnings.extend(crate::zypper::refresh_warnings(
+                c.code,
+                &String::from_utf8_lossy(&c.stdout),
+            )),
+            Err(e) => warnings.push(format!("metadata refresh skipped: {e}")),
         }
-        PackageManagerKind::Apt => Box::new(crate::apt::install::Apt::new(root)),
+    }
+
+    fn scan(
+        &self,
+        root: &Path,
+        platform: &Platform,
+        read_only: bool,
+        context: &Context,
+        warnings: &mut Vec<String>,
+    ) -> Result<Inventory, CliError> {
+        let cache = crate::rpm::cache::MetadataCache::new(root, !read_only);
+        crate::zypper::scan(
+            &SystemRunner,
+            root,
+            platform,
+            available_from(context),
+            &cache,
+            warnings,
+        )
+        .map_err(Into::into)
+    }
+
+    fn installer(
+        &self,
+        inventory: &Inventory,
+        root: &Path,
+        baseline: &Baseline,
+        block: bool,
+    ) -> Box<dyn Installer> {
+        let family = crate::model::Family::Zypper;
+        let rejected = |name: &str, arch: &str, version: &str| {
+            baseline
+                .rejected_patches
+                .match_package(
+                    family,
+                    crate::pattern::PackageRef {
+                        name,
+                        arch,
+                        version,
+                    },
+                )
+                .is_some()
+        };
+        let mut locks: Vec<crate::zypper::install::TransactionLock> = Vec::new();
+        if block {
+            // Installed rejected packages stay as they are; rejected versions stay out.
+            for package in &inventory.installed {
+                if rejected(&package.name, &package.arch, &package.version) {
+                    locks.push(crate::zypper::install::TransactionLock {
+                        name: package.name.to_string(),
+                        edition: None,
+                    });
+                }
+            }
+            for version in &inventory.available {
+                let lock = crate::zypper::install::TransactionLock {
+                    name: version.name.to_string(),
+                    edition: Some(version.version.to_string()),
+                };
+                if rejected(&version.name, &version.arch, &version.version)
+                    && !locks.contains(&lock)
+                    && !locks
+                        .iter()
+                        .any(|l| l.name == lock.name && l.edition.is_none())
+                {
+                    locks.push(lock);
+                }
+            }
+        }
+        let flagged: Vec<(String, String, String)> = inventory
+            .available
+            .iter()
+            .filter(|v| {
+                v.advisories.iter().any(|id| {
+                    inventory
+                        .advisories
+                        .iter()
+                        .any(|a| a.id == *id && a.reboot_suggested)
+                })
+            })
+            .map(|v| {
+                (
+                    v.name.to_string(),
+                    v.arch.to_string(),
+                    v.version.to_string(),
+                )
+            })
+            .collect();
+        Box::new(crate::zypper::install::Zypper::new(root, locks, flagged))
     }
 }
 
 /// Runs `apt-get update` for the system under `root`; returns warnings (failed repositories,
 /// a failed or stopped refresh). The scan goes on with whatever lists apt has.
 pub(crate) fn refresh_apt(root: &Path, timeout: u64) -> Vec<String> {
-    use crate::exec::{Runner, SystemRunner};
     let spec = crate::apt::install::Apt::new(root).update(std::time::Duration::from_secs(timeout));
     match SystemRunner.run(&spec) {
         Err(error) => vec![format!(
