@@ -289,7 +289,7 @@ pub struct RunArgs {
 /// `evaluate …`
 #[derive(Debug, clap::Args)]
 pub struct EvaluateArgs {
-    /// The inventory file (format in the README).
+    /// The inventory file (format in docs/formats.md).
     #[arg(long)]
     pub inventory: PathBuf,
     /// The operation to report.

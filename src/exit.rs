@@ -80,7 +80,7 @@ impl Outcome {
     }
 }
 
-/// Every exit code with its meaning, as the README lists them (151–156 as AWS's bootstrap uses
+/// Every exit code with its meaning, as docs/exit-codes.md lists them (151–156 as AWS's bootstrap uses
 /// them, spec §8.1), except `run`'s codes of spec §8.2, which [`crate::ssm::CODES`] lists.
 pub const EXIT_CODES: &[(u8, &str)] = &[
     (0, "success (the run finished; compliance is in the output)"),

@@ -2,7 +2,7 @@
 //!
 //! This is the input of the evaluation core. Backends (apt, dnf, yum, zypper) produce it from the
 //! host; `patch-baseline evaluate --inventory FILE` reads it from a JSON file whose format is
-//! documented in the README ("Inventory format"). Loading validates every field and reports the
+//! documented in `docs/formats.md` ("Inventory format"). Loading validates every field and reports the
 //! JSON path of the first bad one.
 
 use std::borrow::Cow;

@@ -59,7 +59,7 @@ pub const BASELINE_OVERRIDE_UNSUPPORTED_OS: u8 = 166;
 /// 167: BaselineOverride and InstallOverrideList were both given.
 pub const BASELINE_OVERRIDE_AND_INSTALL_OVERRIDE: u8 = 167;
 
-/// Every code of this module with its meaning, for the README and `exit`.
+/// Every code of this module with its meaning, for docs/exit-codes.md and `exit`.
 pub const CODES: &[(u8, &str)] = &[
     (
         SNAPSHOT_ERROR,
