@@ -183,13 +183,6 @@ pub struct SystemArgs {
     pub lock_timeout: u64,
 }
 
-impl SystemArgs {
-    /// The refresh time bound, `None` with `--no-refresh`.
-    pub(crate) fn refresh(&self) -> Option<u64> {
-        (!self.no_refresh).then_some(self.refresh_timeout)
-    }
-}
-
 /// `scan …`
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
@@ -223,17 +216,6 @@ pub enum RebootOptionArg {
     /// Reboot only when the OS says a reboot is needed.
     #[value(name = "RebootIfRequired")]
     RebootIfRequired,
-}
-
-impl RebootOptionArg {
-    /// The AWS spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RebootIfNeeded => "RebootIfNeeded",
-            Self::NoReboot => "NoReboot",
-            Self::RebootIfRequired => "RebootIfRequired",
-        }
-    }
 }
 
 /// `install …`
@@ -308,15 +290,16 @@ use crate::ops::install::run_install;
 use crate::ops::load_baseline;
 use crate::ops::run::run_run;
 use crate::ops::scan::run_scan;
+use crate::ops::settings;
 use crate::ops::write_out;
 pub use crate::ops::{CliError, Context};
 
 /// Runs a parsed command, writing normal output to `stdout`.
 pub fn run(cli: Cli, context: &Context, stdout: &mut dyn Write) -> Result<Outcome, CliError> {
     match cli.command {
-        Command::Scan(args) => run_scan(&args, context, stdout),
-        Command::Install(args) => run_install(&args, context, stdout),
-        Command::Evaluate(args) => run_evaluate(&args, context, stdout),
+        Command::Scan(args) => run_scan(&args.into(), context, stdout),
+        Command::Install(args) => run_install(&args.into(), context, stdout),
+        Command::Evaluate(args) => run_evaluate(&args.into(), context, stdout),
         Command::Baseline {
             command: BaselineCommand::Validate { files },
         } => run_validate(&files, stdout),
@@ -334,7 +317,7 @@ pub fn run(cli: Cli, context: &Context, stdout: &mut dyn Write) -> Result<Outcom
             write_out(stdout, builtin.json.trim_end())?;
             Ok(Outcome::Success)
         }
-        Command::Run(args) => run_run(&args, context, stdout),
+        Command::Run(args) => run_run(&args.into(), context, stdout),
         Command::Payload {
             command:
                 PayloadCommand::Fetch {
@@ -451,4 +434,111 @@ fn run_list(root: &Path, stdout: &mut dyn Write) -> Result<Outcome, CliError> {
     };
     write_out(stdout, &text)?;
     Ok(Outcome::Success)
+}
+
+// The command line turned into the operations' settings: one conversion per command.
+
+impl From<OutputFormat> for settings::OutputFormat {
+    fn from(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Table => Self::Table,
+            OutputFormat::Json => Self::Json,
+        }
+    }
+}
+
+impl From<OperationArg> for settings::RunOperation {
+    fn from(operation: OperationArg) -> Self {
+        match operation {
+            OperationArg::Scan => Self::Scan,
+            OperationArg::Install => Self::Install,
+        }
+    }
+}
+
+impl From<RebootOptionArg> for settings::RebootOption {
+    fn from(option: RebootOptionArg) -> Self {
+        match option {
+            RebootOptionArg::RebootIfNeeded => Self::RebootIfNeeded,
+            RebootOptionArg::NoReboot => Self::NoReboot,
+            RebootOptionArg::RebootIfRequired => Self::RebootIfRequired,
+        }
+    }
+}
+
+impl From<ReportArgs> for settings::ReportSettings {
+    fn from(args: ReportArgs) -> Self {
+        Self {
+            baseline: args.baseline,
+            now: args.now,
+            output: args.output.into(),
+            all: args.all,
+            report: args.report,
+            product: args.product,
+            instance_id: args.instance_id,
+            snapshot_id: args.snapshot_id,
+            fail_on_non_compliant: args.fail_on_non_compliant,
+        }
+    }
+}
+
+impl From<SystemArgs> for settings::SystemSettings {
+    fn from(args: SystemArgs) -> Self {
+        Self {
+            root: args.root,
+            no_refresh: args.no_refresh,
+            refresh_timeout: args.refresh_timeout,
+            lock_timeout: args.lock_timeout,
+        }
+    }
+}
+
+impl From<ScanArgs> for settings::ScanSettings {
+    fn from(args: ScanArgs) -> Self {
+        Self {
+            system: args.system.into(),
+            save_inventory: args.save_inventory,
+            read_only: args.read_only,
+            reboot_option: args.reboot_option.into(),
+            report: args.report.into(),
+        }
+    }
+}
+
+impl From<InstallArgs> for settings::InstallSettings {
+    fn from(args: InstallArgs) -> Self {
+        Self {
+            system: args.system.into(),
+            reboot_option: args.reboot_option.into(),
+            install_override_list: args.install_override_list,
+            dry_run: args.dry_run,
+            override_list_source: args.override_list_source,
+            report: args.report.into(),
+        }
+    }
+}
+
+impl From<RunArgs> for settings::RunSettings {
+    fn from(args: RunArgs) -> Self {
+        Self {
+            operation: args.operation.into(),
+            snapshot_id: args.snapshot_id,
+            install_override_list: args.install_override_list,
+            reboot_option: args.reboot_option.into(),
+            baseline_override: args.baseline_override,
+            system: args.system.into(),
+            output: args.output.into(),
+        }
+    }
+}
+
+impl From<EvaluateArgs> for settings::EvaluateSettings {
+    fn from(args: EvaluateArgs) -> Self {
+        Self {
+            inventory: args.inventory,
+            operation: args.operation.into(),
+            install_override_list: args.install_override_list,
+            report: args.report.into(),
+        }
+    }
 }

@@ -2,22 +2,22 @@
 
 use std::io::Write;
 
-use crate::cli::{EvaluateArgs, OperationArg};
 use crate::evaluate::Operation;
 use crate::exit::Outcome;
 use crate::inventory::Inventory;
+use crate::ops::settings::{EvaluateSettings, RunOperation};
 use crate::ops::{CliError, Context, RunInfo, evaluate_and_report, read};
 use crate::pattern::InstallOverrideList;
 
 /// Runs `evaluate`.
 pub(crate) fn run_evaluate(
-    args: &EvaluateArgs,
+    args: &EvaluateSettings,
     context: &Context,
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     let operation = match args.operation {
-        OperationArg::Scan => Operation::Scan,
-        OperationArg::Install => Operation::Install,
+        RunOperation::Scan => Operation::Scan,
+        RunOperation::Install => Operation::Install,
     };
     if args.install_override_list.is_some() && operation == Operation::Scan {
         return Err(CliError::Usage(

@@ -8,10 +8,10 @@ use std::path::Path;
 
 use crate::backend::{installer_for, scan_system};
 use crate::baseline::builtin_for;
-use crate::cli::{InstallArgs, OutputFormat, RebootOptionArg};
 use crate::evaluate::{EvaluateOptions, Operation, evaluate};
 use crate::exit::Outcome;
 use crate::ops::run::resume_after_reboot;
+use crate::ops::settings::{InstallSettings, OutputFormat, RebootOption};
 use crate::ops::{
     CliError, Context, RunInfo, evaluate_and_report, load_baseline, read, still_pending, write_out,
 };
@@ -23,7 +23,7 @@ use crate::pattern::InstallOverrideList;
 )]
 /// Runs `install`.
 pub(crate) fn run_install(
-    args: &InstallArgs,
+    args: &InstallSettings,
     context: &Context,
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
@@ -219,11 +219,9 @@ pub(crate) fn run_install(
         })
         .collect();
     let request_reboot = match args.reboot_option {
-        RebootOptionArg::NoReboot => false,
-        RebootOptionArg::RebootIfNeeded => {
-            !installed_now.is_empty() || !previously_pending.is_empty()
-        }
-        RebootOptionArg::RebootIfRequired => os_requires_reboot.is_some(),
+        RebootOption::NoReboot => false,
+        RebootOption::RebootIfNeeded => !installed_now.is_empty() || !previously_pending.is_empty(),
+        RebootOption::RebootIfRequired => os_requires_reboot.is_some(),
     };
     let mut last_no_reboot = states.last_no_reboot_install();
     if !request_reboot {
@@ -236,7 +234,7 @@ pub(crate) fn run_install(
         }
         // The payload records LastNoRebootInstallOperationTime on every NoReboot install, even
         // one that installed nothing.
-        if !installed_now.is_empty() || args.reboot_option == RebootOptionArg::NoReboot {
+        if !installed_now.is_empty() || args.reboot_option == RebootOption::NoReboot {
             last_no_reboot = Some(context.now);
         }
         after.pending_reboot = pending;

@@ -9,6 +9,7 @@ pub mod evaluate;
 pub mod install;
 pub mod run;
 pub mod scan;
+pub mod settings;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -18,10 +19,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::baseline::{Baseline, BaselineError, builtin_for, find_builtin};
-use crate::cli::{OutputFormat, ReportArgs};
 use crate::evaluate::{EvaluateError, EvaluateOptions, Operation, evaluate};
 use crate::exit::Outcome;
 use crate::inventory::{Inventory, InventoryError};
+use crate::ops::settings::{OutputFormat, ReportSettings};
 use crate::pattern::{InstallOverrideList, OverrideListError};
 use crate::report::{ReportContext, evaluation_json, put_inventory_request, render_table};
 
@@ -218,7 +219,7 @@ pub(crate) struct RunInfo<'a> {
 pub(crate) fn evaluate_and_report(
     inventory: &Inventory,
     source: &str,
-    args: &ReportArgs,
+    args: &ReportSettings,
     run: &RunInfo<'_>,
     context: &Context,
     stdout: &mut dyn Write,

@@ -6,10 +6,12 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::{InstallArgs, OperationArg, ReportArgs, RunArgs, ScanArgs, SystemArgs};
 use crate::exit::Outcome;
 use crate::ops::install::run_install;
 use crate::ops::scan::run_scan;
+use crate::ops::settings::{
+    InstallSettings, ReportSettings, RunOperation, RunSettings, ScanSettings, SystemSettings,
+};
 use crate::ops::{CliError, Context, read, valid_instance_id, write_atomically, write_out};
 use crate::platform::{OsRelease, detect};
 
@@ -18,7 +20,7 @@ use crate::platform::{OsRelease, detect};
 /// install through the same pipeline as `scan`/`install`, and PutInventory.
 /// Runs `run`, the SSM PatchLinux step.
 pub(crate) fn run_run(
-    args: &RunArgs,
+    args: &RunSettings,
     context: &Context,
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
@@ -126,7 +128,7 @@ pub(crate) fn run_run(
             )
         })?;
         let override_list =
-            if args.install_override_list.is_empty() || args.operation == OperationArg::Scan {
+            if args.install_override_list.is_empty() || args.operation == RunOperation::Scan {
                 None
             } else {
                 let bytes =
@@ -136,7 +138,7 @@ pub(crate) fn run_run(
                 Some(file.to_string_lossy().into_owned())
             };
         let request_file = work.join("put-inventory.json");
-        let report = ReportArgs {
+        let report = ReportSettings {
             baseline: Some(snapshot_file.to_string_lossy().into_owned()),
             now: None,
             output: args.output,
@@ -147,15 +149,15 @@ pub(crate) fn run_run(
             snapshot_id: Some(snapshot_id.clone()),
             fail_on_non_compliant: false,
         };
-        let system = SystemArgs {
+        let system = SystemSettings {
             root: root.clone(),
             no_refresh: args.system.no_refresh,
             refresh_timeout: args.system.refresh_timeout,
             lock_timeout: args.system.lock_timeout,
         };
         let outcome = match args.operation {
-            OperationArg::Scan => run_scan(
-                &ScanArgs {
+            RunOperation::Scan => run_scan(
+                &ScanSettings {
                     system,
                     save_inventory: None,
                     read_only: false,
@@ -165,8 +167,8 @@ pub(crate) fn run_run(
                 context,
                 stdout,
             )?,
-            OperationArg::Install => run_install(
-                &InstallArgs {
+            RunOperation::Install => run_install(
+                &InstallSettings {
                     system,
                     reboot_option: args.reboot_option,
                     install_override_list: override_list,

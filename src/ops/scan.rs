@@ -3,16 +3,16 @@
 use std::io::Write;
 
 use crate::backend::scan_system;
-use crate::cli::ScanArgs;
 use crate::evaluate::Operation;
 use crate::exit::Outcome;
+use crate::ops::settings::ScanSettings;
 use crate::ops::{
     CliError, Context, RunInfo, evaluate_and_report, still_pending, write_atomically,
 };
 
 /// Runs `scan`.
 pub(crate) fn run_scan(
-    args: &ScanArgs,
+    args: &ScanSettings,
     context: &Context,
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
