@@ -10,6 +10,7 @@
 
 mod builtin;
 mod dto;
+pub mod sources;
 
 pub use builtin::{BUILTIN_BASELINES, BuiltinBaseline, builtin_for, find_builtin};
 
