@@ -68,10 +68,13 @@ pub(crate) fn available_from(context: &Context) -> crate::rpm::system::Available
 }
 
 /// Detects the system under `root`, refreshes its metadata unless told not to, and scans it.
+/// `product`, when given (`--product`, or the one SSM returns with the snapshot), replaces the
+/// one the release files give: it is what PRODUCT filters compare.
 pub(crate) fn scan_system(
     root: &Path,
     refresh: Option<u64>,
     read_only: bool,
+    product: Option<&str>,
     context: &Context,
     warnings: &mut Vec<String>,
 ) -> Result<Inventory, CliError> {
@@ -92,6 +95,9 @@ pub(crate) fn scan_system(
     }
     let mut inventory = backend.scan(root, &platform, read_only, context, warnings)?;
     inventory.instance_id = context.env.get("AWS_SSM_INSTANCE_ID").cloned();
+    if let Some(product) = product {
+        inventory.product = product.to_string();
+    }
     Ok(inventory)
 }
 

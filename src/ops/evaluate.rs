@@ -25,7 +25,10 @@ pub(crate) fn run_evaluate(
         ));
     }
     let inventory_name = args.inventory.to_string_lossy().into_owned();
-    let inventory = Inventory::from_json(&read(&args.inventory)?, &inventory_name)?;
+    let mut inventory = Inventory::from_json(&read(&args.inventory)?, &inventory_name)?;
+    if let Some(product) = &args.report.product {
+        inventory.product.clone_from(product);
+    }
     let override_list = match &args.install_override_list {
         Some(path) => Some((
             InstallOverrideList::parse(&read(path)?, &path.to_string_lossy())?,

@@ -72,6 +72,7 @@ pub(crate) fn run_install(
         &args.system.root,
         args.system.refresh(),
         false,
+        args.report.product.as_deref(),
         context,
         &mut warnings,
     )?;
@@ -191,7 +192,14 @@ pub(crate) fn run_install(
         ));
     }
     drop(scan);
-    let mut after = scan_system(&args.system.root, None, false, context, &mut warnings)?;
+    let mut after = scan_system(
+        &args.system.root,
+        None,
+        false,
+        args.report.product.as_deref(),
+        context,
+        &mut warnings,
+    )?;
 
     // What this run changed (spec §4.4): packages whose installed version is new.
     let before_versions: HashMap<(&str, &str), &str> = before

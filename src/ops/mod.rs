@@ -251,19 +251,6 @@ pub(crate) fn evaluate_and_report(
             })?
             .load()?,
     };
-    // The product SSM returned with the snapshot (or `--product`) is what PRODUCT filters
-    // compare, not the one rebuilt from the release files.
-    let with_product;
-    let inventory = match &args.product {
-        Some(product) if *product != inventory.product => {
-            with_product = Inventory {
-                product: product.clone(),
-                ..inventory.clone()
-            };
-            &with_product
-        }
-        _ => inventory,
-    };
     warnings.extend(
         baseline
             .unknown_values

@@ -45,6 +45,7 @@ pub(crate) fn run_scan(
         &args.system.root,
         args.system.refresh(),
         args.read_only,
+        args.report.product.as_deref(),
         context,
         &mut warnings,
     )?;

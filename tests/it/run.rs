@@ -924,4 +924,18 @@ fn run_compares_the_product_ssm_returns() {
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let (summary, _) = summary_and_items(&agent.ssm.requests("PutInventory")[0]);
     assert_ne!(summary["MissingCount"], "0", "{summary}");
+    // The install plan compares the same product: what the scan found missing is installed.
+    let missing = summary["MissingCount"].clone();
+    let out = agent.step(&[("Operation", "Install"), ("RebootOption", "NoReboot")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let puts = agent.ssm.requests("PutInventory");
+    let (summary, _) = summary_and_items(puts.last().unwrap());
+    assert_eq!(
+        (
+            &summary["FailedCount"],
+            &summary["InstalledPendingRebootCount"]
+        ),
+        (&serde_json::json!("0"), &missing),
+        "{summary}"
+    );
 }
