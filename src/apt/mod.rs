@@ -66,7 +66,7 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
 
     // apt files `Architecture: all` packages under the native architecture, and so do python-apt
     // and the payload (`tzdata.amd64`): one group per name and native architecture.
-    let native = native_architecture(root, &installed);
+    let native = native_architecture(&installed);
     let arch_of = |arch: &'_ str| -> CompactString {
         if arch == "all" {
             native.clone()
@@ -133,11 +133,10 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
     })
 }
 
-/// The native architecture of the dpkg system under `root`: the architecture most installed
+/// The native architecture of a dpkg system: the architecture most of its installed
 /// packages have (besides `all`; dpkg's own `var/lib/dpkg/arch` does not say which of its
 /// entries is native), else this build's.
-pub fn native_architecture(root: &Path, installed: &[dpkg::DpkgPackage]) -> CompactString {
-    let _ = root;
+pub fn native_architecture(installed: &[dpkg::DpkgPackage]) -> CompactString {
     let mut counts: FastMap<&str, usize> = FastMap::default();
     for package in installed.iter().filter(|p| p.arch != "all") {
         *counts.entry(package.arch.as_str()).or_default() += 1;

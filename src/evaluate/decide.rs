@@ -316,10 +316,7 @@ fn decide<'a>(
             .find(|v| scheme.compare(&v.version, &p.version) == Ordering::Equal)
             .copied()
     });
-    let installed_itself = judge.judges_installed_itself()
-        && best.is_some()
-        && installed.is_some()
-        && best_version.is_none_or(|v| offered_installed.is_some_and(|o| std::ptr::eq(v, o)));
+    let installed_itself = best.is_some_and(|i| verdicts[i].1.of_installed);
     let mut decision = PackageDecision {
         name,
         arch,

@@ -57,6 +57,8 @@ pub(super) struct Verdict<'a> {
     /// The advisory that counted most (approved) or the first one.
     pub(super) advisory: Option<usize>,
     pub(super) security: bool,
+    /// The verdict on the installed package itself ([`Judge::judge_installed`]).
+    pub(super) of_installed: bool,
 }
 
 #[derive(Clone)]
@@ -224,7 +226,7 @@ impl<'a> Judge<'a> {
             arch: &version.arch,
             version: &version.version,
         };
-        self.judge_views(package, version, views, want_reasons)
+        self.judge_views(package, &version.advisories, views, want_reasons)
     }
 
     /// Judges the installed version itself, as the payload does on dnf, zypper and apt: on RPM
@@ -266,20 +268,13 @@ impl<'a> Judge<'a> {
             version: &installed.version,
         };
         let first = offered.map_or(&[][..], |v| &v.advisories[..]);
-        self.judge_views_with(package, first, views, want_reasons)
+        let mut verdict = self.judge_views(package, first, views, want_reasons);
+        verdict.of_installed = true;
+        verdict
     }
 
-    pub(super) fn judge_views(
-        &self,
-        package: PackageRef<'a>,
-        version: &'a AvailableVersion,
-        views: &[View<'a>],
-        want_reasons: bool,
-    ) -> Verdict<'a> {
-        self.judge_views_with(package, &version.advisories, views, want_reasons)
-    }
-
-    pub(super) fn judge_views_with(
+    /// Judges `package` as `views` show it; `advisory_ids` are its advisories.
+    fn judge_views(
         &self,
         package: PackageRef<'a>,
         advisory_ids: &'a [compact_str::CompactString],
@@ -306,6 +301,7 @@ impl<'a> Judge<'a> {
                     .iter()
                     .find_map(|id| self.advisory_index.get(id.as_str()).copied()),
                 security: false,
+                of_installed: false,
             };
         }
         let security = views.iter().any(|v| v.security);
@@ -453,6 +449,7 @@ impl<'a> Judge<'a> {
                 },
                 advisory: advisory.or_else(|| views.iter().find_map(|v| v.advisory)),
                 security,
+                of_installed: false,
             },
             _ => Verdict {
                 approved: false,
@@ -460,6 +457,7 @@ impl<'a> Judge<'a> {
                 reasons: failures,
                 advisory: views.iter().find_map(|v| v.advisory),
                 security,
+                of_installed: false,
             },
         }
     }
