@@ -100,6 +100,7 @@ fn synthetic_inventory(now: DateTime<Utc>) -> Inventory {
         available,
         pending_reboot: Vec::new(),
         native_architecture: None,
+        sources: Vec::new(),
     }
 }
 

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::baseline::Baseline;
+use crate::baseline::{Baseline, PatchSource};
 use crate::dnf::install::Tool;
 use crate::exec::{Runner, SystemRunner};
 use crate::install::Installer;
@@ -15,29 +15,39 @@ use crate::inventory::Inventory;
 use crate::model::PackageManagerKind;
 use crate::ops::{CliError, Context};
 use crate::platform::{OsRelease, Platform, detect};
+use crate::repositories::Repositories;
 
 /// One package manager, as the operations use it.
 pub(crate) trait Backend {
-    /// Refreshes the package metadata, for at most `timeout` seconds; what fails becomes a
-    /// warning and the scan goes on with the metadata the package manager has.
-    fn refresh(&self, root: &Path, timeout: u64, warnings: &mut Vec<String>);
+    /// Refreshes the metadata of `repositories`, for at most `timeout` seconds; what fails
+    /// becomes a warning and the scan goes on with the metadata the package manager has.
+    fn refresh(
+        &self,
+        root: &Path,
+        repositories: &Repositories,
+        timeout: u64,
+        warnings: &mut Vec<String>,
+    );
 
-    /// Scans the system under `root` (read-only scans write no metadata cache).
+    /// Scans the system under `root` with the packages `repositories` offer (read-only scans
+    /// write no metadata cache of ours).
     fn scan(
         &self,
         root: &Path,
+        repositories: &Repositories,
         platform: &Platform,
         read_only: bool,
         context: &Context,
         warnings: &mut Vec<String>,
     ) -> Result<Inventory, CliError>;
 
-    /// The installer for the scanned system. Under `BLOCK` (`block`) it keeps every version
-    /// `RejectedPatches` names out, also as a dependency.
+    /// The installer for the scanned system, installing from `repositories`. Under `BLOCK`
+    /// (`block`) it keeps every version `RejectedPatches` names out, also as a dependency.
     fn installer(
         &self,
         inventory: &Inventory,
         root: &Path,
+        repositories: &Repositories,
         baseline: &Baseline,
         block: bool,
     ) -> Box<dyn Installer>;
@@ -67,17 +77,20 @@ pub(crate) fn available_from(context: &Context) -> crate::rpm::system::Available
     }
 }
 
-/// Detects the system under `root`, refreshes its metadata unless told not to, and scans it.
-/// `product`, when given (`--product`, or the one SSM returns with the snapshot), replaces the
-/// one the release files give: it is what PRODUCT filters compare.
+/// Detects the system under `root`, prepares the repositories (the machine's own, or the
+/// private directory of the baseline `sources` that apply), refreshes their metadata unless
+/// told not to, and scans it. `product`, when given (`--product`, or the one SSM returns with
+/// the snapshot), replaces the one the release files give: it is what PRODUCT filters and
+/// source `Products` compare.
 pub(crate) fn scan_system(
     root: &Path,
+    sources: &[PatchSource],
     refresh: Option<u64>,
     read_only: bool,
     product: Option<&str>,
     context: &Context,
     warnings: &mut Vec<String>,
-) -> Result<Inventory, CliError> {
+) -> Result<(Inventory, Repositories), CliError> {
     let os = OsRelease::from_root(root).map_err(|e| CliError::Read {
         path: root.join("etc/os-release"),
         source: e,
@@ -89,45 +102,58 @@ pub(crate) fn scan_system(
             os.get("ID").unwrap_or("")
         ))
     })?;
+    let product = product.unwrap_or(&platform.product).to_string();
+    let repositories =
+        Repositories::prepare(root, platform.package_manager, &product, sources, read_only)?;
     let backend = backend_for(platform.package_manager);
     if let Some(timeout) = refresh {
-        backend.refresh(root, timeout, warnings);
+        let mut refreshed = Vec::new();
+        backend.refresh(root, &repositories, timeout, &mut refreshed);
+        warnings.extend(refreshed.into_iter().map(|w| repositories.attribute(w)));
     }
-    let mut inventory = backend.scan(root, &platform, read_only, context, warnings)?;
+    let mut inventory =
+        backend.scan(root, &repositories, &platform, read_only, context, warnings)?;
     inventory.instance_id = context.env.get("AWS_SSM_INSTANCE_ID").cloned();
-    if let Some(product) = product {
-        inventory.product = product.to_string();
-    }
-    Ok(inventory)
+    inventory.product = product;
+    inventory.sources = repositories.source_names().to_vec();
+    Ok((inventory, repositories))
 }
 
 /// The installer for the scanned system (see [`Backend::installer`]).
 pub(crate) fn installer_for(
     inventory: &Inventory,
     root: &Path,
+    repositories: &Repositories,
     baseline: &Baseline,
     block: bool,
 ) -> Box<dyn Installer> {
-    backend_for(inventory.package_manager).installer(inventory, root, baseline, block)
+    backend_for(inventory.package_manager).installer(inventory, root, repositories, baseline, block)
 }
 
 /// apt and dpkg (Debian, Ubuntu, Raspbian).
 struct AptBackend;
 
 impl Backend for AptBackend {
-    fn refresh(&self, root: &Path, timeout: u64, warnings: &mut Vec<String>) {
-        warnings.extend(refresh_apt(root, timeout));
+    fn refresh(
+        &self,
+        root: &Path,
+        repositories: &Repositories,
+        timeout: u64,
+        warnings: &mut Vec<String>,
+    ) {
+        warnings.extend(refresh_apt(root, repositories, timeout));
     }
 
     fn scan(
         &self,
         root: &Path,
+        repositories: &Repositories,
         platform: &Platform,
         _read_only: bool,
         _context: &Context,
         warnings: &mut Vec<String>,
     ) -> Result<Inventory, CliError> {
-        let scan = crate::apt::scan(root, platform)?;
+        let scan = crate::apt::scan(root, platform, repositories)?;
         warnings.extend(scan.warnings);
         Ok(scan.inventory)
     }
@@ -136,10 +162,11 @@ impl Backend for AptBackend {
         &self,
         _inventory: &Inventory,
         root: &Path,
+        repositories: &Repositories,
         _baseline: &Baseline,
         _block: bool,
     ) -> Box<dyn Installer> {
-        Box::new(crate::apt::install::Apt::new(root))
+        Box::new(crate::apt::install::Apt::new(root).with_repositories(repositories))
     }
 }
 
@@ -147,11 +174,17 @@ impl Backend for AptBackend {
 struct RpmBackend(Tool);
 
 impl Backend for RpmBackend {
-    fn refresh(&self, root: &Path, timeout: u64, warnings: &mut Vec<String>) {
+    fn refresh(
+        &self,
+        root: &Path,
+        repositories: &Repositories,
+        timeout: u64,
+        warnings: &mut Vec<String>,
+    ) {
         let timeout = Duration::from_secs(timeout);
         let spec = match self.0 {
-            crate::dnf::install::Tool::Dnf => crate::dnf::makecache(root, timeout),
-            crate::dnf::install::Tool::Yum => crate::dnf::yum::makecache(root, timeout),
+            Tool::Dnf => crate::dnf::makecache(root, repositories, timeout),
+            Tool::Yum => crate::dnf::yum::makecache(root, repositories, timeout),
         };
         match SystemRunner.run(&spec) {
             Ok(c) if c.code == Some(0) => {}
@@ -170,6 +203,7 @@ impl Backend for RpmBackend {
     fn scan(
         &self,
         root: &Path,
+        repositories: &Repositories,
         platform: &Platform,
         read_only: bool,
         context: &Context,
@@ -179,6 +213,7 @@ impl Backend for RpmBackend {
         crate::dnf::scan(
             &SystemRunner,
             root,
+            repositories,
             platform,
             self.0,
             available_from(context),
@@ -192,6 +227,7 @@ impl Backend for RpmBackend {
         &self,
         inventory: &Inventory,
         root: &Path,
+        repositories: &Repositories,
         baseline: &Baseline,
         block: bool,
     ) -> Box<dyn Installer> {
@@ -218,7 +254,9 @@ impl Backend for RpmBackend {
         } else {
             Vec::new()
         };
-        Box::new(crate::dnf::install::Dnf::new(root, self.0, excludes))
+        Box::new(
+            crate::dnf::install::Dnf::new(root, self.0, excludes).with_repositories(repositories),
+        )
     }
 }
 
@@ -226,8 +264,14 @@ impl Backend for RpmBackend {
 struct ZypperBackend;
 
 impl Backend for ZypperBackend {
-    fn refresh(&self, root: &Path, timeout: u64, warnings: &mut Vec<String>) {
-        let spec = crate::zypper::refresh(root, Duration::from_secs(timeout));
+    fn refresh(
+        &self,
+        root: &Path,
+        repositories: &Repositories,
+        timeout: u64,
+        warnings: &mut Vec<String>,
+    ) {
+        let spec = crate::zypper::refresh(root, repositories, Duration::from_secs(timeout));
         match SystemRunner.run(&spec) {
             Ok(c) => warnings.extend(crate::zypper::refresh_warnings(
                 c.code,
@@ -240,6 +284,7 @@ impl Backend for ZypperBackend {
     fn scan(
         &self,
         root: &Path,
+        repositories: &Repositories,
         platform: &Platform,
         read_only: bool,
         context: &Context,
@@ -249,6 +294,7 @@ impl Backend for ZypperBackend {
         crate::zypper::scan(
             &SystemRunner,
             root,
+            repositories,
             platform,
             available_from(context),
             &cache,
@@ -261,6 +307,7 @@ impl Backend for ZypperBackend {
         &self,
         inventory: &Inventory,
         root: &Path,
+        repositories: &Repositories,
         baseline: &Baseline,
         block: bool,
     ) -> Box<dyn Installer> {
@@ -323,14 +370,20 @@ impl Backend for ZypperBackend {
                 )
             })
             .collect();
-        Box::new(crate::zypper::install::Zypper::new(root, locks, flagged))
+        Box::new(
+            crate::zypper::install::Zypper::new(root, locks, flagged)
+                .with_repositories(repositories),
+        )
     }
 }
 
-/// Runs `apt-get update` for the system under `root`; returns warnings (failed repositories,
-/// a failed or stopped refresh). The scan goes on with whatever lists apt has.
-pub(crate) fn refresh_apt(root: &Path, timeout: u64) -> Vec<String> {
-    let spec = crate::apt::install::Apt::new(root).update(std::time::Duration::from_secs(timeout));
+/// Runs `apt-get update` for the system under `root` and `repositories`; returns warnings
+/// (failed repositories, a failed or stopped refresh). The scan goes on with whatever lists apt
+/// has.
+pub(crate) fn refresh_apt(root: &Path, repositories: &Repositories, timeout: u64) -> Vec<String> {
+    let spec = crate::apt::install::Apt::new(root)
+        .with_repositories(repositories)
+        .update(std::time::Duration::from_secs(timeout));
     match SystemRunner.run(&spec) {
         Err(error) => vec![format!(
             "metadata refresh skipped: {error}; using the lists apt already has"

@@ -40,6 +40,13 @@ impl CommandSpec {
         self
     }
 
+    /// Appends several arguments.
+    #[must_use]
+    pub fn args<I: IntoIterator<Item = A>, A: Into<OsString>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
     /// Sets an environment variable.
     #[must_use]
     pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {

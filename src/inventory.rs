@@ -241,6 +241,10 @@ pub struct Inventory {
     /// `name:arch` in reports, as python-apt and the payload name them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub native_architecture: Option<CompactString>,
+    /// The baseline sources whose repositories the available versions come from (empty: the
+    /// machine's own repositories).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 impl Inventory {

@@ -45,6 +45,7 @@ pub mod pattern;
 pub mod payload;
 pub mod platform;
 pub mod report;
+pub mod repositories;
 pub mod rpm;
 pub mod ssm;
 pub mod state;

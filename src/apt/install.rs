@@ -27,6 +27,8 @@ fn argument(target: &Target) -> String {
 #[derive(Debug, Clone)]
 pub struct Apt {
     root: PathBuf,
+    /// The repository options (baseline sources), before the verb.
+    repository_options: Vec<std::ffi::OsString>,
 }
 
 impl Apt {
@@ -34,7 +36,16 @@ impl Apt {
     pub fn new(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),
+            repository_options: Vec::new(),
         }
+    }
+
+    /// The same commands with the repositories of `repositories` (apt's options for the
+    /// private directory of baseline sources).
+    #[must_use]
+    pub fn with_repositories(mut self, repositories: &crate::repositories::Repositories) -> Self {
+        self.repository_options = repositories.apt_options();
+        self
     }
 
     fn base(&self, tool: &str) -> CommandSpec {
@@ -54,6 +65,9 @@ impl Apt {
                 .arg(status)
                 .arg("-o")
                 .arg(dpkg_root);
+        }
+        for option in &self.repository_options {
+            spec = spec.arg(option);
         }
         spec
     }

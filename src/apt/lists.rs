@@ -234,7 +234,19 @@ fn is_packages_index(name: &str) -> bool {
 /// Reads every Release file and Packages index under `root/var/lib/apt/lists` that belongs to a
 /// configured source (see [`super::sources`]).
 pub fn read_lists(root: &Path) -> Result<AptLists, ListsError> {
-    let directory = root.join("var/lib/apt/lists");
+    read_lists_in(
+        &root.join("var/lib/apt/lists"),
+        super::sources::configured_prefixes(root),
+    )
+}
+
+/// Reads the lists in `directory` whose names start with one of `prefixes` (all of them when
+/// `None`): the host's lists, or the private lists of baseline sources.
+pub fn read_lists_in(
+    directory: &Path,
+    prefixes: Option<Vec<String>>,
+) -> Result<AptLists, ListsError> {
+    let directory = directory.to_path_buf();
     let entries = std::fs::read_dir(&directory).map_err(|e| error(&directory, e))?;
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
@@ -245,7 +257,7 @@ pub fn read_lists(root: &Path) -> Result<AptLists, ListsError> {
     names.sort();
     let mut lists = AptLists::default();
     // Only the lists of the sources apt is configured with are apt's view.
-    if let Some(prefixes) = super::sources::configured_prefixes(root) {
+    if let Some(prefixes) = prefixes {
         let (kept, ignored): (Vec<String>, Vec<String>) = names.into_iter().partition(|name| {
             !(is_packages_index(name) || name.ends_with("_InRelease") || name.ends_with("_Release"))
                 || prefixes.iter().any(|p| name.starts_with(p.as_str()))

@@ -21,6 +21,7 @@ use std::path::Path;
 use crate::inventory::{AptOrigin, AvailableVersion, InstalledPackage, Inventory};
 use crate::model::PackageManagerKind;
 use crate::platform::Platform;
+use crate::repositories::Repositories;
 use crate::version::compare_deb;
 use lists::{AptLists, ListedVersion};
 use policy::{Preferences, STATUS_PRIORITY};
@@ -45,10 +46,21 @@ pub enum AptError {
     Lists(#[from] lists::ListsError),
 }
 
-/// Scans the apt system under `root`.
-pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
+/// Scans the apt system under `root`, with the lists of `repositories` (the host's
+/// `var/lib/apt/lists`, or the private lists of the baseline's sources).
+pub fn scan(
+    root: &Path,
+    platform: &Platform,
+    repositories: &Repositories,
+) -> Result<AptScan, AptError> {
     let installed = dpkg::read_status(root)?;
-    let lists = lists::read_lists(root)?;
+    let lists = match repositories.private() {
+        None => lists::read_lists(root)?,
+        Some(private) => lists::read_lists_in(
+            &private.apt_lists(),
+            sources::list_prefixes(&private.apt_source_list()),
+        )?,
+    };
     let preferences = Preferences::from_root(root);
     let mut warnings: Vec<String> = preferences
         .ignored
@@ -57,7 +69,7 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
         .collect();
     if !lists.ignored.is_empty() {
         warnings.push(format!(
-            "{} list(s) in var/lib/apt/lists belong to no configured source and were not read \
+            "{} list(s) in the lists folder belong to no configured source and were not read \
              (as apt does): {}",
             lists.ignored.len(),
             lists.ignored.join(", ")
@@ -128,6 +140,7 @@ pub fn scan(root: &Path, platform: &Platform) -> Result<AptScan, AptError> {
             available,
             pending_reboot: Vec::new(),
             native_architecture: Some(native.clone()),
+            sources: Vec::new(),
         },
         warnings,
     })

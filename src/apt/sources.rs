@@ -34,8 +34,19 @@ pub fn configured_prefixes(root: &Path) -> Option<Vec<String>> {
             }
         }
     }
+    prefixes_of(&texts)
+}
+
+/// The list file-name prefixes of the `deb` lines of one source list file (the private list
+/// of baseline sources), or `None` as for [`configured_prefixes`].
+pub fn list_prefixes(source_list: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(source_list).ok()?;
+    prefixes_of(&[(text, false)])
+}
+
+fn prefixes_of(texts: &[(String, bool)]) -> Option<Vec<String>> {
     let mut sources: Vec<(String, String)> = Vec::new();
-    for (text, deb822) in &texts {
+    for (text, deb822) in texts {
         if *deb822 {
             sources.extend(deb822_sources(text));
         } else {

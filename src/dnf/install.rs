@@ -30,6 +30,8 @@ pub struct Dnf {
     tool: Tool,
     /// Exact NEVRAs to exclude from every transaction (rejected with `BLOCK`).
     excludes: Vec<String>,
+    /// The repository options (baseline sources).
+    repository_options: Vec<std::ffi::OsString>,
 }
 
 /// The dnf/yum argument for a package: `name-epoch:version-release.arch` (epoch 0 written out).
@@ -49,7 +51,16 @@ impl Dnf {
             root: root.to_path_buf(),
             tool,
             excludes,
+            repository_options: Vec::new(),
         }
+    }
+
+    /// The same commands with the repositories of `repositories` (the private directory of
+    /// baseline sources).
+    #[must_use]
+    pub fn with_repositories(mut self, repositories: &crate::repositories::Repositories) -> Self {
+        self.repository_options = repositories.rpm_options();
+        self
     }
 
     fn base(&self) -> CommandSpec {
@@ -67,7 +78,7 @@ impl Dnf {
             // Fail at once when another dnf holds a lock; we wait ourselves, with a bound.
             spec = spec.arg("--setopt=exit_on_lock=True");
         }
-        spec
+        spec.args(&self.repository_options)
     }
 
     /// The `upgrade` command for `targets`; `assume_no` makes it a dry run, `download_only`

@@ -13,6 +13,7 @@ use crate::exec::{CommandSpec, ExecError, Runner};
 use crate::inventory::{AvailableVersion, Inventory};
 use crate::model::PackageManagerKind;
 use crate::platform::Platform;
+use crate::repositories::Repositories;
 
 pub mod install;
 pub mod yum;
@@ -24,16 +25,22 @@ use crate::rpm::system::{
 use crate::rpm::{cache, repos};
 
 /// `dnf makecache` for the system under `root` (keeps the cache; never `clean all`).
-pub fn makecache(root: &Path, timeout: Duration) -> CommandSpec {
+pub fn makecache(root: &Path, repositories: &Repositories, timeout: Duration) -> CommandSpec {
     with_root(CommandSpec::new("dnf"), "--installroot=", root)
+        .args(repositories.rpm_options())
         .arg("-q")
         .arg("makecache")
         .timeout(timeout)
 }
 
 /// Every version dnf offers (after excludes, module filtering and versionlock).
-pub fn available(runner: &dyn Runner, root: &Path) -> Result<Vec<AvailableVersion>, DnfError> {
+pub fn available(
+    runner: &dyn Runner,
+    root: &Path,
+    repositories: &Repositories,
+) -> Result<Vec<AvailableVersion>, DnfError> {
     let spec = with_root(CommandSpec::new("dnf"), "--installroot=", root)
+        .args(repositories.rpm_options())
         .arg("-q")
         .arg("--cacheonly")
         .arg("repoquery")
@@ -70,6 +77,7 @@ struct Metadata {
 fn read_metadata(
     runner: &dyn Runner,
     root: &Path,
+    repositories: &Repositories,
     tool: install::Tool,
     from: AvailableFrom,
     cache: &cache::MetadataCache,
@@ -77,8 +85,8 @@ fn read_metadata(
     let is_yum = tool == install::Tool::Yum;
     // The enabled repositories' advisory feeds, each read on its own thread beside the
     // package lists.
-    let config = repos::read_config(root, is_yum);
-    let files: Vec<std::path::PathBuf> = repos::cached_repos(root)
+    let config = repos::read_config(root, is_yum, repositories);
+    let files: Vec<std::path::PathBuf> = repos::cached_repos(root, repositories)
         .iter()
         .filter(|cache| config.repos.iter().any(|r| r.enabled && r.id == cache.id))
         .filter_map(|cache| cache.file("updateinfo"))
@@ -86,7 +94,9 @@ fn read_metadata(
         .collect();
     let ((offered, warning), notices) = cache.updateinfo_beside(&files, || {
         let native = match from {
-            AvailableFrom::Auto => repos::available(root, is_yum, std::env::consts::ARCH, cache)?,
+            AvailableFrom::Auto => {
+                repos::available(root, is_yum, repositories, std::env::consts::ARCH, cache)?
+            }
             AvailableFrom::PackageManager => repos::Native::Unsupported("asked to".to_string()),
         };
         let (offered, warning) = match native {
@@ -104,11 +114,11 @@ fn read_metadata(
                 });
                 let mut available = if is_yum {
                     yum::available_with_build_times(
-                        &output(runner, &yum::list_available(root))?,
-                        root,
+                        &output(runner, &yum::list_available(root, repositories))?,
+                        &yum::cache_dirs(root, repositories),
                     )
                 } else {
-                    self::available(runner, root)?
+                    self::available(runner, root, repositories)?
                 };
                 // `repoquery` lists every repository's versions; dnf's upgrades honour
                 // priorities.
@@ -138,9 +148,14 @@ fn read_metadata(
 
 /// Scans the dnf system under `root`: rpm's database read (by `rpm -qa`) while the metadata
 /// cache is read; `warnings` gets why dnf was asked instead of the cache being read natively.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is an independent input of the scan; a struct would only rename them"
+)]
 pub fn scan(
     runner: &(dyn Runner + Sync),
     root: &Path,
+    repositories: &Repositories,
     platform: &Platform,
     tool: install::Tool,
     from: AvailableFrom,
@@ -149,7 +164,7 @@ pub fn scan(
 ) -> Result<Inventory, DnfError> {
     let (installed, metadata) = std::thread::scope(|scope| {
         let reading = scope.spawn(|| installed(runner, root));
-        let metadata = read_metadata(runner, root, tool, from, cache);
+        let metadata = read_metadata(runner, root, repositories, tool, from, cache);
         let installed = reading.join().unwrap_or_else(|_| {
             Err(DnfError::Exec(ExecError::Spawn {
                 command: "rpm -qa".to_string(),
@@ -179,6 +194,7 @@ pub fn scan(
         available,
         pending_reboot: Vec::new(),
         native_architecture: None,
+        sources: Vec::new(),
     })
 }
 

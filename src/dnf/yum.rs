@@ -15,13 +15,14 @@
 //! yum's recorded outputs (`fixtures/yum`) and, end to end, with dnf standing in for yum.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::exec::CommandSpec;
 use crate::inventory::AvailableVersion;
+use crate::repositories::Repositories;
 
 /// Architectures a `name.arch` word may end with.
 const ARCHES: &[&str] = &[
@@ -39,9 +40,19 @@ fn root_flag(spec: CommandSpec, root: &Path) -> CommandSpec {
     }
 }
 
+/// Where yum keeps its metadata: `var/cache/yum` under `root`, or the private cache of
+/// baseline sources.
+pub fn cache_dirs(root: &Path, repositories: &Repositories) -> Vec<PathBuf> {
+    match repositories.private() {
+        None => vec![root.join("var/cache/yum")],
+        Some(private) => vec![private.cache_dir()],
+    }
+}
+
 /// `yum makecache fast` (refresh only what expired; never `clean all`).
-pub fn makecache(root: &Path, timeout: Duration) -> CommandSpec {
+pub fn makecache(root: &Path, repositories: &Repositories, timeout: Duration) -> CommandSpec {
     root_flag(CommandSpec::new("yum"), root)
+        .args(repositories.rpm_options())
         .arg("-q")
         .arg("makecache")
         .arg("fast")
@@ -49,8 +60,9 @@ pub fn makecache(root: &Path, timeout: Duration) -> CommandSpec {
 }
 
 /// `yum -C -q --showduplicates list available`.
-pub fn list_available(root: &Path) -> CommandSpec {
+pub fn list_available(root: &Path, repositories: &Repositories) -> CommandSpec {
     root_flag(CommandSpec::new("yum"), root)
+        .args(repositories.rpm_options())
         .arg("-C")
         .arg("-q")
         .arg("--showduplicates")
@@ -116,14 +128,14 @@ pub fn parse_list(text: &str) -> Vec<(String, String, String, String)> {
     rows
 }
 
-/// Build times of the packages in yum's cached sqlite primary databases under `root`
-/// (`var/cache/yum/<basearch>/<releasever>/<repo>/gen/primary_db.sqlite`, and the same one level
+/// Build times of the packages in yum's cached sqlite primary databases under `caches` (see
+/// [`cache_dirs`]: `<basearch>/<releasever>/<repo>/gen/primary_db.sqlite`, and the same one level
 /// up for yum's flat cache layout), by (name, arch, `[epoch:]version-release` with a 0 epoch
 /// dropped). A database that cannot be read is skipped: its packages keep no build time.
-pub fn build_times(root: &Path) -> HashMap<(String, String, String), DateTime<Utc>> {
+pub fn build_times(caches: &[PathBuf]) -> HashMap<(String, String, String), DateTime<Utc>> {
     let mut out = HashMap::new();
     let mut databases = Vec::new();
-    let mut stack = vec![(root.join("var/cache/yum"), 0)];
+    let mut stack: Vec<(PathBuf, usize)> = caches.iter().map(|dir| (dir.clone(), 0)).collect();
     while let Some((dir, depth)) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -180,9 +192,9 @@ fn read_build_times(
 
 /// The available versions from `yum list available` output, with the build times of
 /// [`build_times`].
-pub fn available_with_build_times(text: &str, root: &Path) -> Vec<AvailableVersion> {
+pub fn available_with_build_times(text: &str, caches: &[PathBuf]) -> Vec<AvailableVersion> {
     let mut available = available_from_list(text);
-    let times = build_times(root);
+    let times = build_times(caches);
     if !times.is_empty() {
         for version in &mut available {
             let key = (

@@ -42,6 +42,7 @@ pub(crate) fn run_evaluate(
         warnings: Vec::new(),
         reboot_option: "RebootIfNeeded",
         state: None,
+        baseline: None,
     };
     evaluate_and_report(
         &inventory,

@@ -68,16 +68,25 @@ pub(crate) fn run_install(
     let previously_pending = still_pending(&states, boot);
     let (journal, warning) = crate::state::InstallJournal::load(&paths);
     warnings.extend(warning);
-    let before = scan_system(
+    // The baseline comes first: its sources decide the repositories scanned and installed from.
+    let given = args
+        .report
+        .baseline
+        .as_deref()
+        .map(load_baseline)
+        .transpose()?;
+    let sources = given.as_ref().map_or(&[][..], |b| b.sources.as_slice());
+    let (before, repositories) = scan_system(
         &args.system.root,
+        sources,
         args.system.refresh(),
         false,
         args.report.product.as_deref(),
         context,
         &mut warnings,
     )?;
-    let baseline = match &args.report.baseline {
-        Some(spec) => load_baseline(spec)?,
+    let baseline = match given {
+        Some(baseline) => baseline,
         None => builtin_for(before.operating_system)
             .ok_or_else(|| {
                 CliError::Usage(format!(
@@ -123,7 +132,7 @@ pub(crate) fn run_install(
         return Ok(Outcome::Success);
     }
     let block = baseline.rejected_action == crate::baseline::RejectedAction::Block;
-    let installer = installer_for(&before, &args.system.root, &baseline, block);
+    let installer = installer_for(&before, &args.system.root, &repositories, &baseline, block);
     let targets: Vec<Target> = plan
         .iter()
         .map(|p| Target {
@@ -192,8 +201,9 @@ pub(crate) fn run_install(
         ));
     }
     drop(scan);
-    let mut after = scan_system(
+    let (mut after, _) = scan_system(
         &args.system.root,
+        &baseline.sources,
         None,
         false,
         args.report.product.as_deref(),
@@ -254,6 +264,7 @@ pub(crate) fn run_install(
         warnings,
         reboot_option: args.reboot_option.as_str(),
         state: Some((&paths, last_no_reboot)),
+        baseline: Some(&baseline),
     };
     let (outcome, counts) =
         evaluate_and_report(&after, &source, &args.report, &run, context, stdout)?;

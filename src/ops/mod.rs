@@ -87,6 +87,9 @@ pub enum CliError {
     /// The on-host state cannot be written.
     #[error("cannot update the on-host state: {0}")]
     State(std::io::Error),
+    /// The baseline's sources cannot be used.
+    #[error(transparent)]
+    Repositories(#[from] crate::repositories::RepositoriesError),
 }
 
 impl CliError {
@@ -98,7 +101,11 @@ impl CliError {
             Self::Write { .. }
             | Self::State(_)
             | Self::Busy(crate::state::LockError::Unavailable { .. }) => Outcome::CannotWrite,
-            Self::Baseline(_) | Self::Inventory(_) | Self::OverrideList(_) | Self::Evaluate(_) => {
+            Self::Baseline(_)
+            | Self::Inventory(_)
+            | Self::OverrideList(_)
+            | Self::Evaluate(_)
+            | Self::Repositories(crate::repositories::RepositoriesError::Sources(_)) => {
                 Outcome::BadInput
             }
             Self::Unsupported(_) => Outcome::Unsupported,
@@ -115,6 +122,9 @@ impl CliError {
             Self::Install(crate::install::InstallError::Invalid(_)) => Outcome::BadInput,
             Self::Install(_) => Outcome::Failure,
             Self::Busy(crate::state::LockError::Busy(_)) => Outcome::OperationLocked,
+            Self::Repositories(crate::repositories::RepositoriesError::Write { .. }) => {
+                Outcome::CannotWrite
+            }
         }
     }
 }
@@ -214,6 +224,8 @@ pub(crate) struct RunInfo<'a> {
     reboot_option: &'static str,
     /// Where to record the run (`scan`/`install`), and the LastNoRebootInstallOperationTime.
     state: Option<(&'a crate::state::StatePaths, Option<DateTime<Utc>>)>,
+    /// The baseline `--baseline` names, when the operation already loaded it (for its sources).
+    baseline: Option<&'a Baseline>,
 }
 
 pub(crate) fn evaluate_and_report(
@@ -240,17 +252,31 @@ pub(crate) fn evaluate_and_report(
             "--snapshot-id `{id}` is not a UUID (8-4-4-4-12 hex digits)"
         )));
     }
-    let baseline = match &args.baseline {
-        Some(spec) => load_baseline(spec)?,
-        None => builtin_for(inventory.operating_system)
-            .ok_or_else(|| {
-                CliError::Usage(format!(
-                    "no built-in baseline for {} ({source}); pass --baseline",
-                    inventory.operating_system
-                ))
-            })?
-            .load()?,
+    let loaded;
+    let baseline = match (run.baseline, &args.baseline) {
+        (Some(given), _) => given,
+        (None, Some(spec)) => {
+            loaded = load_baseline(spec)?;
+            &loaded
+        }
+        (None, None) => {
+            loaded = builtin_for(inventory.operating_system)
+                .ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "no built-in baseline for {} ({source}); pass --baseline",
+                        inventory.operating_system
+                    ))
+                })?
+                .load()?;
+            &loaded
+        }
     };
+    if !inventory.sources.is_empty() {
+        warnings.push(format!(
+            "available packages come from the baseline's sources only ({}), not the machine's own repositories",
+            inventory.sources.join(", ")
+        ));
+    }
     warnings.extend(
         baseline
             .unknown_values
@@ -275,7 +301,7 @@ pub(crate) fn evaluate_and_report(
         operation,
         override_list: override_list.map(|(list, _)| list),
     };
-    let evaluation = evaluate(inventory, &baseline, &options)?;
+    let evaluation = evaluate(inventory, baseline, &options)?;
 
     let report_context = ReportContext {
         instance_id: instance_id.clone().unwrap_or_default(),
@@ -329,6 +355,7 @@ pub(crate) fn evaluate_and_report(
         OutputFormat::Json => {
             let mut document = evaluation_json(&evaluation);
             document["warnings"] = serde_json::json!(warnings);
+            document["sources"] = serde_json::json!(inventory.sources);
             let text = serde_json::to_string_pretty(&document).map_err(|e| CliError::Write {
                 path: PathBuf::from("<stdout>"),
                 source: std::io::Error::other(e),

@@ -7,7 +7,7 @@ use crate::evaluate::Operation;
 use crate::exit::Outcome;
 use crate::ops::settings::ScanSettings;
 use crate::ops::{
-    CliError, Context, RunInfo, evaluate_and_report, still_pending, write_atomically,
+    CliError, Context, RunInfo, evaluate_and_report, load_baseline, still_pending, write_atomically,
 };
 
 /// Runs `scan`.
@@ -41,8 +41,17 @@ pub(crate) fn run_scan(
     };
     let (states, warning) = PatchStates::load(&paths, context.now);
     warnings.extend(warning);
-    let mut inventory = scan_system(
+    // The baseline comes first: its sources decide the repositories the scan reads.
+    let baseline = args
+        .report
+        .baseline
+        .as_deref()
+        .map(load_baseline)
+        .transpose()?;
+    let sources = baseline.as_ref().map_or(&[][..], |b| b.sources.as_slice());
+    let (mut inventory, _) = scan_system(
         &args.system.root,
+        sources,
         args.system.refresh(),
         args.read_only,
         args.report.product.as_deref(),
@@ -67,6 +76,7 @@ pub(crate) fn run_scan(
         state: lock
             .as_ref()
             .map(|_| (&paths, states.last_no_reboot_install())),
+        baseline: baseline.as_ref(),
     };
     evaluate_and_report(&inventory, &source, &args.report, &run, context, stdout)
         .map(|(outcome, _)| outcome)

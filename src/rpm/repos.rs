@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::Family;
 use crate::pattern::{PackageRef, PatternList};
+use crate::repositories::Repositories;
 use crate::rpm::primary::PrimaryPackage;
 use crate::rpm::updateinfo::UpdateinfoError;
 
@@ -91,8 +92,10 @@ pub(crate) fn truthy(value: &str) -> bool {
 }
 
 /// Reads the configuration under `root`: `etc/dnf/dnf.conf` (dnf) or `etc/yum.conf` (yum), the
-/// repo files of its `reposdir`, and the versionlock plugin's state.
-pub fn read_config(root: &Path, yum: bool) -> Config {
+/// repo files of its `reposdir`, and the versionlock plugin's state. With baseline sources
+/// (`repositories` private), the repositories are those of the private directory only; the
+/// main file's excludes and the versionlock still apply.
+pub fn read_config(root: &Path, yum: bool, repositories: &Repositories) -> Config {
     let main_file = if yum {
         "etc/yum.conf"
     } else {
@@ -115,13 +118,20 @@ pub fn read_config(root: &Path, yum: bool) -> Config {
                 "reposdir" => reposdirs = list(&value),
                 _ => {}
             }
-        } else {
+        } else if repositories.private().is_none() {
             // yum.conf may hold repositories too.
             files.push((section, key, value));
         }
     }
+    let reposdirs: Vec<PathBuf> = match repositories.private() {
+        None => reposdirs
+            .iter()
+            .map(|dir| root.join(dir.trim_start_matches('/')))
+            .collect(),
+        Some(private) => vec![private.repos_dir()],
+    };
     for dir in &reposdirs {
-        let Ok(entries) = std::fs::read_dir(root.join(dir.trim_start_matches('/'))) else {
+        let Ok(entries) = std::fs::read_dir(dir) else {
             continue;
         };
         let mut paths: Vec<PathBuf> = entries
@@ -217,10 +227,50 @@ pub fn location(repomd: &str, kind: &str) -> Option<String> {
 }
 
 /// Every cached repository under `root`: dnf's `var/cache/dnf/<id>-<hash>/repodata`, and
-/// yum's `var/cache/yum/<basearch>/<releasever>/<id>/` (repomd.xml beside the files).
-pub fn cached_repos(root: &Path) -> Vec<CachedRepo> {
+/// yum's `var/cache/yum/<basearch>/<releasever>/<id>/` (repomd.xml beside the files). With
+/// baseline sources, those of their private `cachedir` (dnf's `<id>-<hash>/repodata` or yum's
+/// `<id>/`).
+pub fn cached_repos(root: &Path, repositories: &Repositories) -> Vec<CachedRepo> {
     let mut repos = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(root.join("var/cache/dnf")) {
+    if let Some(private) = repositories.private() {
+        let cache = private.cache_dir();
+        dnf_layout(&cache, &mut repos);
+        yum_repo_dirs(&cache, &mut repos);
+        repos.sort_by(|a, b| a.id.cmp(&b.id).then(a.repodata.cmp(&b.repodata)));
+        return repos;
+    }
+    dnf_layout(&root.join("var/cache/dnf"), &mut repos);
+    let yum = root.join("var/cache/yum");
+    for arch in std::fs::read_dir(&yum).into_iter().flatten().flatten() {
+        for release in std::fs::read_dir(arch.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            yum_repo_dirs(&release.path(), &mut repos);
+        }
+    }
+    repos.sort_by(|a, b| a.id.cmp(&b.id).then(a.repodata.cmp(&b.repodata)));
+    repos
+}
+
+/// yum's repository caches directly under `dir`: `<id>/repomd.xml`.
+fn yum_repo_dirs(dir: &Path, repos: &mut Vec<CachedRepo>) {
+    for repo in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = repo.path();
+        if let Ok(repomd) = std::fs::read_to_string(path.join("repomd.xml")) {
+            repos.push(CachedRepo {
+                id: repo.file_name().to_string_lossy().into_owned(),
+                repodata: path,
+                repomd,
+            });
+        }
+    }
+}
+
+/// dnf's repository caches under `dir`: `<id>-<hash>/repodata/repomd.xml`.
+fn dnf_layout(dir: &Path, repos: &mut Vec<CachedRepo>) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let dir_name = entry.file_name().to_string_lossy().into_owned();
             let repodata = entry.path().join("repodata");
@@ -243,31 +293,6 @@ pub fn cached_repos(root: &Path) -> Vec<CachedRepo> {
             });
         }
     }
-    let yum = root.join("var/cache/yum");
-    for arch in std::fs::read_dir(&yum).into_iter().flatten().flatten() {
-        for release in std::fs::read_dir(arch.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            for repo in std::fs::read_dir(release.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                let dir = repo.path();
-                if let Ok(repomd) = std::fs::read_to_string(dir.join("repomd.xml")) {
-                    repos.push(CachedRepo {
-                        id: repo.file_name().to_string_lossy().into_owned(),
-                        repodata: dir,
-                        repomd,
-                    });
-                }
-            }
-        }
-    }
-    repos.sort_by(|a, b| a.id.cmp(&b.id).then(a.repodata.cmp(&b.repodata)));
-    repos
 }
 
 /// The architectures a machine of `machine` architecture installs.
@@ -355,16 +380,17 @@ pub fn best_priority<'a>(
 pub fn available(
     root: &Path,
     yum: bool,
+    repositories: &Repositories,
     machine: &str,
     parsed: &crate::rpm::cache::MetadataCache,
 ) -> Result<Native, UpdateinfoError> {
-    let config = read_config(root, yum);
+    let config = read_config(root, yum, repositories);
     if config.versionlock {
         return Ok(Native::Unsupported(
             "the versionlock plugin is active".to_string(),
         ));
     }
-    available_in(&config, &cached_repos(root), machine, parsed)
+    available_in(&config, &cached_repos(root, repositories), machine, parsed)
 }
 
 /// What the enabled repositories of `config` offer, read from their caches (`cached`): the

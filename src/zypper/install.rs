@@ -183,6 +183,8 @@ pub struct Zypper {
     /// What the transactions said about rebooting: zypper exited 102, and the targets with a
     /// patch reboot flag.
     reboot: RefCell<(bool, Vec<String>)>,
+    /// The repositories of the transactions (baseline sources).
+    repositories: crate::repositories::Repositories,
 }
 
 impl Zypper {
@@ -198,7 +200,16 @@ impl Zypper {
             locks,
             reboot_suggested,
             reboot: RefCell::new((false, Vec::new())),
+            repositories: crate::repositories::Repositories::Host,
         }
+    }
+
+    /// The same commands with the repositories of `repositories` (the private directory of
+    /// baseline sources).
+    #[must_use]
+    pub fn with_repositories(mut self, repositories: &crate::repositories::Repositories) -> Self {
+        self.repositories = repositories.clone();
+        self
     }
 
     /// The `update` command for `targets` (`--dry-run` or `--download-only` when asked).
@@ -208,7 +219,7 @@ impl Zypper {
         dry_run: bool,
         download_only: bool,
     ) -> Result<CommandSpec, InstallError> {
-        let mut spec = super::zypper(&self.root, false)
+        let mut spec = super::zypper(&self.root, &self.repositories, false)
             .arg("--no-refresh")
             .arg("update")
             .arg("--auto-agree-with-licenses");
@@ -317,7 +328,7 @@ impl Zypper {
         verb: &str,
         locks: &[&TransactionLock],
     ) -> Result<CommandSpec, InstallError> {
-        let mut spec = super::zypper(&self.root, false).arg(verb);
+        let mut spec = super::zypper(&self.root, &self.repositories, false).arg(verb);
         for lock in locks {
             if !lock.is_safe() {
                 return Err(InstallError::Invalid(lock.argument()));
@@ -484,7 +495,7 @@ impl Installer for Zypper {
         if !names.is_empty() {
             return Some(names);
         }
-        let spec = super::zypper(&self.root, false)
+        let spec = super::zypper(&self.root, &self.repositories, false)
             .arg("needs-rebooting")
             .timeout(Duration::from_secs(60));
         let asked = runner

@@ -17,6 +17,7 @@ use crate::exec::{CommandSpec, ExecError, Runner};
 use crate::inventory::{Advisory, InstalledPackage, Inventory};
 use crate::model::PackageManagerKind;
 use crate::platform::Platform;
+use crate::repositories::Repositories;
 use crate::rpm::cache::{MetadataCache, Notice};
 use crate::rpm::primary::PrimaryPackage;
 use crate::rpm::repos::{CachedRepo, Config, Native, Offered, RepoConfig};
@@ -51,8 +52,8 @@ impl From<crate::rpm::system::RpmError> for ZypperError {
 }
 
 /// A zypper command for the system under `root`: `--non-interactive`, `--xmlout` when asked,
-/// `--root` unless the root is `/`.
-pub fn zypper(root: &Path, xml: bool) -> CommandSpec {
+/// `--root` unless the root is `/`, and the private directories of baseline sources.
+pub fn zypper(root: &Path, repositories: &Repositories, xml: bool) -> CommandSpec {
     let mut spec = CommandSpec::new("zypper").arg("--non-interactive");
     if xml {
         spec = spec.arg("--xmlout");
@@ -60,12 +61,17 @@ pub fn zypper(root: &Path, xml: bool) -> CommandSpec {
     if root != Path::new("/") {
         spec = spec.arg("--root").arg(root.as_os_str());
     }
-    spec
+    spec.args(repositories.zypper_options())
 }
 
-/// `zypper --xmlout refresh`, bounded by `timeout`.
-pub fn refresh(root: &Path, timeout: Duration) -> CommandSpec {
-    zypper(root, true).arg("refresh").timeout(timeout)
+/// `zypper --xmlout refresh`, bounded by `timeout`. With baseline sources, their repositories
+/// are named: a refresh without names would also refresh the machine's services.
+pub fn refresh(root: &Path, repositories: &Repositories, timeout: Duration) -> CommandSpec {
+    let mut spec = zypper(root, repositories, true).arg("refresh");
+    if let Some(private) = repositories.private() {
+        spec = spec.args(private.enabled());
+    }
+    spec.timeout(timeout)
 }
 
 /// What a `zypper refresh` that did not succeed says, one warning per failed repository
@@ -114,10 +120,14 @@ pub fn refresh_warnings(code: Option<i32>, output: &str) -> Vec<String> {
     warnings
 }
 
-/// The repositories of `etc/zypp/repos.d` (alias, `enabled`, `priority` — default 99, lower
-/// wins) and the `type` of each.
-pub fn read_repos(root: &Path) -> Vec<(RepoConfig, String)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("etc/zypp/repos.d"))
+/// The repositories of `etc/zypp/repos.d`, or of the private directory of baseline sources
+/// (alias, `enabled`, `priority` — default 99, lower wins) and the `type` of each.
+pub fn read_repos(root: &Path, repositories: &Repositories) -> Vec<(RepoConfig, String)> {
+    let dir = repositories.private().map_or_else(
+        || root.join("etc/zypp/repos.d"),
+        crate::repositories::PrivateRepositories::repos_dir,
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
@@ -157,8 +167,15 @@ pub fn read_repos(root: &Path) -> Vec<(RepoConfig, String)> {
 }
 
 /// The raw rpm-md cache of a repository alias, if zypper keeps one.
-fn raw_cache(root: &Path, alias: &str) -> Option<CachedRepo> {
-    let repodata = root.join("var/cache/zypp/raw").join(alias).join("repodata");
+fn raw_cache(root: &Path, repositories: &Repositories, alias: &str) -> Option<CachedRepo> {
+    let raw = repositories
+        .private()
+        .map_or_else(
+            || root.join("var/cache/zypp"),
+            crate::repositories::PrivateRepositories::cache_dir,
+        )
+        .join("raw");
+    let repodata = raw.join(alias).join("repodata");
     let repomd = std::fs::read_to_string(repodata.join("repomd.xml")).ok()?;
     Some(CachedRepo {
         id: alias.to_string(),
@@ -189,18 +206,22 @@ type Read = (Vec<Offered>, Vec<Notice>);
 
 /// Reads the enabled repositories' raw caches natively; `None` (with the reason) when one has
 /// none that this reader understands.
-fn read_native(root: &Path, cache: &MetadataCache) -> Result<Result<Read, String>, ZypperError> {
-    let repos = read_repos(root);
+fn read_native(
+    root: &Path,
+    repositories: &Repositories,
+    cache: &MetadataCache,
+) -> Result<Result<Read, String>, ZypperError> {
+    let repos = read_repos(root, repositories);
     let mut cached = Vec::new();
     for (repo, kind) in repos.iter().filter(|(r, _)| r.enabled) {
         if !kind.is_empty() && kind != "rpm-md" {
             return Ok(Err(format!("repository `{}` is of type `{kind}`", repo.id)));
         }
-        match raw_cache(root, &repo.id) {
+        match raw_cache(root, repositories, &repo.id) {
             Some(found) => cached.push(found),
             None => {
                 return Ok(Err(format!(
-                    "repository `{}` has no raw metadata in var/cache/zypp/raw",
+                    "repository `{}` has no raw metadata in zypper's raw cache",
                     repo.id
                 )));
             }
@@ -239,10 +260,11 @@ fn xml_output(runner: &dyn Runner, spec: &CommandSpec) -> Result<String, ZypperE
 fn read_with_zypper(
     runner: &dyn Runner,
     root: &Path,
+    repositories: &Repositories,
 ) -> Result<(Vec<Offered>, Vec<Notice>), ZypperError> {
     let search = xml_output(
         runner,
-        &zypper(root, true)
+        &zypper(root, repositories, true)
             .arg("--no-refresh")
             .arg("search")
             .arg("-s")
@@ -251,12 +273,12 @@ fn read_with_zypper(
     )?;
     let patches = xml_output(
         runner,
-        &zypper(root, true)
+        &zypper(root, repositories, true)
             .arg("--no-refresh")
             .arg("list-patches")
             .arg("--all"),
     )?;
-    let repos = read_repos(root);
+    let repos = read_repos(root, repositories);
     let config = Config {
         repos: repos.into_iter().map(|(r, _)| r).collect(),
         ..Config::default()
@@ -311,7 +333,7 @@ fn read_with_zypper(
     let mut brings: crate::fasthash::FastMap<String, Vec<(String, Option<String>, String)>> =
         crate::fasthash::FastMap::default();
     for chunk in names.chunks(200) {
-        let mut spec = zypper(root, false)
+        let mut spec = zypper(root, repositories, false)
             .arg("--no-refresh")
             .arg("info")
             .arg("-t")
@@ -354,11 +376,12 @@ fn read_with_zypper(
 fn read_metadata(
     runner: &dyn Runner,
     root: &Path,
+    repositories: &Repositories,
     from: AvailableFrom,
     cache: &MetadataCache,
 ) -> Result<Metadata, ZypperError> {
     let native = match from {
-        AvailableFrom::Auto => read_native(root, cache)?,
+        AvailableFrom::Auto => read_native(root, repositories, cache)?,
         AvailableFrom::PackageManager => Err("asked to".to_string()),
     };
     Ok(match native {
@@ -368,7 +391,7 @@ fn read_metadata(
             warning: None,
         },
         Err(reason) => {
-            let (offered, notices) = read_with_zypper(runner, root)?;
+            let (offered, notices) = read_with_zypper(runner, root, repositories)?;
             Metadata {
                 offered,
                 notices,
@@ -418,6 +441,7 @@ fn apply_locks(locks: &[locks::Lock], installed: &[InstalledPackage], offered: &
 pub fn scan(
     runner: &(dyn Runner + Sync),
     root: &Path,
+    repositories: &Repositories,
     platform: &Platform,
     from: AvailableFrom,
     cache: &MetadataCache,
@@ -425,7 +449,7 @@ pub fn scan(
 ) -> Result<Inventory, ZypperError> {
     let (installed, metadata) = std::thread::scope(|scope| {
         let reading = scope.spawn(|| crate::rpm::system::installed(runner, root));
-        let metadata = read_metadata(runner, root, from, cache);
+        let metadata = read_metadata(runner, root, repositories, from, cache);
         let installed = reading.join().unwrap_or_else(|_| {
             Err(crate::rpm::system::RpmError::Exec(ExecError::Spawn {
                 command: "rpm -qa".to_string(),
@@ -468,6 +492,7 @@ pub fn scan(
         available,
         pending_reboot: Vec::new(),
         native_architecture: None,
+        sources: Vec::new(),
     })
 }
 
