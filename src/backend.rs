@@ -106,11 +106,16 @@ pub(crate) fn scan_system(
     let repositories =
         Repositories::prepare(root, platform.package_manager, &product, sources, read_only)?;
     let backend = backend_for(platform.package_manager);
+    let mut refreshed = Vec::new();
     if let Some(timeout) = refresh {
-        let mut refreshed = Vec::new();
         backend.refresh(root, &repositories, timeout, &mut refreshed);
-        warnings.extend(refreshed.into_iter().map(|w| repositories.attribute(w)));
     }
+    let refreshed: Vec<String> = refreshed
+        .into_iter()
+        .map(|w| repositories.attribute(w))
+        .collect();
+    repositories.check_metadata(refresh.is_some(), refreshed.first().map(String::as_str))?;
+    warnings.extend(refreshed);
     let mut inventory =
         backend.scan(root, &repositories, &platform, read_only, context, warnings)?;
     inventory.instance_id = context.env.get("AWS_SSM_INSTANCE_ID").cloned();

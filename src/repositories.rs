@@ -37,9 +37,6 @@ pub enum Repositories {
 pub struct PrivateRepositories {
     /// The directory, as this process sees it.
     dir: PathBuf,
-    /// The same directory as seen from inside the root (for options dnf and yum prefix with
-    /// their install root).
-    in_root: PathBuf,
     /// The applying sources' names, in the baseline's order.
     names: Vec<String>,
     /// Each repository (rpm and zypper: its id; apt: its URI and suite) and its source's name.
@@ -54,6 +51,16 @@ pub enum RepositoriesError {
     /// The sources do not fit this system or are malformed.
     #[error(transparent)]
     Sources(#[from] SourcesError),
+    /// Not one repository of the sources has metadata.
+    #[error("no metadata for the baseline sources ({names}) in `{}`: {why}", dir.display())]
+    NoMetadata {
+        /// The sources' names.
+        names: String,
+        /// Their private directory.
+        dir: PathBuf,
+        /// Why: no refresh, or the refresh's failure.
+        why: String,
+    },
     /// The directory cannot be written.
     #[error("cannot write the baseline sources' directory `{}`: {source}", path.display())]
     Write {
@@ -126,11 +133,8 @@ impl Repositories {
         }
         let key = key(kind, &applying);
         let dir = folder.join(&key);
-        let in_root =
-            Path::new("/var/log/amazon/ssm/patch-configuration/patch-baseline-sources").join(&key);
         let private = PrivateRepositories {
             dir,
-            in_root,
             names: applying.iter().map(|s| s.name.clone()).collect(),
             repos,
             enabled,
@@ -153,6 +157,31 @@ impl Repositories {
             Self::Host => &[],
             Self::Private(private) => &private.names,
         }
+    }
+
+    /// After the refresh (or none, `refreshed` false): an error when sources are used and not
+    /// one of their repositories has metadata, which would report every package as offered by
+    /// no repository. `why` is the refresh's first warning, if any.
+    pub fn check_metadata(
+        &self,
+        refreshed: bool,
+        why: Option<&str>,
+    ) -> Result<(), RepositoriesError> {
+        let Some(private) = self.private() else {
+            return Ok(());
+        };
+        if private.has_metadata() {
+            return Ok(());
+        }
+        Err(RepositoriesError::NoMetadata {
+            names: private.names.join(", "),
+            dir: private.dir.clone(),
+            why: match (refreshed, why) {
+                (false, _) => "--no-refresh was given and no earlier run fetched it".to_string(),
+                (true, Some(why)) => format!("the refresh failed: {why}"),
+                (true, None) => "the refresh fetched none".to_string(),
+            },
+        })
     }
 
     /// The private directory, when sources are used.
@@ -189,10 +218,10 @@ impl Repositories {
         out
     }
 
-    /// dnf's and yum's options: the private `reposdir` (as this process sees it: dnf takes a
-    /// command-line `reposdir` as given, yum looks inside its install root first), the private
-    /// `cachedir` (as seen from the root: both prefix it with the install root), every other
-    /// repository disabled (`dnf.conf` and `yum.conf` may hold some) and the sources' enabled.
+    /// dnf's and yum's options: the private `reposdir` and `cachedir` (as this process sees
+    /// them: both tools take command-line paths as given, even with `--installroot`), every
+    /// other repository disabled (`dnf.conf` and `yum.conf` may hold some) and the sources'
+    /// enabled.
     pub fn rpm_options(&self) -> Vec<OsString> {
         let Self::Private(private) = self else {
             return Vec::new();
@@ -200,7 +229,7 @@ impl Repositories {
         let mut reposdir = OsString::from("--setopt=reposdir=");
         reposdir.push(private.dir.join("repos.d"));
         let mut cachedir = OsString::from("--setopt=cachedir=");
-        cachedir.push(private.in_root.join("cache"));
+        cachedir.push(private.dir.join("cache"));
         let mut out = vec![reposdir, cachedir, "--disablerepo=*".into()];
         for id in &private.enabled {
             out.push(format!("--enablerepo={id}").into());
@@ -268,6 +297,28 @@ impl PrivateRepositories {
     /// `--cache-dir`).
     pub fn cache_dir(&self) -> PathBuf {
         self.dir.join("cache")
+    }
+
+    /// Whether any repository of the sources has metadata in the directory: a `Release` file
+    /// in apt's lists, a `repomd.xml` in the cache (dnf, yum, zypper's raw cache).
+    fn has_metadata(&self) -> bool {
+        let mut stack = vec![(self.dir.join("lists"), 0), (self.cache_dir(), 0)];
+        while let Some((dir, depth)) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name == "repomd.xml"
+                    || name.ends_with("_Release")
+                    || name.ends_with("_InRelease")
+                {
+                    return true;
+                }
+                if depth < 4 && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push((entry.path(), depth + 1));
+                }
+            }
+        }
+        false
     }
 
     /// The repository ids the sources enable.
@@ -389,9 +440,10 @@ mod tests {
             .map(|o| o.to_string_lossy().into_owned())
             .collect();
         assert_eq!(options[2..], ["--disablerepo=*", "--enablerepo=mirror"]);
-        assert!(options[1].starts_with(
-            "--setopt=cachedir=/var/log/amazon/ssm/patch-configuration/patch-baseline-sources/"
-        ));
+        assert!(options[1].starts_with(&format!(
+            "--setopt=cachedir={}",
+            sources_folder(root).display()
+        )));
         assert_eq!(
             repos.attribute("repository `off` failed".into()),
             "repository `off` failed (baseline source `mirror`)"

@@ -97,7 +97,13 @@ impl CliError {
     pub fn outcome(&self) -> Outcome {
         match self {
             Self::Usage(_) => Outcome::Usage,
-            Self::Read { .. } | Self::Apt(_) | Self::Dnf(_) | Self::Zypper(_) => Outcome::NoInput,
+            Self::Read { .. }
+            | Self::Apt(_)
+            | Self::Dnf(_)
+            | Self::Zypper(_)
+            | Self::Repositories(crate::repositories::RepositoriesError::NoMetadata { .. }) => {
+                Outcome::NoInput
+            }
             Self::Write { .. }
             | Self::State(_)
             | Self::Busy(crate::state::LockError::Unavailable { .. }) => Outcome::CannotWrite,

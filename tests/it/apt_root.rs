@@ -733,8 +733,13 @@ pub fn patch_env(apt: &AptRoot, extra: &[&str], env: &[(&str, &str)]) -> Output 
 }
 
 pub fn installed_versions(apt: &AptRoot) -> BTreeMap<String, String> {
+    dpkg_versions(&apt.root)
+}
+
+/// dpkg's installed versions under `root`, name → version.
+pub fn dpkg_versions(root: &Path) -> BTreeMap<String, String> {
     let out = run(Command::new("dpkg-query")
-        .arg(format!("--admindir={}/var/lib/dpkg", apt.root.display()))
+        .arg(format!("--admindir={}/var/lib/dpkg", root.display()))
         .args(["-W", "-f", "${Package} ${Version}\n"]));
     String::from_utf8_lossy(&out.stdout)
         .lines()

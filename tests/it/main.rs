@@ -17,6 +17,8 @@
 //! - `zypper_root`: the zypper backend against real zypper and rpm in a temporary alternate root.
 //! - `payload`: `payload fetch` against local files and a local HTTP server, hostile archives.
 //! - `run`: `run` and the SSM document end to end (fake SSM endpoint checked against botocore, moto S3).
+//! - `sources`: baseline `Sources` on real apt, dnf, yum (shim) and zypper roots: only the
+//!   sources' repositories used, the root's configuration never written, crashes converge.
 
 // The tests drive real tools (dpkg, rpm, python3) directly; the product itself spawns only through
 // its runner.
@@ -36,6 +38,7 @@ mod payload;
 mod reboot;
 mod report;
 mod run;
+mod sources;
 mod updateinfo;
 mod util;
 mod version_crosscheck;

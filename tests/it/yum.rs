@@ -70,7 +70,7 @@ fn recorded_yum_tables() {
 }
 
 /// A directory holding a `yum` that runs dnf (dropping yum 3's `makecache fast` argument).
-fn yum_shim(dir: &Path) -> String {
+pub fn yum_shim(dir: &Path) -> String {
     let bin = dir.join("shim-bin");
     std::fs::create_dir_all(&bin).unwrap();
     let yum = bin.join("yum");
@@ -85,7 +85,7 @@ fn yum_shim(dir: &Path) -> String {
     format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
 }
 
-fn as_amazon_linux_2(dnf: &DnfRoot) {
+pub fn as_amazon_linux_2(dnf: &DnfRoot) {
     std::fs::write(
         dnf.root.join("etc/os-release"),
         "NAME=\"Amazon Linux\"\nID=\"amzn\"\nVERSION_ID=\"2\"\n",

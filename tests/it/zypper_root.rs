@@ -189,7 +189,7 @@ impl ZypperRoot {
 
 /// A SUSE-style patch as updateinfo: epoch-seconds dates, lower-case severity (or none), the
 /// reboot flag inside `<package>` as SUSE writes it.
-fn suse_patch(patch: &PatchSpec) -> String {
+pub fn suse_patch(patch: &PatchSpec) -> String {
     let issued = (chrono::Utc::now() - chrono::Duration::days(patch.days_old)).timestamp();
     let severity = patch
         .severity

@@ -111,8 +111,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                               b"</Code><Message>Access Denied</Message></Error>", "application/xml")
         if not self.path.startswith("/snapshot/"):
             return self.reply(404, b"", "text/plain")
-        with open(CONFIG["snapshot"], "rb") as f:
-            data = f.read()
+        snapshot_id = self.path[len("/snapshot/"):]
+        if snapshot_id in OVERRIDDEN:
+            data = json.dumps(OVERRIDDEN[snapshot_id]).encode()
+        else:
+            with open(CONFIG["snapshot"], "rb") as f:
+                data = f.read()
         if CONFIG.get("gzip_snapshot") or os.path.exists(CONFIG["snapshot"] + ".gzip"):
             data = gzip.compress(data)
         self.reply(200, data, "application/octet-stream")
@@ -156,6 +160,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         record({"operation": operation, "body": request})
         if operation == "GetDeployablePatchSnapshotForInstance":
             port = self.server.server_address[1]
+            if "BaselineOverride" in request:
+                # As the service: the snapshot is computed from the override baseline.
+                OVERRIDDEN[request["SnapshotId"]] = snapshot_from_override(request["BaselineOverride"])
             return self.reply(200, {
                 "InstanceId": request["InstanceId"],
                 "SnapshotId": request["SnapshotId"],
@@ -165,6 +172,47 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if operation == "PutInventory":
             return self.reply(200, {"Message": "ok"})
         return self.error("UnknownOperationException", f"{operation} is not served here")
+
+
+OVERRIDDEN = {}
+
+
+def snapshot_from_override(override):
+    """The snapshot document (camelCase, spec section 1.3) the service serves for a BaselineOverride."""
+    def filters(group):
+        return {"filters": [{"key": f["Key"], "values": f["Values"]}
+                            for f in (group or {}).get("PatchFilters", [])]}
+    rules = [{
+        "filterGroup": filters(rule.get("PatchFilterGroup")),
+        "complianceLevel": rule.get("ComplianceLevel", "UNSPECIFIED"),
+        "enableNonSecurity": rule.get("EnableNonSecurity", False),
+        "approveAfterDays": rule.get("ApproveAfterDays"),
+        "approveUntilDate": rule.get("ApproveUntilDate"),
+    } for rule in (override.get("ApprovalRules") or {}).get("PatchRules", [])]
+    return {
+        "patchBaseline": {
+            "accountId": "123456789012",
+            "baselineId": "pb-0123456789abcdef0",
+            "name": override.get("Name", "override"),
+            "operatingSystem": override["OperatingSystem"],
+            "globalFilters": filters(override.get("GlobalFilters")),
+            "approvalRules": {"rules": rules},
+            "approvedPatches": override.get("ApprovedPatches", []),
+            "approvedPatchesComplianceLevel": override.get("ApprovedPatchesComplianceLevel", "UNSPECIFIED"),
+            "approvedPatchesEnableNonSecurity": override.get("ApprovedPatchesEnableNonSecurity", False),
+            "rejectedPatches": override.get("RejectedPatches", []),
+            "rejectedPatchesAction": override.get("RejectedPatchesAction", "ALLOW_AS_DEPENDENCY"),
+            "createdTime": 1700000000.0,
+            "modifiedTime": 1700000000.0,
+            "description": "override",
+            "sources": [{"name": s["Name"], "products": s["Products"], "configuration": s["Configuration"]}
+                        for s in override.get("Sources", [])],
+        },
+        "patchGroup": None,
+        "patches": [],
+        "enableApplicationPatches": False,
+        "requiredFeatures": [],
+    }
 
 
 def main():
