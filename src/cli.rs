@@ -370,7 +370,7 @@ fn run_validate(files: &[PathBuf], stdout: &mut dyn Write) -> Result<Outcome, Cl
             // AWS's engine would evaluate it (the value matches nothing); for a baseline being
             // written it is an error.
             Some(unknown) => Err(CliError::from(unknown.clone())),
-            None => Ok(baseline),
+            None => check_sources(&baseline).map(|()| baseline),
         }) {
             Ok(baseline) => write_out(
                 stdout,
@@ -396,6 +396,21 @@ fn run_validate(files: &[PathBuf], stdout: &mut dyn Write) -> Result<Outcome, Cl
         Some(error) => Err(error),
         None => Ok(Outcome::Success),
     }
+}
+
+/// Every source's `Configuration` read as its package manager takes it (at run time only the
+/// applying sources are read; a baseline being written is checked whole).
+fn check_sources(baseline: &crate::baseline::Baseline) -> Result<(), CliError> {
+    use crate::baseline::sources::{apt_configuration, repo_configuration};
+    for source in &baseline.sources {
+        let checked = if baseline.family() == crate::model::Family::Apt {
+            apt_configuration(source).map(|_| ())
+        } else {
+            repo_configuration(source).map(|_| ())
+        };
+        checked.map_err(|e| CliError::Repositories(e.into()))?;
+    }
+    Ok(())
 }
 
 fn run_list(root: &Path, stdout: &mut dyn Write) -> Result<Outcome, CliError> {

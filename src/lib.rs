@@ -20,6 +20,7 @@
 //! | [`platform`] | `os-release` parsing and the one OS detection table | yes (reads under a root) |
 //! | [`payload`] | download, SHA-256 check and safe tar.gz extraction of payloads | no |
 //! | [`ssm`] | `run`: document parameters, BaselineOverride, PutInventory hashes, the AWS SDK calls | no |
+//! | [`repositories`] | where the package manager takes its repositories from: the machine's own, or the private directory of the applying baseline `Sources` | no |
 //! | [`backend`] | the one place a package manager is chosen: refresh, scan, installer | no |
 //! | [`ops`] | the pipelines behind the commands (scan, install, run, evaluate), errors, state recording | no |
 //! | [`cli`] | clap definitions and the dispatch to [`ops`] | no |

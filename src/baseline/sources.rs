@@ -1,7 +1,7 @@
 //! Baseline `Sources` (spec §1.1): which sources apply to a system, and their `Configuration`
 //! checked and read — for yum/dnf and zypper the body of a `.repo` file, for apt `deb` lines.
-//! Pure: it decides and parses; handing the repositories to a package manager (in a private
-//! directory, never the machine's own configuration) is the backends' work (issue #14).
+//! Pure: it decides and parses; writing the repositories to a private directory and handing it
+//! to the package manager (never the machine's own configuration) is [`crate::repositories`]'s.
 
 use crate::model::Family;
 

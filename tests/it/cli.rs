@@ -244,6 +244,63 @@ fn baseline_validate_and_builtin_listing() {
     assert!(String::from_utf8_lossy(&bad.stdout).contains("invalid: "));
     assert!(stderr(&bad).contains("`WINDOWS` baselines are not supported"));
 
+    // Sources: every configuration is read as its package manager takes it.
+    let write = |name: &str, os: &str, configuration: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            serde_json::json!({"Name": "with-sources", "OperatingSystem": os,
+                "Sources": [{"Name": "mirror", "Products": ["*"], "Configuration": configuration}]})
+            .to_string(),
+        )
+        .unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    for (file, os, configuration, error) in [
+        (
+            "dnf-ok.json",
+            "AMAZON_LINUX_2023",
+            "[m]\nbaseurl=https://m/\n",
+            None,
+        ),
+        (
+            "apt-ok.json",
+            "UBUNTU",
+            "deb https://m/ubuntu jammy-security main",
+            None,
+        ),
+        (
+            "dnf-bad.json",
+            "AMAZON_LINUX_2023",
+            "baseurl=https://m/",
+            Some("source `mirror`: line 1"),
+        ),
+        (
+            "apt-bad.json",
+            "DEBIAN",
+            "[m]\nbaseurl=https://m/\n",
+            Some("source `mirror`: line 1"),
+        ),
+        (
+            "escape.json",
+            "SUSE",
+            "[../../etc]\nbaseurl=https://m/\n",
+            Some("is not a repository id"),
+        ),
+    ] {
+        let out = run_binary(
+            &["baseline", "validate", &write(file, os, configuration)],
+            dir.path(),
+        );
+        match error {
+            None => assert_eq!(out.status.code(), Some(0), "{file}: {}", stderr(&out)),
+            Some(error) => {
+                assert_eq!(out.status.code(), Some(65), "{file}");
+                assert!(stderr(&out).contains(error), "{file}: {}", stderr(&out));
+            }
+        }
+    }
+
     // Detection under --root: an Ubuntu image is matched to the Ubuntu baseline.
     std::fs::create_dir_all(dir.path().join("img/etc")).unwrap();
     std::fs::write(

@@ -939,3 +939,107 @@ fn run_compares_the_product_ssm_returns() {
         "{summary}"
     );
 }
+
+/// Baseline `Sources` through `run` (issue #14): a snapshot whose baseline carries a source, and
+/// a BaselineOverride that does (the service's snapshot then carries it). Only the source's
+/// repository is used, the root's repository configuration is untouched, and the PutInventory
+/// items keep AWS's shape (the fake endpoint checks them against botocore's model).
+#[test]
+fn run_uses_the_sources_of_the_snapshot_and_of_a_baseline_override() {
+    let dnf = scenario();
+    // A repository the root is not configured with: sec-imp 1.2, an Important security fix.
+    let mirror = DnfRoot::new();
+    mirror.rpm("sec-imp", None, "1.2");
+    mirror.publish(&crate::dnf_root::advisory(
+        "ALAS2023-2026-900",
+        "security",
+        Some("Important"),
+        &crate::dnf_root::days_ago(30),
+        &[("sec-imp", 0, "1.2")],
+    ));
+    let configuration = format!(
+        "[mirror]\nname=mirror\nbaseurl=file://{}\ngpgcheck=0\nmetadata_expire=0\n",
+        mirror.repo.display()
+    );
+    let repo_file = dnf.root.join("etc/yum.repos.d/test.repo");
+    let original = std::fs::read(&repo_file).unwrap();
+    let missing_titles = |request: &Value| -> (Value, Vec<String>) {
+        let (summary, items) = summary_and_items(request);
+        let titles = items
+            .iter()
+            .filter(|i| i["PatchState"] == "Missing")
+            .map(|i| i["Title"].as_str().unwrap().to_string())
+            .collect();
+        (summary["MissingCount"].clone(), titles)
+    };
+
+    // Without sources, the root's repository: sec-imp 1.1 and ep are missing.
+    let mut agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let (count, _) = missing_titles(&agent.ssm.requests("PutInventory")[0]);
+    assert_eq!(count, "2");
+
+    // The snapshot carries a source for this product: only the mirror counts.
+    let mut with_sources = al2023_security();
+    with_sources["patchBaseline"]["sources"] = json!([
+        {"name": "mirror", "products": ["AmazonLinux2023"], "configuration": configuration}
+    ]);
+    agent.ssm = FakeSsm::start(&dnf.base, &with_sources, json!({}));
+    let endpoint = format!("http://127.0.0.1:{}", agent.ssm.port);
+    agent.set("AWS_ENDPOINT_URL_SSM", &endpoint);
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let (count, titles) = missing_titles(&agent.ssm.requests("PutInventory")[0]);
+    assert_eq!(
+        (count, titles),
+        (json!("1"), vec!["sec-imp.noarch:0:1.2-1".to_string()])
+    );
+    let out = agent.step(&[("Operation", "Install"), ("RebootOption", "NoReboot")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let installed = dnf.installed();
+    assert!(
+        installed.contains("sec-imp-1.2") && installed.contains("ep-1.0"),
+        "{installed:?}"
+    );
+    assert_eq!(std::fs::read(&repo_file).unwrap(), original);
+
+    // A BaselineOverride with a source: the service's snapshot carries it.
+    let moto = Moto::start(&dnf.base);
+    agent.set(
+        "AWS_ENDPOINT_URL_S3",
+        &format!("http://127.0.0.1:{}", moto.port),
+    );
+    let override_document = json!([{
+        "OperatingSystem": "AMAZON_LINUX_2023",
+        "ApprovalRules": {"PatchRules": [{"PatchFilterGroup": {"PatchFilters": [
+            {"Key": "CLASSIFICATION", "Values": ["Security"]}]},
+            "ApproveAfterDays": 0, "ComplianceLevel": "HIGH"}]},
+        "Sources": [{"Name": "mirror", "Products": ["*"], "Configuration": configuration}]
+    }]);
+    moto.put(
+        "lists",
+        &[("override.json", &override_document.to_string())],
+    );
+    agent.ssm = FakeSsm::start(&dnf.base, &al2023_security(), json!({}));
+    let endpoint = format!("http://127.0.0.1:{}", agent.ssm.port);
+    agent.set("AWS_ENDPOINT_URL_SSM", &endpoint);
+    let out = agent.step(&[
+        ("Operation", "Scan"),
+        ("BaselineOverride", "s3://lists/override.json"),
+    ]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let request = &agent.ssm.requests("GetDeployablePatchSnapshotForInstance")[0];
+    assert_eq!(
+        request["body"]["BaselineOverride"]["Sources"][0]["Name"],
+        "mirror"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("come from the baseline's sources only (mirror)"),
+        "{stdout}"
+    );
+    // Everything the mirror offers is installed: nothing is missing.
+    assert!(stdout.contains("0 missing"), "{stdout}");
+    assert_eq!(std::fs::read(&repo_file).unwrap(), original);
+}

@@ -176,6 +176,16 @@ fn exercise(case: &Case) {
         scan["warnings"]
     );
     assert_eq!(scan["sources"], json!(["mirror-one", "mirror-two"]));
+    let ypkg = scan["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ypkg")
+        .unwrap();
+    assert!(
+        ypkg["reasons"].to_string().contains("held"),
+        "{label}: the machine's hold, exclude or lock still applies: {ypkg}"
+    );
 
     // The set changed, so the first set's directory went: without a refresh there is no
     // metadata for it, which is an error (66) naming the sources, not an empty report.
@@ -338,6 +348,13 @@ fn apt_case() -> Case {
         "apt-get",
         &["install", "-y", "-q", "xpkg=1.0-1", "ypkg", "zpkg=1.0-1"],
     );
+    // The machine's policy still applies to the sources' packages: ypkg is held.
+    let selections = apt.base.join("selections");
+    std::fs::write(&selections, "ypkg hold\n").unwrap();
+    run(Command::new("dpkg")
+        .arg(format!("--root={}", apt.root.display()))
+        .arg("--set-selections")
+        .stdin(std::fs::File::open(&selections).unwrap()));
     // The mirrors: other archives, with the updates in their -security suite.
     let mirror = |name: &str| {
         let m = AptRoot::new();
@@ -467,6 +484,10 @@ fn dnf_root() -> DnfRoot {
         .concat(),
     );
     dnf.dnf(&["makecache"]);
+    // The machine's policy still applies to the sources' packages: ypkg is excluded.
+    let conf = dnf.root.join("etc/dnf/dnf.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, format!("{text}exclude=ypkg\n")).unwrap();
     dnf
 }
 
@@ -533,6 +554,8 @@ fn zypper_sources_replace_the_roots_repositories() {
     }
     z.add_repo();
     z.zypper(&["install", "--no-recommends", "xpkg", "ypkg", "zpkg"]);
+    // The machine's policy still applies to the sources' packages: ypkg is locked.
+    z.zypper(&["addlock", "ypkg"]);
     z.build.rpm("xpkg", None, "1.1");
     z.build.rpm("zpkg", None, "1.1");
     let patch = |id: &'static str, name: &'static str| PatchSpec {
