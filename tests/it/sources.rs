@@ -154,6 +154,21 @@ fn exercise(case: &Case) {
         "{label}: {}",
         scan["warnings"]
     );
+    // The package manager's own view of the sources (dnf repoquery, yum list, zypper search)
+    // says the same.
+    let asked = json_of(
+        case,
+        &case.command(
+            "scan",
+            &["--no-refresh", "--baseline", &one],
+            &[("PATCH_BASELINE_AVAILABLE_FROM", "package-manager")],
+        ),
+    );
+    assert_eq!(
+        in_state(&asked, "Missing"),
+        in_state(&scan, "Missing"),
+        "{label}"
+    );
     unchanged("by a scan with sources");
 
     // `*`, and two applying sources beside one that does not apply.
