@@ -164,8 +164,84 @@ enum Attempt {
     Fail(String),
 }
 
+/// The proxy the environment names for `url`'s scheme (`https_proxy`/`HTTPS_PROXY` for https,
+/// `http_proxy`/`HTTP_PROXY` for http; lower case first, as curl and the AWS CLI read them), its
+/// credentials masked, unless `no_proxy`/`NO_PROXY` is set: a network error then names it.
+pub fn proxy_in_use(url: &str) -> Option<String> {
+    let names: &[&str] = if url.starts_with("https://") {
+        &["https_proxy", "HTTPS_PROXY"]
+    } else {
+        &["http_proxy", "HTTP_PROXY"]
+    };
+    let value = names
+        .iter()
+        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))?;
+    let host = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    let bypassed = ["no_proxy", "NO_PROXY"]
+        .iter()
+        .filter_map(|n| std::env::var(n).ok())
+        .flat_map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .any(|rule| {
+            let rule = rule.trim_start_matches('.');
+            !rule.is_empty() && (rule == "*" || host == rule || host.ends_with(&format!(".{rule}")))
+        });
+    if bypassed {
+        return None;
+    }
+    Some(mask_credentials(&value))
+}
+
+/// `scheme://user:password@host` with the password replaced by `***`.
+fn mask_credentials(proxy: &str) -> String {
+    match proxy.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((credentials, host)) => {
+                let user = credentials.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => proxy.to_string(),
+        },
+        None => proxy.to_string(),
+    }
+}
+
+/// The root certificates downloads trust: the machine's store, as the AWS SDK's calls trust it
+/// (`SSL_CERT_FILE`/`SSL_CERT_DIR` when set); Mozilla's roots when the store is empty or absent.
+fn root_certs() -> ureq::tls::RootCerts {
+    static ROOTS: std::sync::OnceLock<ureq::tls::RootCerts> = std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let loaded = rustls_native_certs::load_native_certs();
+            let certs: Vec<ureq::tls::Certificate<'static>> = loaded
+                .certs
+                .iter()
+                .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
+                .collect();
+            if certs.is_empty() {
+                ureq::tls::RootCerts::WebPki
+            } else {
+                ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs))
+            }
+        })
+        .clone()
+}
+
 fn http_attempt(url: &str, limits: &Limits, out: &mut dyn Write) -> Attempt {
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(root_certs())
+                .build(),
+        )
         .timeout_connect(Some(limits.timeout))
         .timeout_recv_body(Some(limits.timeout * 10))
         .timeout_recv_response(Some(limits.timeout))
@@ -174,7 +250,12 @@ fn http_attempt(url: &str, limits: &Limits, out: &mut dyn Write) -> Attempt {
         .into();
     let response = match agent.get(url).call() {
         Ok(response) => response,
-        Err(error) => return Attempt::Retry(error.to_string()),
+        Err(error) => {
+            let proxy = proxy_in_use(url)
+                .map(|p| format!(" (through the proxy {p})"))
+                .unwrap_or_default();
+            return Attempt::Retry(format!("{error}{proxy}"));
+        }
     };
     let status = response.status().as_u16();
     if status == 429 || status >= 500 {

@@ -5,6 +5,12 @@
 //! Endpoints are overridable the standard way (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SSM`,
 //! `AWS_ENDPOINT_URL_S3`, `AWS_EC2_METADATA_SERVICE_ENDPOINT`). Throttling and 5xx answers are
 //! retried by the SDK's standard retry strategy (5 attempts, as the AWS payload's boto3 does).
+//!
+//! Proxies: the SSM and S3 calls honour `HTTPS_PROXY`/`https_proxy`, `HTTP_PROXY`/`http_proxy`
+//! and `NO_PROXY`/`no_proxy` (the SDK's behaviour), as the SSM agent's documented proxy setup
+//! expects. The instance metadata service is never asked through a proxy — not for the instance
+//! identity, not for the credentials: it is a link-local address only the instance itself can
+//! reach, and AWS's tools never proxy it.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -48,6 +54,13 @@ fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
                 text = format!("{text}: {cause}");
                 source = cause.source();
             }
+            // A network failure names the proxy it went through, if any.
+            let endpoint = std::env::var("AWS_ENDPOINT_URL_SSM")
+                .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+                .unwrap_or_else(|_| "https://ssm.amazonaws.com".to_string());
+            if let Some(proxy) = crate::payload::proxy_in_use(&endpoint) {
+                text = format!("{text} (through the proxy {proxy})");
+            }
             (None, text)
         }
     }
@@ -82,6 +95,7 @@ pub fn instance_identity<S: std::hash::BuildHasher>(
     let runtime = runtime()?;
     runtime.block_on(async {
         let mut builder = aws_config::imds::Client::builder()
+            .configure(&direct_provider_config())
             .connect_timeout(Duration::from_secs(1))
             .read_timeout(Duration::from_secs(2))
             .max_attempts(2);
@@ -119,20 +133,52 @@ pub fn instance_identity<S: std::hash::BuildHasher>(
     })
 }
 
+/// The provider configuration of the instance metadata clients: the process environment, and
+/// an HTTP client that never goes through a proxy, whatever the environment says.
+fn direct_provider_config() -> aws_config::provider_config::ProviderConfig {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let direct =
+        aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+            let mut connector = aws_smithy_http_client::ConnectorBuilder::default()
+                .tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::disabled()));
+            connector.build()
+        });
+    aws_config::provider_config::ProviderConfig::without_region().with_http_client(direct)
+}
+
 impl Aws {
     /// Clients for `region` with the default credential chain and endpoint overrides.
     pub fn new(region: &str) -> Result<Self, SsmError> {
         let runtime = runtime()?;
-        let config = runtime.block_on(
+        let region = aws_config::Region::new(region.to_string());
+        let config = runtime.block_on(async {
+            // The default chain, with its instance-metadata step on the direct client.
+            let imds = aws_config::imds::Client::builder()
+                .configure(&direct_provider_config())
+                .build();
+            let credentials =
+                aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                    .region(region.clone())
+                    .imds_client(imds)
+                    .build()
+                    .await;
             aws_config::defaults(BehaviorVersion::latest())
-                .region(aws_config::Region::new(region.to_string()))
+                .region(region)
+                .credentials_provider(credentials)
                 .retry_config(
                     RetryConfig::standard()
                         .with_max_attempts(5)
                         .with_initial_backoff(Duration::from_millis(200)),
                 )
-                .load(),
-        );
+                .load()
+                .await
+        });
         let ssm = aws_sdk_ssm::Client::new(&config);
         // Path-style addressing when the endpoint is overridden (a local S3 such as moto's).
         let local = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
@@ -324,7 +370,8 @@ fn to_override(value: &Value) -> Result<aws_sdk_ssm::types::BaselineOverride, Ss
         builder = builder.global_filters(filter_group(&value["GlobalFilters"])?);
     }
     if value.get("ApprovalRules").is_some() {
-        let mut rules = PatchRuleGroup::builder();
+        // An empty rule list is valid (the API's PatchRules has 0–10 members).
+        let mut rules = PatchRuleGroup::builder().set_patch_rules(Some(Vec::new()));
         for rule in value["ApprovalRules"]["PatchRules"]
             .as_array()
             .into_iter()

@@ -35,6 +35,7 @@ mod evaluate_apt;
 mod evaluate_rpm;
 mod evaluate_zypper;
 mod payload;
+mod proxy;
 mod reboot;
 mod report;
 mod run;

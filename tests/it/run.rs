@@ -15,12 +15,12 @@ const ACCESS_KEY: &str = "AKIDPATCHBASELINETEST";
 const SECRET_KEY: &str = "patch-baseline-test-secret";
 const INSTANCE: &str = "i-0123456789abcdef0";
 
-fn scripts() -> PathBuf {
+pub fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts")
 }
 
 /// Waits for a server's port file.
-fn port_from(file: &Path, child: &mut Child) -> u16 {
+pub fn port_from(file: &Path, child: &mut Child) -> u16 {
     for _ in 0..600 {
         if let Ok(text) = std::fs::read_to_string(file) {
             return text.trim().parse().unwrap();
@@ -31,6 +31,22 @@ fn port_from(file: &Path, child: &mut Child) -> u16 {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("the server did not start");
+}
+
+/// Writes `config` to `config_file` and starts `tests/scripts/SCRIPT` with it; returns the
+/// server and the port it wrote to `config.port_file` once ready.
+pub fn spawn_script(script: &str, config_file: &Path, config: &Value) -> (Child, u16) {
+    let port_file = PathBuf::from(config["port_file"].as_str().unwrap());
+    // A server before this one may have left its port.
+    let _ = std::fs::remove_file(&port_file);
+    std::fs::write(config_file, config.to_string()).unwrap();
+    let mut child = Command::new("python3")
+        .arg(scripts().join(script))
+        .arg(config_file)
+        .spawn()
+        .unwrap();
+    let port = port_from(&port_file, &mut child);
+    (child, port)
 }
 
 /// The local SSM endpoint.
@@ -54,28 +70,18 @@ impl FakeSsm {
             dir.join("snapshot.json"),
             dir.join("fake-ssm.port"),
         );
-        // A server before this one may have left its port and requests.
-        let _ = std::fs::remove_file(&port_file);
+        // A server before this one may have left its requests.
         let _ = std::fs::remove_file(&record);
         std::fs::write(&snapshot_file, snapshot.to_string()).unwrap();
-        std::fs::write(&config, {
-            let mut config = json!({
-                "port_file": port_file, "record": record, "snapshot": snapshot_file,
-                "access_key": ACCESS_KEY, "secret_key": SECRET_KEY, "region": "us-east-1",
-                "fail": fail,
-            });
-            if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
-                config.extend(extra.clone());
-            }
-            config.to_string()
-        })
-        .unwrap();
-        let mut child = Command::new("python3")
-            .arg(scripts().join("fake_ssm.py"))
-            .arg(&config)
-            .spawn()
-            .unwrap();
-        let port = port_from(&port_file, &mut child);
+        let mut settings = json!({
+            "port_file": port_file, "record": record, "snapshot": snapshot_file,
+            "access_key": ACCESS_KEY, "secret_key": SECRET_KEY, "region": "us-east-1",
+            "fail": fail,
+        });
+        if let (Some(settings), Some(extra)) = (settings.as_object_mut(), extra.as_object()) {
+            settings.extend(extra.clone());
+        }
+        let (child, port) = spawn_script("fake_ssm.py", &config, &settings);
         Self {
             child,
             port,
@@ -303,11 +309,11 @@ impl Agent {
     }
 }
 
-fn code(out: &Output) -> Option<i32> {
+pub fn code(out: &Output) -> Option<i32> {
     out.status.code()
 }
 
-fn stderr(out: &Output) -> String {
+pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -344,7 +350,7 @@ pub fn snapshot(os: &str, filters: Value) -> Value {
     })
 }
 
-fn al2023_security() -> Value {
+pub fn al2023_security() -> Value {
     snapshot(
         "AMAZON_LINUX_2023",
         json!([{"key": "CLASSIFICATION", "values": ["Security"]},
@@ -353,7 +359,7 @@ fn al2023_security() -> Value {
 }
 
 /// The summary map and the compliance items of a recorded PutInventory.
-fn summary_and_items(request: &Value) -> (Value, Vec<Value>) {
+pub fn summary_and_items(request: &Value) -> (Value, Vec<Value>) {
     let items = request["body"]["Items"].as_array().unwrap();
     let summary = items
         .iter()
@@ -372,7 +378,7 @@ fn summary_and_items(request: &Value) -> (Value, Vec<Value>) {
     )
 }
 
-fn dnf_agent(dnf: &DnfRoot, snapshot: &Value, fail: Value) -> Agent {
+pub fn dnf_agent(dnf: &DnfRoot, snapshot: &Value, fail: Value) -> Agent {
     let mut agent = Agent::new(&dnf.base, &dnf.root, snapshot, fail);
     agent.set("HOME", dnf.home.to_str().unwrap());
     agent

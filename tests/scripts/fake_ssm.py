@@ -11,7 +11,9 @@ It also answers as S3 for the bucket `denied-bucket`: 403 AccessDenied, as S3 do
 Usage: fake_ssm.py CONFIG.json
 CONFIG: {"port_file": P, "record": R, "snapshot": FILE (JSON served at the snapshot URL),
          "gzip_snapshot": bool (or a file SNAPSHOT.gzip exists), "access_key": AK, "secret_key": SK, "region": REGION,
-         "fail": {"Operation": ["ErrorCode", ...]}   (one error per call, in order, then success)}
+         "fail": {"Operation": ["ErrorCode", ...]}   (one error per call, in order, then success),
+         "tls": optional {"cert": PEM, "key": PEM}   (serve https; the snapshot URL is then
+                https://localhost:PORT/…)}
 A test may inject more failures later by writing {"Operation": [codes]} to R.inject.
 Writes the chosen port to P when ready; appends one JSON line per accepted request to R:
 {"operation": ..., "body": ...}; and per refused request {"operation": ..., "refused": reason}.
@@ -31,15 +33,13 @@ from botocore.validate import validate_parameters
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_put_inventory import walk  # noqa: E402
+from common import config, recorder, serve  # noqa: E402
 
-CONFIG = json.load(open(sys.argv[1]))
+CONFIG = config()
+record = recorder(CONFIG["record"])
 MODEL = botocore.session.get_session().get_service_model("ssm")
 FAIL = {op: list(codes) for op, codes in CONFIG.get("fail", {}).items()}
 
-
-def record(entry):
-    with open(CONFIG["record"], "a") as out:
-        out.write(json.dumps(entry) + "\n")
 
 
 def sign(key, text):
@@ -166,7 +166,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, {
                 "InstanceId": request["InstanceId"],
                 "SnapshotId": request["SnapshotId"],
-                "SnapshotDownloadUrl": f"http://127.0.0.1:{port}/snapshot/{request['SnapshotId']}",
+                "SnapshotDownloadUrl": (f"https://localhost:{port}" if CONFIG.get("tls")
+                                        else f"http://127.0.0.1:{port}")
+                + f"/snapshot/{request['SnapshotId']}",
                 "Product": CONFIG.get("product", "AmazonLinux2023"),
             })
         if operation == "PutInventory":
@@ -216,11 +218,15 @@ def snapshot_from_override(override):
 
 
 def main():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    with open(CONFIG["port_file"] + ".tmp", "w") as f:
-        f.write(str(server.server_address[1]))
-    os.rename(CONFIG["port_file"] + ".tmp", CONFIG["port_file"])
-    server.serve_forever()
+    wrap = None
+    if CONFIG.get("tls"):
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(CONFIG["tls"]["cert"], CONFIG["tls"]["key"])
+
+        def wrap(sock):
+            return context.wrap_socket(sock, server_side=True)
+    serve(Handler, CONFIG["port_file"], wrap=wrap)
 
 
 if __name__ == "__main__":
