@@ -43,6 +43,7 @@ pub(crate) fn run_evaluate(
         reboot_option: "RebootIfNeeded",
         state: None,
         baseline: None,
+        system_root: None,
     };
     evaluate_and_report(
         &inventory,

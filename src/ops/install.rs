@@ -265,6 +265,7 @@ pub(crate) fn run_install(
         reboot_option: args.reboot_option.as_str(),
         state: Some((&paths, last_no_reboot)),
         baseline: Some(&baseline),
+        system_root: Some(&args.system.root),
     };
     let (outcome, counts) =
         evaluate_and_report(&after, &source, &args.report, &run, context, stdout)?;

@@ -232,6 +232,26 @@ pub(crate) struct RunInfo<'a> {
     state: Option<(&'a crate::state::StatePaths, Option<DateTime<Utc>>)>,
     /// The baseline `--baseline` names, when the operation already loaded it (for its sources).
     baseline: Option<&'a Baseline>,
+    /// The system scanned (`scan`, `install`), where `--report` may discover the instance id.
+    system_root: Option<&'a Path>,
+}
+
+/// The instance id of the system under `root`: its SSM agent's hybrid registration, else, for
+/// the host only, IMDS (a mounted image's id is not the host's). `Err` says what was tried.
+fn discover_instance_id(root: &Path, context: &Context) -> Result<String, String> {
+    if let Some(id) = crate::ssm::aws::registered_instance_id(root) {
+        return Ok(id);
+    }
+    let registration = format!(
+        "no registration under `{}`",
+        root.join("var/lib/amazon/ssm/registration").display()
+    );
+    if root != Path::new("/") {
+        return Err(format!(
+            "{registration}; IMDS is not asked for a system under --root"
+        ));
+    }
+    crate::ssm::aws::imds_instance_id(&context.env).map_err(|e| format!("{registration}; {e}"))
 }
 
 pub(crate) fn evaluate_and_report(
@@ -290,11 +310,22 @@ pub(crate) fn evaluate_and_report(
             .map(|e| format!("{e}; evaluated as AWS does: this value matches no package")),
     );
     let warnings = &warnings;
-    let instance_id = args
+    let mut instance_id = args
         .instance_id
         .clone()
         .or_else(|| inventory.instance_id.clone())
         .or_else(|| context.env.get("AWS_SSM_INSTANCE_ID").cloned());
+    // `--report` on a node: the hybrid registration, then (the host only) IMDS.
+    let mut not_discovered = String::from("no system was scanned");
+    if args.report.is_some()
+        && instance_id.is_none()
+        && let Some(root) = run.system_root
+    {
+        match discover_instance_id(root, context) {
+            Ok(id) => instance_id = Some(id),
+            Err(why) => not_discovered = why,
+        }
+    }
     if let Some(id) = &instance_id
         && !valid_instance_id(id)
     {
@@ -335,11 +366,12 @@ pub(crate) fn evaluate_and_report(
     };
     if let Some(path) = &args.report {
         if instance_id.is_none() {
-            return Err(CliError::Usage(
+            return Err(CliError::Usage(format!(
                 "--report needs an instance id: pass --instance-id, put `instanceId` in the \
-                 inventory, or set AWS_SSM_INSTANCE_ID"
-                    .into(),
-            ));
+                 inventory, or set AWS_SSM_INSTANCE_ID; a hybrid node's SSM agent registration \
+                 (var/lib/amazon/ssm/registration) and, on the host, EC2's instance metadata \
+                 are asked too ({not_discovered})"
+            )));
         }
         let request = put_inventory_request(&evaluation, &report_context);
         let mut bytes = serde_json::to_vec_pretty(&request).map_err(|e| CliError::Write {

@@ -77,6 +77,7 @@ pub(crate) fn run_scan(
             .as_ref()
             .map(|_| (&paths, states.last_no_reboot_install())),
         baseline: baseline.as_ref(),
+        system_root: Some(&args.system.root),
     };
     evaluate_and_report(&inventory, &source, &args.report, &run, context, stdout)
         .map(|(outcome, _)| outcome)

@@ -79,6 +79,30 @@ fn runtime() -> Result<tokio::runtime::Runtime, SsmError> {
         })
 }
 
+/// The instance id from IMDSv2 alone (1 s to connect, 2 attempts), for `scan --report` on an
+/// EC2 instance.
+pub fn imds_instance_id<S: std::hash::BuildHasher>(
+    env: &HashMap<String, String, S>,
+) -> Result<String, SsmError> {
+    let mut env: HashMap<String, String> =
+        env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    env.remove("AWS_SSM_INSTANCE_ID");
+    // The region is not needed; a placeholder keeps IMDS from being asked for it.
+    env.insert("AWS_SSM_REGION_NAME".into(), "unused".into());
+    instance_identity(&env).map(|(id, _)| id)
+}
+
+/// The managed instance id a hybrid node's SSM agent wrote when it registered
+/// (`var/lib/amazon/ssm/registration` under `root`: `{"ManagedInstanceID": "mi-…", "Region": …}`).
+pub fn registered_instance_id(root: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("var/lib/amazon/ssm/registration")).ok()?;
+    let value: Value = serde_json::from_str(&text).ok()?;
+    value["ManagedInstanceID"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .map(ToString::to_string)
+}
+
 /// The instance id and region: from the agent's environment, else from IMDSv2 (1 s to
 /// connect, 2 attempts).
 pub fn instance_identity<S: std::hash::BuildHasher>(

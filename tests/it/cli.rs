@@ -421,3 +421,89 @@ fn values_outside_the_vocabulary_warn_and_validate_refuses() {
         "{text}"
     );
 }
+
+/// `scan --report` without an instance id given (issue #15, part 6): a hybrid node's SSM agent
+/// registration under the root; on the host, IMDS (a local stand-in, `tests/scripts/fake_imds.py`);
+/// when neither has one, one line naming every way.
+#[test]
+fn scan_report_finds_the_instance_id_on_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(crate::util::binary());
+        command
+            .args(["scan", "--read-only", "--no-refresh", "--output", "json"])
+            .args(args)
+            .current_dir(dir.path())
+            .env("LC_ALL", "C")
+            .env_remove("AWS_SSM_INSTANCE_ID");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    };
+    let reported = |file: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(file)).unwrap()).unwrap()
+    };
+
+    // A registered hybrid node (an image or a root: its own registration file).
+    let apt = crate::apt_root::AptRoot::new();
+    let registration = apt.root.join("var/lib/amazon/ssm/registration");
+    std::fs::create_dir_all(registration.parent().unwrap()).unwrap();
+    std::fs::write(
+        &registration,
+        r#"{"ManagedInstanceID":"mi-0123456789abcdef0","Region":"eu-west-1"}"#,
+    )
+    .unwrap();
+    let root = apt.root.to_str().unwrap();
+    let out = scan(&["--root", root, "--report", "hybrid.json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        reported("hybrid.json")["InstanceId"],
+        "mi-0123456789abcdef0"
+    );
+
+    // Under --root without a registration, IMDS is not asked: it would answer for the host.
+    std::fs::remove_file(&registration).unwrap();
+    let out = scan(&["--root", root, "--report", "none.json"], &[]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("IMDS is not asked for a system under --root"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The host: IMDSv2.
+    let imds_dir = dir.path().join("imds");
+    std::fs::create_dir_all(&imds_dir).unwrap();
+    let (mut imds, port) = crate::run::spawn_script(
+        "fake_imds.py",
+        &imds_dir.join("imds.json"),
+        &serde_json::json!({"port_file": imds_dir.join("imds.port"), "record": imds_dir.join("imds.jsonl"),
+            "instance_id": "i-0fedcba9876543210", "region": "eu-west-1",
+            "access_key": "AKIDPATCHBASELINETEST", "secret_key": "patch-baseline-test-secret"}),
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let out = scan(
+        &["--report", "ec2.json"],
+        &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint.as_str())],
+    );
+    let _ = imds.kill();
+    let _ = imds.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(reported("ec2.json")["InstanceId"], "i-0fedcba9876543210");
+
+    // Nothing answers: one line naming the three ways.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let out = scan(
+        &["--report", "nothing.json"],
+        &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", dead.as_str())],
+    );
+    let error = stderr(&out);
+    assert_eq!(out.status.code(), Some(64), "{error}");
+    assert_eq!(error.trim().lines().count(), 1, "{error}");
+    for way in ["--instance-id", "var/lib/amazon/ssm/registration", "IMDS"] {
+        assert!(error.contains(way), "{way}: {error}");
+    }
+}
