@@ -218,6 +218,20 @@ pub enum RebootOptionArg {
     RebootIfRequired,
 }
 
+/// Whether `run` uploads the compliance of a BaselineOverride scan or install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OverrideComplianceArg {
+    /// Only when the override comes from a patch policy's bucket (as AWS does).
+    #[value(name = "Auto")]
+    Auto,
+    /// Always.
+    #[value(name = "Yes")]
+    Yes,
+    /// Never, not even for a patch policy.
+    #[value(name = "No")]
+    No,
+}
+
 /// `install …`
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
@@ -260,6 +274,10 @@ pub struct RunArgs {
     /// baselines, the one for this OS is used; nothing is uploaded then.
     #[arg(long, default_value = "")]
     pub baseline_override: String,
+    /// Upload the compliance of a BaselineOverride run: `Auto` only for a patch policy's
+    /// override (bucket `aws-quicksetup-patchpolicy-…`), `Yes` always, `No` never.
+    #[arg(long, value_enum, default_value_t = OverrideComplianceArg::Auto)]
+    pub upload_override_compliance: OverrideComplianceArg,
     /// The system.
     #[command(flatten)]
     pub system: SystemArgs,
@@ -541,6 +559,11 @@ impl From<RunArgs> for settings::RunSettings {
             install_override_list: args.install_override_list,
             reboot_option: args.reboot_option.into(),
             baseline_override: args.baseline_override,
+            upload_override_compliance: match args.upload_override_compliance {
+                OverrideComplianceArg::Auto => settings::OverrideCompliance::Auto,
+                OverrideComplianceArg::Yes => settings::OverrideCompliance::Upload,
+                OverrideComplianceArg::No => settings::OverrideCompliance::Skip,
+            },
             system: args.system.into(),
             output: args.output.into(),
         }

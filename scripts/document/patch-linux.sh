@@ -11,6 +11,7 @@ snapshot_id='{{ SnapshotId }}'
 install_override_list='{{ InstallOverrideList }}'
 reboot_option='{{ RebootOption }}'
 baseline_override='{{ BaselineOverride }}'
+upload_override_compliance='{{ UploadOverrideCompliance }}'
 release_url='{{ ReleaseUrl }}'
 release_sha256=$(printf '%s' '{{ ReleaseSha256 }}' | tr 'A-F' 'a-f')
 root=${PATCH_BASELINE_ROOT:-/}
@@ -44,4 +45,5 @@ fi
 
 exec "$release/patch-baseline" run --root "$root" --operation "$operation" \
   --snapshot-id "$snapshot_id" --install-override-list "$install_override_list" \
-  --reboot-option "$reboot_option" --baseline-override "$baseline_override"
+  --reboot-option "$reboot_option" --baseline-override "$baseline_override" \
+  --upload-override-compliance "$upload_override_compliance"

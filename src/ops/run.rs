@@ -10,7 +10,8 @@ use crate::exit::Outcome;
 use crate::ops::install::run_install;
 use crate::ops::scan::run_scan;
 use crate::ops::settings::{
-    InstallSettings, ReportSettings, RunOperation, RunSettings, ScanSettings, SystemSettings,
+    InstallSettings, OverrideCompliance, ReportSettings, RunOperation, RunSettings, ScanSettings,
+    SystemSettings,
 };
 use crate::ops::{CliError, Context, read, valid_instance_id, write_atomically, write_out};
 use crate::platform::{OsRelease, detect};
@@ -102,6 +103,13 @@ pub(crate) fn run_run(
         )?)
     };
 
+    // With a BaselineOverride AWS uploads nothing, except for a patch policy's override.
+    let report_compliance = baseline_override.is_none()
+        || match args.upload_override_compliance {
+            OverrideCompliance::Auto => ssm::is_patch_policy_override(&args.baseline_override),
+            OverrideCompliance::Upload => true,
+            OverrideCompliance::Skip => false,
+        };
     let snapshot_id = if args.snapshot_id.is_empty() {
         uuid::Uuid::new_v4().to_string()
     } else {
@@ -143,7 +151,7 @@ pub(crate) fn run_run(
             now: None,
             output: args.output,
             all: false,
-            report: (baseline_override.is_none()).then(|| request_file.clone()),
+            report: report_compliance.then(|| request_file.clone()),
             product: Some(product.clone()).filter(|p| !p.is_empty()),
             instance_id: Some(instance_id.clone()),
             snapshot_id: Some(snapshot_id.clone()),
@@ -180,7 +188,7 @@ pub(crate) fn run_run(
                 stdout,
             )?,
         };
-        if baseline_override.is_some() {
+        if !report_compliance {
             // As AWS: with a BaselineOverride the result is shown, not uploaded.
             write_out(stdout, "BaselineOverride: compliance is not uploaded")?;
             return Ok(outcome);

@@ -138,10 +138,23 @@ pub struct RunSettings {
     /// A BaselineOverride document (`https://…` or `s3://BUCKET/KEY`): a JSON array of
     /// baselines, the one for this OS is used; nothing is uploaded then.
     pub baseline_override: String,
+    /// Whether the compliance of a BaselineOverride run is uploaded.
+    pub upload_override_compliance: OverrideCompliance,
     /// The system.
     pub system: SystemSettings,
     /// Output format.
     pub output: OutputFormat,
+}
+
+/// Whether `run` uploads the compliance of a BaselineOverride run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideCompliance {
+    /// As AWS: only when the override comes from a patch policy's bucket.
+    Auto,
+    /// Always.
+    Upload,
+    /// Never.
+    Skip,
 }
 
 /// `evaluate …`

@@ -308,9 +308,53 @@ pub fn remember_hash(request: &Value, root: &std::path::Path) -> std::io::Result
     std::fs::create_dir_all(dir.join(hash))
 }
 
+/// Whether a BaselineOverride URL is a Quick Setup patch policy's (AWS's user guide: "except
+/// when a patching operation uses a patch policy", the override then comes from the policy's S3
+/// bucket and compliance is reported). Patch policies keep their `baseline_overrides.json` in a
+/// bucket named `aws-quicksetup-patchpolicy-ACCOUNT-CONFIGID` (its access-log bucket,
+/// `aws-quicksetup-patchpolicy-access-log-…`, holds no override); the URL is `s3://BUCKET/KEY`
+/// or an https S3 URL, virtual-hosted (`BUCKET.s3.REGION.amazonaws.com`) or path-style.
+pub fn is_patch_policy_override(url: &str) -> bool {
+    let bucket = if let Some(rest) = url.strip_prefix("s3://") {
+        rest.split('/').next().unwrap_or("")
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        match host.split_once(".s3") {
+            Some((bucket, _)) if !bucket.is_empty() => bucket,
+            _ if host.starts_with("s3.") || host.starts_with("s3-") => {
+                path.split('/').next().unwrap_or("")
+            }
+            _ => "",
+        }
+    } else {
+        ""
+    };
+    bucket.starts_with("aws-quicksetup-patchpolicy-")
+        && !bucket.starts_with("aws-quicksetup-patchpolicy-access-log-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patch_policy_overrides_by_their_bucket() {
+        for url in [
+            "s3://aws-quicksetup-patchpolicy-123456789012-abcde/baseline_overrides.json",
+            "https://aws-quicksetup-patchpolicy-123456789012-abcde.s3.us-east-1.amazonaws.com/baseline_overrides.json",
+            "https://s3.us-east-1.amazonaws.com/aws-quicksetup-patchpolicy-123456789012-abcde/baseline_overrides.json",
+        ] {
+            assert!(is_patch_policy_override(url), "{url}");
+        }
+        for url in [
+            "",
+            "s3://my-bucket/aws-quicksetup-patchpolicy-x/baseline_overrides.json",
+            "s3://aws-quicksetup-patchpolicy-access-log-123456789012-ab12-abcde/x.json",
+            "https://example.com/aws-quicksetup-patchpolicy-1/o.json",
+        ] {
+            assert!(!is_patch_policy_override(url), "{url}");
+        }
+    }
 
     #[test]
     fn document_patterns() {

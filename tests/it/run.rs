@@ -1011,18 +1011,10 @@ fn run_uses_the_sources_of_the_snapshot_and_of_a_baseline_override() {
     assert_eq!(std::fs::read(&repo_file).unwrap(), original);
 
     // A BaselineOverride with a source: the service's snapshot carries it.
-    let moto = Moto::start(&dnf.base);
-    agent.set(
-        "AWS_ENDPOINT_URL_S3",
-        &format!("http://127.0.0.1:{}", moto.port),
-    );
-    let override_document = json!([{
-        "OperatingSystem": "AMAZON_LINUX_2023",
-        "ApprovalRules": {"PatchRules": [{"PatchFilterGroup": {"PatchFilters": [
-            {"Key": "CLASSIFICATION", "Values": ["Security"]}]},
-            "ApproveAfterDays": 0, "ComplianceLevel": "HIGH"}]},
+    let moto = moto_for(&mut agent, &dnf.base);
+    let override_document = security_override(json!({
         "Sources": [{"Name": "mirror", "Products": ["*"], "Configuration": configuration}]
-    }]);
+    }));
     moto.put(
         "lists",
         &[("override.json", &override_document.to_string())],
@@ -1048,4 +1040,76 @@ fn run_uses_the_sources_of_the_snapshot_and_of_a_baseline_override() {
     // Everything the mirror offers is installed: nothing is missing.
     assert!(stdout.contains("0 missing"), "{stdout}");
     assert_eq!(std::fs::read(&repo_file).unwrap(), original);
+}
+
+/// BaselineOverride and compliance (issue #15, part 2): AWS uploads nothing for an override,
+/// "except when a patching operation uses a patch policy" — the override then comes from the
+/// policy's bucket (`aws-quicksetup-patchpolicy-ACCOUNT-ID`) and compliance is reported. The
+/// document's UploadOverrideCompliance asks for it explicitly (Yes) or never (No).
+#[test]
+fn patch_policy_overrides_report_compliance() {
+    let dnf = scenario();
+    let mut agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+    let moto = moto_for(&mut agent, &dnf.base);
+    let override_document = security_override(json!({})).to_string();
+    let policy_bucket = "aws-quicksetup-patchpolicy-123456789012-abcde";
+    moto.put(
+        policy_bucket,
+        &[("baseline_overrides.json", &override_document)],
+    );
+    moto.put("lists", &[("override.json", &override_document)]);
+    let policy = format!("s3://{policy_bucket}/baseline_overrides.json");
+    let plain = "s3://lists/override.json";
+    for (url, upload, expected) in [
+        (policy.as_str(), "Auto", true),
+        (plain, "Auto", false),
+        (plain, "Yes", true),
+        (policy.as_str(), "No", false),
+    ] {
+        let before = agent.ssm.requests("PutInventory").len();
+        let out = agent.step(&[
+            ("Operation", "Scan"),
+            ("BaselineOverride", url),
+            ("UploadOverrideCompliance", upload),
+        ]);
+        assert_eq!(code(&out), Some(0), "{url} {upload}: {}", stderr(&out));
+        let puts = agent.ssm.requests("PutInventory");
+        assert_eq!(puts.len() - before, usize::from(expected), "{url} {upload}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout.contains("compliance is not uploaded"),
+            !expected,
+            "{url} {upload}: {stdout}"
+        );
+        if expected {
+            // The override's own rules: every security update approved at once.
+            let (summary, _) = summary_and_items(puts.last().unwrap());
+            assert_ne!(summary["MissingCount"], "2", "{summary}");
+        }
+    }
+}
+
+/// moto's S3, started in `dir`, as the agent's S3 endpoint.
+fn moto_for(agent: &mut Agent, dir: &Path) -> Moto {
+    let moto = Moto::start(dir);
+    agent.set(
+        "AWS_ENDPOINT_URL_S3",
+        &format!("http://127.0.0.1:{}", moto.port),
+    );
+    moto
+}
+
+/// A BaselineOverride document for AL2023 approving every security update at once, with
+/// `extra` members.
+fn security_override(extra: Value) -> Value {
+    let mut baseline = json!({
+        "OperatingSystem": "AMAZON_LINUX_2023",
+        "ApprovalRules": {"PatchRules": [{"PatchFilterGroup": {"PatchFilters": [
+            {"Key": "CLASSIFICATION", "Values": ["Security"]}]},
+            "ApproveAfterDays": 0, "ComplianceLevel": "HIGH"}]}
+    });
+    if let (Some(baseline), Some(extra)) = (baseline.as_object_mut(), extra.as_object()) {
+        baseline.extend(extra.clone());
+    }
+    json!([baseline])
 }
