@@ -108,7 +108,9 @@ pub(crate) fn scan_system(
     let backend = backend_for(platform.package_manager);
     let mut refreshed = Vec::new();
     if let Some(timeout) = refresh {
-        backend.refresh(root, &repositories, timeout, &mut refreshed);
+        context.steps.time("refresh", || {
+            backend.refresh(root, &repositories, timeout, &mut refreshed);
+        });
     }
     let refreshed: Vec<String> = refreshed
         .into_iter()

@@ -22,10 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::from(outcome.code());
         }
     };
-    let context = Context {
-        now: chrono::Utc::now(),
-        env: std::env::vars().collect(),
-    };
+    let context = Context::from_process();
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
     let outcome = match run(cli, &context, &mut stdout) {

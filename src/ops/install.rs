@@ -112,7 +112,7 @@ pub(crate) fn run_install(
                 serde_json::to_string_pretty(&serde_json::json!({ "plan": plan }))
                     .unwrap_or_default()
             }
-            OutputFormat::Table => {
+            OutputFormat::Table | OutputFormat::Run => {
                 let mut text = format!("install plan: {} update(s)\n", plan.len());
                 for update in &plan {
                     let _ = writeln!(
@@ -172,12 +172,16 @@ pub(crate) fn run_install(
     journal.save(&paths).map_err(CliError::State)?;
     checkpoint(context, "after-plan");
     if !targets.is_empty() {
-        installer.download(&SystemRunner, &targets, lock_timeout)?;
+        context.steps.time("download", || {
+            installer.download(&SystemRunner, &targets, lock_timeout)
+        })?;
     }
     checkpoint(context, "after-download");
     let mut failed_transaction = None;
     if !targets.is_empty() {
-        match installer.install(&SystemRunner, &targets, lock_timeout) {
+        match context.steps.time("install", || {
+            installer.install(&SystemRunner, &targets, lock_timeout)
+        }) {
             Ok(()) => {}
             // The transaction failed part way: re-read the system and report what happened.
             Err(

@@ -142,6 +142,63 @@ pub struct Context {
     pub now: DateTime<Utc>,
     /// Environment variables.
     pub env: HashMap<String, String>,
+    /// The long steps' timings.
+    pub steps: StepLog,
+}
+
+impl Context {
+    /// The world of `main`: now, the process environment, slow steps reported on stderr.
+    pub fn from_process() -> Self {
+        Self {
+            now: Utc::now(),
+            env: std::env::vars().collect(),
+            steps: StepLog::default(),
+        }
+    }
+}
+
+/// The long steps of an operation (metadata refresh, package download, install, upload),
+/// timed: one line each, `2026-12-02T01:02:03Z refresh: 3.2 s`. By default a step that took a
+/// second or more is written to stderr as it ends (a terminal user sees what takes time);
+/// `run` collects them all for its Run Command output.
+#[derive(Debug, Clone, Default)]
+pub struct StepLog {
+    collect: bool,
+    lines: std::cell::RefCell<Vec<String>>,
+}
+
+impl StepLog {
+    /// A log that keeps every step's line for the caller.
+    pub fn collecting() -> Self {
+        Self {
+            collect: true,
+            lines: std::cell::RefCell::default(),
+        }
+    }
+
+    /// Runs `step`, timing it as `name`.
+    pub fn time<T>(&self, name: &str, step: impl FnOnce() -> T) -> T {
+        let started = Utc::now();
+        let clock = std::time::Instant::now();
+        let value = step();
+        let took = clock.elapsed();
+        let line = format!(
+            "{} {name}: {:.1} s",
+            started.format("%Y-%m-%dT%H:%M:%SZ"),
+            took.as_secs_f64()
+        );
+        if self.collect {
+            self.lines.borrow_mut().push(line);
+        } else if took >= std::time::Duration::from_secs(1) {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+        value
+    }
+
+    /// The collected lines.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.borrow().clone()
+    }
 }
 
 pub(crate) fn read(path: &Path) -> Result<String, CliError> {
@@ -385,6 +442,13 @@ pub(crate) fn evaluate_and_report(
     match args.output {
         OutputFormat::Table => {
             let mut text = render_table(&evaluation, args.all);
+            for warning in warnings {
+                let _ = writeln!(text, "warning: {warning}");
+            }
+            write_out(stdout, text.trim_end())?;
+        }
+        OutputFormat::Run => {
+            let mut text = crate::report::render_run(&evaluation);
             for warning in warnings {
                 let _ = writeln!(text, "warning: {warning}");
             }

@@ -129,12 +129,13 @@ pub(crate) fn run_run(
     let result = (|| {
         let snapshot_file = work.join("snapshot.json");
         write_atomically(&snapshot_file, snapshot.as_bytes())?;
-        crate::baseline::Baseline::from_json(&snapshot, "the snapshot").map_err(|e| {
-            SsmError::new(
-                ssm::SNAPSHOT_INVALID,
-                format!("snapshot {snapshot_id}: {e}"),
-            )
-        })?;
+        let baseline =
+            crate::baseline::Baseline::from_json(&snapshot, "the snapshot").map_err(|e| {
+                SsmError::new(
+                    ssm::SNAPSHOT_INVALID,
+                    format!("snapshot {snapshot_id}: {e}"),
+                )
+            })?;
         let override_list =
             if args.install_override_list.is_empty() || args.operation == RunOperation::Scan {
                 None
@@ -149,7 +150,11 @@ pub(crate) fn run_run(
         let report = ReportSettings {
             baseline: Some(snapshot_file.to_string_lossy().into_owned()),
             now: None,
-            output: args.output,
+            output: if args.output == crate::ops::settings::OutputFormat::Table {
+                crate::ops::settings::OutputFormat::Run
+            } else {
+                args.output
+            },
             all: false,
             report: report_compliance.then(|| request_file.clone()),
             product: Some(product.clone()).filter(|p| !p.is_empty()),
@@ -163,6 +168,16 @@ pub(crate) fn run_run(
             refresh_timeout: args.system.refresh_timeout,
             lock_timeout: args.system.lock_timeout,
         };
+        // The Run Command output: the report is captured and framed (header, summary, exit
+        // reason, timed steps, then the packages); JSON output passes through as it is.
+        let framed = args.output == crate::ops::settings::OutputFormat::Table;
+        let run_context = Context {
+            steps: crate::ops::StepLog::collecting(),
+            ..context.clone()
+        };
+        let context = &run_context;
+        let mut captured: Vec<u8> = Vec::new();
+        let inner: &mut dyn Write = if framed { &mut captured } else { &mut *stdout };
         let outcome = match args.operation {
             RunOperation::Scan => run_scan(
                 &ScanSettings {
@@ -173,7 +188,7 @@ pub(crate) fn run_run(
                     report,
                 },
                 context,
-                stdout,
+                inner,
             )?,
             RunOperation::Install => run_install(
                 &InstallSettings {
@@ -185,32 +200,142 @@ pub(crate) fn run_run(
                     report,
                 },
                 context,
-                stdout,
+                inner,
             )?,
         };
-        if !report_compliance {
-            // As AWS: with a BaselineOverride the result is shown, not uploaded.
-            write_out(stdout, "BaselineOverride: compliance is not uploaded")?;
-            return Ok(outcome);
-        }
-        let request: serde_json::Value =
-            serde_json::from_str(&read(&request_file)?).map_err(|e| CliError::Write {
-                path: request_file.clone(),
-                source: std::io::Error::other(e),
-            })?;
-        match upload(&aws, request, root) {
-            Ok(()) => Ok(outcome),
-            Err(error) if outcome == Outcome::Reboot => {
-                // The reboot still happens; the resumed run then reports failure (spec §7.3).
-                crate::state::write_marker(&paths, 195, context.now).map_err(CliError::State)?;
-                write_out(stdout, &format!("warning: {error}"))?;
-                Ok(Outcome::Reboot)
+        let mut notes: Vec<String> = Vec::new();
+        let outcome = if report_compliance {
+            let request: serde_json::Value =
+                serde_json::from_str(&read(&request_file)?).map_err(|e| CliError::Write {
+                    path: request_file.clone(),
+                    source: std::io::Error::other(e),
+                })?;
+            match context.steps.time("upload", || upload(&aws, request, root)) {
+                Ok(()) => outcome,
+                Err(error) if outcome == Outcome::Reboot => {
+                    // The reboot still happens; the resumed run then reports failure (spec §7.3).
+                    crate::state::write_marker(&paths, 195, context.now)
+                        .map_err(CliError::State)?;
+                    notes.push(format!("warning: {error}"));
+                    Outcome::Reboot
+                }
+                Err(error) => {
+                    if framed {
+                        write_out(stdout, String::from_utf8_lossy(&captured).trim_end())?;
+                    }
+                    return Err(error.into());
+                }
             }
-            Err(error) => Err(error.into()),
+        } else {
+            // As AWS: with a BaselineOverride the result is shown, not uploaded.
+            notes.push("BaselineOverride: compliance is not uploaded".to_string());
+            outcome
+        };
+        if framed {
+            let header = RunHeader {
+                instance_id: &instance_id,
+                region: &region,
+                product: &product,
+                baseline: &baseline,
+                snapshot_id: &snapshot_id,
+                operation: args.operation,
+                reboot_option: args.reboot_option.as_str(),
+            };
+            write_out(
+                stdout,
+                &frame(
+                    &header,
+                    &String::from_utf8_lossy(&captured),
+                    outcome,
+                    &context.steps.lines(),
+                ),
+            )?;
         }
+        for note in notes {
+            write_out(stdout, &note)?;
+        }
+        Ok(outcome)
     })();
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// What `run`'s output opens with.
+struct RunHeader<'a> {
+    instance_id: &'a str,
+    region: &'a str,
+    product: &'a str,
+    baseline: &'a crate::baseline::Baseline,
+    snapshot_id: &'a str,
+    operation: RunOperation,
+    reboot_option: &'a str,
+}
+
+/// `run`'s Run Command output (the console shows its first 2,500 characters): the header
+/// (instance, region, product, baseline, snapshot, operation, reboot option, version), the
+/// summary line, the exit code and why, the timed steps, then the rest of the report (the
+/// non-compliant packages, most severe first, and the warnings).
+fn frame(header: &RunHeader<'_>, report: &str, outcome: Outcome, steps: &[String]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "patch-baseline {} run: {} on {} ({}), product {}",
+        env!("CARGO_PKG_VERSION"),
+        match header.operation {
+            RunOperation::Scan => "Scan",
+            RunOperation::Install => "Install",
+        },
+        header.instance_id,
+        header.region,
+        if header.product.is_empty() {
+            "(detected)"
+        } else {
+            header.product
+        },
+    );
+    let _ = writeln!(
+        out,
+        "baseline {} ({}), snapshot {}, reboot option {}",
+        if header.baseline.id.is_empty() {
+            "(no id)"
+        } else {
+            &header.baseline.id
+        },
+        if header.baseline.name.is_empty() {
+            "unnamed"
+        } else {
+            &header.baseline.name
+        },
+        header.snapshot_id,
+        header.reboot_option
+    );
+    let mut lines = report.lines();
+    if let Some(summary) = lines.next() {
+        let _ = writeln!(out, "{summary}");
+    }
+    let _ = writeln!(out, "exit {}: {}", outcome.code(), exit_reason(outcome));
+    for step in steps {
+        let _ = writeln!(out, "{step}");
+    }
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    out.trim_end().to_string()
+}
+
+/// Why `run` exits with `outcome`'s code, in a few words.
+fn exit_reason(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Success => "done",
+        Outcome::Reboot => "a reboot is needed; the SSM agent reboots and runs this step again",
+        Outcome::Failure => "approved updates failed to install, or the package manager failed",
+        Outcome::DependencyCheckFailure => {
+            "approved updates were left out: they would bring in packages RejectedPatches blocks"
+        }
+        Outcome::RebootNotHappened => "the machine did not reboot after 5 requests",
+        _ => "see the error above",
+    }
 }
 
 /// PutInventory with the rules of spec §5.4: the compliance item without its content when it

@@ -10,6 +10,9 @@ pub enum OutputFormat {
     Table,
     /// One JSON document.
     Json,
+    /// `run`'s Run Command output: the summary, then the non-compliant packages, most severe
+    /// first (not a command-line choice; `run` frames it with its header).
+    Run,
 }
 
 /// The operation an evaluation reports.

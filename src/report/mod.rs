@@ -5,7 +5,7 @@ mod python_json;
 mod table;
 
 pub use python_json::python_json_dumps;
-pub use table::render_table;
+pub use table::{render_run, render_table, summary_line};
 
 use std::fmt::Write as _;
 

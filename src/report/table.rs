@@ -74,8 +74,17 @@ pub fn render_table(evaluation: &Evaluation, all: bool) -> String {
         }
     }
     let c = evaluation.counts();
-    let _ = writeln!(
-        out,
+    let _ = writeln!(out, "{}", summary_line(evaluation));
+    if !all && c.installed + c.installed_other > 0 {
+        let _ = writeln!(out, "(compliant packages hidden; --all lists them)");
+    }
+    out
+}
+
+/// The one-line summary: compliance and every count.
+pub fn summary_line(evaluation: &Evaluation) -> String {
+    let c = evaluation.counts();
+    format!(
         "{}: {} installed, {} installed-other, {} installed-rejected, {} pending-reboot, {} missing, \
          {} failed, {} not-applicable",
         if evaluation.is_compliant() {
@@ -90,9 +99,50 @@ pub fn render_table(evaluation: &Evaluation, all: bool) -> String {
         c.missing,
         c.failed,
         c.not_applicable
-    );
-    if !all && c.installed + c.installed_other > 0 {
-        let _ = writeln!(out, "(compliant packages hidden; --all lists them)");
+    )
+}
+
+/// What `run` prints for Run Command, whose console shows the first 2,500 characters: the
+/// summary line first, then the non-compliant packages, most severe first (compliance level,
+/// then Failed, Missing, InstalledRejected, InstalledPendingReboot, then name), one short line
+/// each. The full report is in the JSON output and PutInventory.
+pub fn render_run(evaluation: &Evaluation) -> String {
+    let state_order = |state: PatchState| match state {
+        PatchState::Failed => 0,
+        PatchState::Missing => 1,
+        PatchState::InstalledRejected => 2,
+        _ => 3,
+    };
+    let mut non_compliant: Vec<_> = evaluation
+        .decisions
+        .iter()
+        .filter(|d| d.state.is_non_compliant())
+        .collect();
+    non_compliant.sort_by(|a, b| {
+        b.compliance
+            .cmp(&a.compliance)
+            .then(state_order(a.state).cmp(&state_order(b.state)))
+            .then(a.name.cmp(b.name))
+    });
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", summary_line(evaluation));
+    if !non_compliant.is_empty() {
+        let _ = writeln!(out, "non-compliant, most severe first:");
+    }
+    for d in non_compliant {
+        let target = match d.state {
+            PatchState::Missing | PatchState::Failed => format!(" -> {}", d.version()),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {} {} {} {}{}",
+            d.compliance.as_str(),
+            d.state.as_str(),
+            d.id(),
+            d.installed_version().unwrap_or_default(),
+            target
+        );
     }
     out
 }

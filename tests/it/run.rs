@@ -1113,3 +1113,65 @@ fn security_override(extra: Value) -> Value {
     }
     json!([baseline])
 }
+
+/// The Run Command console shows the first 2,500 characters of a step's output (issue #15,
+/// part 5): on a root with 200 missing packages they hold the header (instance, region,
+/// product, baseline, snapshot, operation, reboot option, version), the summary line and the
+/// exit reason; the timed steps follow, then every non-compliant package.
+#[test]
+fn run_output_opens_with_what_an_operator_needs() {
+    let apt = crate::apt_root::AptRoot::new();
+    let names: Vec<String> = (0..200).map(|i| format!("pkg-{i:03}")).collect();
+    let old: Vec<PathBuf> = names
+        .iter()
+        .map(|n| apt.deb(n, "1.0-1", "optional", "utils"))
+        .collect();
+    apt.publish("bookworm", &old, "Debian", false);
+    let new: Vec<PathBuf> = names
+        .iter()
+        .map(|n| apt.deb(n, "1.1-1", "optional", "utils"))
+        .collect();
+    apt.publish("bookworm-security", &new, "Debian-Security", false);
+    for suite in ["bookworm-updates", "bookworm-backports"] {
+        apt.publish(suite, &[], "Debian", false);
+    }
+    apt.apt("apt-get", &["update", "-q"]);
+    let mut install = vec!["install".to_string(), "-y".into(), "-q".into()];
+    install.extend(names.iter().map(|n| format!("{n}=1.0-1")));
+    let install: Vec<&str> = install.iter().map(String::as_str).collect();
+    apt.apt("apt-get", &install);
+    let snapshot = snapshot(
+        "DEBIAN",
+        json!([{"key": "PRIORITY", "values": ["Optional"]}]),
+    );
+    let mut agent = Agent::new(&apt.base, &apt.root, &snapshot, json!({}));
+    agent.set("APT_CONFIG", apt.config.to_str().unwrap());
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let console: String = text.chars().take(2500).collect();
+    for expected in [
+        &format!(
+            "patch-baseline {} run: Scan on i-0123456789abcdef0 (us-east-1), product",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "baseline pb-0123456789abcdef0 (test-baseline), snapshot ",
+        ", reboot option RebootIfNeeded",
+        "NON_COMPLIANT: 0 installed, 0 installed-other, 0 installed-rejected, 0 pending-reboot, 200 missing",
+        "exit 0: done",
+    ] {
+        assert!(console.contains(expected), "{expected:?} in {console}");
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.iter().any(|l| l.contains(" refresh: ")), "{text}");
+    assert!(lines.iter().any(|l| l.contains(" upload: ")), "{text}");
+    // Every non-compliant package, after the summary.
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("  CRITICAL Missing pkg-"))
+            .count(),
+        200,
+        "{text}"
+    );
+}
