@@ -65,6 +65,16 @@ pub enum Command {
     /// The PatchLinux step of an SSM Command document: snapshot, scan or install, PutInventory,
     /// and the SSM agent's exit codes.
     Run(RunArgs),
+    /// The summary of the last scan or install recorded on the system (its AWS:PatchSummary
+    /// content), as `Field=Value` lines, or one field's value: what the hooks document's steps
+    /// decide on.
+    LastSummary {
+        /// The system: the root of an installed system (default `/`).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// One field (`MissingCount`, `InstalledPendingRebootCount`, …).
+        field: Option<String>,
+    },
     /// Payloads: download, verify and extract.
     Payload {
         /// What to do.
@@ -336,6 +346,7 @@ pub fn run(cli: Cli, context: &Context, stdout: &mut dyn Write) -> Result<Outcom
             Ok(Outcome::Success)
         }
         Command::Run(args) => run_run(&args.into(), context, stdout),
+        Command::LastSummary { root, field } => run_last_summary(&root, field.as_deref(), stdout),
         Command::Payload {
             command:
                 PayloadCommand::Fetch {
@@ -429,6 +440,43 @@ fn check_sources(baseline: &crate::baseline::Baseline) -> Result<(), CliError> {
         checked.map_err(|e| CliError::Repositories(e.into()))?;
     }
     Ok(())
+}
+
+fn run_last_summary(
+    root: &Path,
+    field: Option<&str>,
+    stdout: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let path = crate::state::StatePaths::new(root).last_inventory();
+    let text = crate::ops::read(&path)?;
+    let summary: serde_json::Value = serde_json::from_str(&text).map_err(|e| CliError::Read {
+        path: path.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    let content = summary["Content"][0]
+        .as_object()
+        .ok_or_else(|| CliError::Read {
+            path: path.clone(),
+            source: std::io::Error::other("no AWS:PatchSummary content"),
+        })?;
+    let value = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    let text = if let Some(field) = field {
+        let found = content.get(field).ok_or_else(|| {
+            CliError::Usage(format!(
+                "the last summary in `{}` has no field `{field}`",
+                path.display()
+            ))
+        })?;
+        value(found)
+    } else {
+        content
+            .iter()
+            .map(|(k, v)| format!("{k}={}", value(v)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    write_out(stdout, &text)?;
+    Ok(Outcome::Success)
 }
 
 fn run_list(root: &Path, stdout: &mut dyn Write) -> Result<Outcome, CliError> {

@@ -1,11 +1,15 @@
 #!/bin/sh
-# PatchLinux: the one step of the patch-baseline SSM document. Downloads the patch-baseline
-# release (curl or wget), checks its SHA-256 (sha256sum), extracts it, and runs
+# PatchLinux: the one step of the patch-baseline SSM document, and every shell step of the
+# hooks document (scripts/gen-document sets `step` below for each). Downloads the
+# patch-baseline release (curl or wget), checks its SHA-256 (sha256sum), extracts it, and runs
 # `patch-baseline run` with the document's parameters; its exit code is this step's, so 194
-# makes the SSM agent reboot the machine and run the step again.
+# makes the SSM agent reboot the machine and run the step again. In the hooks document 168 ends
+# the document early (success) and 169 ends it as failed; the on-exit hook, its final step, runs
+# either way.
 # The agent fills in the parameters (in double braces); their allowed patterns keep quotes out.
 # PATCH_BASELINE_ROOT (unset on instances) points the step at another root, for tests.
 set -u
+step='run'
 operation='{{ Operation }}'
 snapshot_id='{{ SnapshotId }}'
 install_override_list='{{ InstallOverrideList }}'
@@ -43,7 +47,51 @@ if [ ! -x "$release/patch-baseline" ]; then
   mv "$tmp" "$release" || { rm -rf "$tmp"; echo "Unable to create dir: $release" >&2; exit 154; }
 fi
 
-exec "$release/patch-baseline" run --root "$root" --operation "$operation" \
-  --snapshot-id "$snapshot_id" --install-override-list "$install_override_list" \
-  --reboot-option "$reboot_option" --baseline-override "$baseline_override" \
-  --upload-override-compliance "$upload_override_compliance"
+pb="$release/patch-baseline"
+if [ "$step" = run ]; then
+  exec "$pb" run --root "$root" --operation "$operation" \
+    --snapshot-id "$snapshot_id" --install-override-list "$install_override_list" \
+    --reboot-option "$reboot_option" --baseline-override "$baseline_override" \
+    --upload-override-compliance "$upload_override_compliance"
+fi
+
+# The hooks document's steps share one snapshot id: the one given, else one made by the scan.
+shared="$dir/hooks-snapshot-id"
+if [ -z "$snapshot_id" ]; then
+  if [ "$step" = hooks-scan ] || [ ! -s "$shared" ]; then
+    cat /proc/sys/kernel/random/uuid > "$shared" || exit 169
+  fi
+  snapshot_id=$(cat "$shared")
+fi
+summary() { "$pb" last-summary --root "$root" "$1"; }
+case "$step" in
+  hooks-scan)
+    "$pb" run --root "$root" --operation Scan --snapshot-id "$snapshot_id" \
+      --reboot-option "$reboot_option" || exit 169
+    [ "$operation" = Install ] || exit 168
+    missing=$(summary MissingCount) || exit 169
+    pending=$(summary InstalledPendingRebootCount) || exit 169
+    if [ "$missing" = 0 ] && { [ "$pending" = 0 ] || [ "$reboot_option" = NoReboot ]; }; then
+      echo "nothing to install and no reboot due: on to the on-exit hook"
+      exit 168
+    fi
+    ;;
+  hooks-install)
+    "$pb" run --root "$root" --operation Install --snapshot-id "$snapshot_id" \
+      --reboot-option NoReboot || exit 169
+    ;;
+  hooks-reboot)
+    [ "$reboot_option" != NoReboot ] || exit 0
+    pending=$(summary InstalledPendingRebootCount) || exit 169
+    [ "$pending" != 0 ] || exit 0
+    "$pb" run --root "$root" --operation Install --snapshot-id "$snapshot_id" \
+      --reboot-option "$reboot_option"
+    code=$?
+    [ "$code" = 0 ] || [ "$code" = 194 ] || exit 169
+    exit "$code"
+    ;;
+  *)
+    echo "unknown step $step" >&2
+    exit 169
+    ;;
+esac

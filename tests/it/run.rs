@@ -200,20 +200,33 @@ pub fn release(dir: &Path) -> (PathBuf, String) {
 /// The PatchLinux script of the committed document with the parameters filled in as the agent
 /// does (defaults from the document for those not given).
 pub fn document_script(params: &[(&str, &str)]) -> String {
-    let document: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("scripts/document/PatchBaseline-RunPatchBaseline.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let mut script: String = document["mainSteps"][0]["inputs"]["runCommand"]
+    let document = committed_document("PatchBaseline-RunPatchBaseline.json");
+    let lines: String = document["mainSteps"][0]["inputs"]["runCommand"]
         .as_array()
         .unwrap()
         .iter()
         .map(|l| format!("{}\n", l.as_str().unwrap()))
         .collect();
+    substitute(&document, &lines, params)
+}
+
+/// A committed document of `scripts/document`.
+pub fn committed_document(name: &str) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scripts/document")
+                .join(name),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+/// `text` with the document's `{{ Parameter }}`s filled in as the agent does: the values given,
+/// else the defaults, each checked against its allowed pattern or values.
+pub fn substitute(document: &Value, text: &str, params: &[(&str, &str)]) -> String {
+    let mut text = text.to_string();
     for (name, spec) in document["parameters"].as_object().unwrap() {
         let value = params
             .iter()
@@ -221,6 +234,12 @@ pub fn document_script(params: &[(&str, &str)]) -> String {
             .map(|(_, v)| (*v).to_string())
             .or_else(|| spec["default"].as_str().map(str::to_string))
             .unwrap_or_else(|| panic!("parameter {name} is required"));
+        if let Some(allowed) = spec["allowedValues"].as_array() {
+            assert!(
+                allowed.iter().any(|a| a == value.as_str()),
+                "{name} = {value}"
+            );
+        }
         if let Some(pattern) = spec["allowedPattern"].as_str() {
             // The agent refuses values that do not match (ReleaseUrl is a file:// URL here).
             if *name != "ReleaseUrl" {
@@ -236,10 +255,10 @@ pub fn document_script(params: &[(&str, &str)]) -> String {
                 assert!(out.success(), "{name} = {value} does not match {pattern}");
             }
         }
-        script = script.replace(&format!("{{{{ {name} }}}}"), &value);
+        text = text.replace(&format!("{{{{ {name} }}}}"), &value);
     }
-    assert!(!script.contains("{{"), "{script}");
-    script
+    assert!(!text.contains("{{"), "{text}");
+    text
 }
 
 /// The world of one test: a root, the fake SSM, a release, the agent's environment.
@@ -306,6 +325,98 @@ impl Agent {
             command.env(key, value);
         }
         command.output().unwrap()
+    }
+
+    /// Runs a committed multi-step document as the SSM agent does (issue #15, part 3): steps in
+    /// order; a shell step's 168 ends the document as a success and 169 as a failure, a failed
+    /// step with `onFailure: exit` ends it too, and the final step with `finallyStep` runs
+    /// whatever happened; 194 reboots (the boot time moves past the reboot request) and runs
+    /// the same step again. `aws:runDocument` hooks are recorded, and fail when `failing` names
+    /// them. Returns one line per step: `NAME: ok|skipped|failed|reboot[ (detail)]`.
+    pub fn run_document(
+        &mut self,
+        name: &str,
+        params: &[(&str, &str)],
+        failing: &[&str],
+    ) -> Vec<String> {
+        let document = committed_document(name);
+        let steps = document["mainSteps"].as_array().unwrap().clone();
+        let url = format!("file://{}", self.release.0.display());
+        let sha = self.release.1.clone();
+        let mut all = vec![
+            ("ReleaseUrl", url.as_str()),
+            ("ReleaseSha256", sha.as_str()),
+        ];
+        all.extend_from_slice(params);
+        let mut log = Vec::new();
+        let mut ended = false;
+        let mut index = 0;
+        let mut reboots = 0;
+        while index < steps.len() {
+            let step = &steps[index];
+            let step_name = step["name"].as_str().unwrap();
+            let inputs = &step["inputs"];
+            let finally = inputs["finallyStep"] == true && index == steps.len() - 1;
+            if ended && !finally {
+                log.push(format!("{step_name}: skipped"));
+                index += 1;
+                continue;
+            }
+            let exits_on_failure = inputs["onFailure"] == "exit";
+            match step["action"].as_str().unwrap() {
+                "aws:runShellScript" => {
+                    let lines: String = inputs["runCommand"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|l| format!("{}\n", l.as_str().unwrap()))
+                        .collect();
+                    let script = self.dir.join("_step_script");
+                    std::fs::write(&script, substitute(&document, &lines, &all)).unwrap();
+                    let mut command = Command::new("sh");
+                    command.arg(&script).env("LC_ALL", "C");
+                    for (key, value) in &self.env {
+                        command.env(key, value);
+                    }
+                    let out = command.output().unwrap();
+                    match out.status.code() {
+                        Some(194) => {
+                            reboots += 1;
+                            assert!(reboots < 3, "{step_name} asks for reboots again and again");
+                            log.push(format!("{step_name}: reboot"));
+                            let later = (chrono::Utc::now().timestamp() + 60 * reboots).to_string();
+                            self.set("PATCH_BASELINE_BOOT_TIME", &later);
+                            continue;
+                        }
+                        Some(0) => log.push(format!("{step_name}: ok")),
+                        Some(168) => {
+                            log.push(format!("{step_name}: ok (168)"));
+                            ended = true;
+                        }
+                        code => {
+                            log.push(format!(
+                                "{step_name}: failed ({code:?}): {}",
+                                String::from_utf8_lossy(&out.stderr).trim()
+                            ));
+                            ended = ended || code == Some(169) || exits_on_failure;
+                        }
+                    }
+                }
+                "aws:runDocument" => {
+                    let hook =
+                        substitute(&document, inputs["documentPath"].as_str().unwrap(), &all);
+                    if failing.contains(&hook.as_str()) {
+                        log.push(format!("{step_name}: failed ({hook})"));
+                        ended = ended || exits_on_failure;
+                    } else {
+                        log.push(format!("{step_name}: ok ({hook})"));
+                    }
+                }
+                other => panic!("unexpected action {other}"),
+            }
+            index += 1;
+        }
+        log
     }
 }
 
@@ -1174,4 +1285,95 @@ fn run_output_opens_with_what_an_operator_needs() {
         200,
         "{text}"
     );
+}
+
+/// The hooks document (issue #15, part 3) run as the SSM agent runs it, on a dnf root: the
+/// step order of AWS-RunPatchBaselineWithHooks for a Scan, an Install across a reboot, an
+/// Install with nothing left to do, and a failing pre-install hook.
+#[test]
+fn hooks_document_runs_its_steps_in_order_across_a_reboot() {
+    let dnf = scenario();
+    let mut agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+    let document = "PatchBaseline-RunPatchBaselineWithHooks.json";
+    let hooks = [
+        ("PreInstallHookDocName", "Pre-Hook"),
+        ("PostInstallHookDocName", "Post-Hook"),
+        ("OnExitHookDocName", "Exit-Hook"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut all = hooks.to_vec();
+        all.extend_from_slice(extra);
+        all
+    };
+
+    // A Scan reports and ends; the on-exit hook is the final step and runs.
+    let log = agent.run_document(document, &with(&[("Operation", "Scan")]), &[]);
+    assert_eq!(
+        log,
+        [
+            "PatchScan: ok (168)",
+            "PreInstallHook: skipped",
+            "InstallWithNoReboot: skipped",
+            "PostInstallHook: skipped",
+            "RebootIfNeeded: skipped",
+            "OnExitHook: ok (Exit-Hook)"
+        ]
+    );
+    assert_eq!(agent.ssm.requests("PutInventory").len(), 1);
+    assert!(
+        dnf.installed().contains("sec-imp-1.0"),
+        "a scan installs nothing"
+    );
+
+    // A failing pre-install hook: nothing is installed, on to the on-exit hook.
+    let log = agent.run_document(document, &with(&[("Operation", "Install")]), &["Pre-Hook"]);
+    assert_eq!(
+        log,
+        [
+            "PatchScan: ok",
+            "PreInstallHook: failed (Pre-Hook)",
+            "InstallWithNoReboot: skipped",
+            "PostInstallHook: skipped",
+            "RebootIfNeeded: skipped",
+            "OnExitHook: ok (Exit-Hook)"
+        ]
+    );
+    assert!(dnf.installed().contains("sec-imp-1.0"));
+
+    // An Install: pre-install hook, install without reboot, post-install hook, the reboot (the
+    // step runs again after it and reports it), then the on-exit hook.
+    let log = agent.run_document(document, &with(&[("Operation", "Install")]), &[]);
+    assert_eq!(
+        log,
+        [
+            "PatchScan: ok",
+            "PreInstallHook: ok (Pre-Hook)",
+            "InstallWithNoReboot: ok",
+            "PostInstallHook: ok (Post-Hook)",
+            "RebootIfNeeded: reboot",
+            "RebootIfNeeded: ok",
+            "OnExitHook: ok (Exit-Hook)"
+        ]
+    );
+    let installed = dnf.installed();
+    assert!(
+        installed.contains("sec-imp-1.1") && installed.contains("ep-1.1"),
+        "{installed:?}"
+    );
+    // The scan, the install (NoReboot) and the reboot's install each reported, under one
+    // snapshot id.
+    let snapshots: std::collections::BTreeSet<String> = agent
+        .ssm
+        .requests("GetDeployablePatchSnapshotForInstance")
+        .iter()
+        .rev()
+        .take(3)
+        .map(|r| r["body"]["SnapshotId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+
+    // Again: nothing missing and the reboot done, so the scan ends it.
+    let log = agent.run_document(document, &with(&[("Operation", "Install")]), &[]);
+    assert_eq!(log[0], "PatchScan: ok (168)", "{log:?}");
+    assert_eq!(log[5], "OnExitHook: ok (Exit-Hook)");
 }
