@@ -18,6 +18,24 @@ baseline_override='{{ BaselineOverride }}'
 upload_override_compliance='{{ UploadOverrideCompliance }}'
 release_url='{{ ReleaseUrl }}'
 release_sha256=$(printf '%s' '{{ ReleaseSha256 }}' | tr 'A-F' 'a-f')
+# The release for this machine's architecture (PATCH_BASELINE_MACHINE stands in for uname -m in
+# tests).
+machine=${PATCH_BASELINE_MACHINE:-$(uname -m)}
+case "$machine" in
+  x86_64 | amd64) ;;
+  aarch64 | arm64)
+    release_url='{{ ReleaseUrlAarch64 }}'
+    release_sha256=$(printf '%s' '{{ ReleaseSha256Aarch64 }}' | tr 'A-F' 'a-f')
+    if [ -z "$release_url" ] || [ -z "$release_sha256" ]; then
+      echo "this machine is $machine: give the aarch64 release (ReleaseUrlAarch64, ReleaseSha256Aarch64)" >&2
+      exit 146
+    fi
+    ;;
+  *)
+    echo "no patch-baseline release for this machine's architecture, $machine (there are x86_64 and aarch64 ones)" >&2
+    exit 146
+    ;;
+esac
 root=${PATCH_BASELINE_ROOT:-/}
 dir="${root%/}/var/lib/amazon/patch-baseline"
 release="$dir/release-$release_sha256"

@@ -17,6 +17,8 @@
 //! - `zypper_root`: the zypper backend against real zypper and rpm in a temporary alternate root.
 //! - `payload`: `payload fetch` against local files and a local HTTP server, hostile archives.
 //! - `run`: `run` and the SSM document end to end (fake SSM endpoint checked against botocore, moto S3).
+//! - `cross`: the aarch64 release binary under qemu-user, scanning as this build does (run by
+//!   `scripts/test` with `--ignored`).
 //! - `sources`: baseline `Sources` on real apt, dnf, yum (shim) and zypper roots: only the
 //!   sources' repositories used, the root's configuration never written, crashes converge.
 
@@ -30,6 +32,7 @@ mod apt_parsers;
 mod apt_root;
 mod baseline_load;
 mod cli;
+mod cross;
 mod dnf_root;
 mod evaluate_apt;
 mod evaluate_rpm;

@@ -241,8 +241,8 @@ pub fn substitute(document: &Value, text: &str, params: &[(&str, &str)]) -> Stri
             );
         }
         if let Some(pattern) = spec["allowedPattern"].as_str() {
-            // The agent refuses values that do not match (ReleaseUrl is a file:// URL here).
-            if *name != "ReleaseUrl" {
+            // The agent refuses values that do not match (the release URLs are file:// here).
+            if !name.starts_with("ReleaseUrl") {
                 let out = Command::new("python3")
                     .args([
                         "-c",
@@ -1376,4 +1376,40 @@ fn hooks_document_runs_its_steps_in_order_across_a_reboot() {
     let log = agent.run_document(document, &with(&[("Operation", "Install")]), &[]);
     assert_eq!(log[0], "PatchScan: ok (168)", "{log:?}");
     assert_eq!(log[5], "OnExitHook: ok (Exit-Hook)");
+}
+
+/// The document picks the release for the machine's architecture (issue #15, part 4):
+/// ReleaseUrl on x86_64, ReleaseUrlAarch64 on aarch64 (Graviton), a clear 146 on an aarch64
+/// machine without it and on any other architecture (`PATCH_BASELINE_MACHINE` stands in for
+/// `uname -m`).
+#[test]
+fn document_picks_the_release_for_the_machine() {
+    let dnf = scenario();
+    let mut agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+    let url = format!("file://{}", agent.release.0.display());
+    let sha = agent.release.1.clone();
+    // On aarch64 the x86_64 parameters are not used: a wrong x86_64 SHA-256 does not matter.
+    agent.set("PATCH_BASELINE_MACHINE", "aarch64");
+    let wrong = "0".repeat(64);
+    let out = agent.step(&[
+        ("Operation", "Scan"),
+        ("ReleaseSha256", &wrong),
+        ("ReleaseUrlAarch64", &url),
+        ("ReleaseSha256Aarch64", &sha),
+    ]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    assert_eq!(agent.ssm.requests("PutInventory").len(), 1);
+    // aarch64 without its release, and an architecture there is no release for.
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(146), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ReleaseUrlAarch64"),
+        "{}",
+        stderr(&out)
+    );
+    agent.set("PATCH_BASELINE_MACHINE", "riscv64");
+    let out = agent.step(&[("Operation", "Scan")]);
+    assert_eq!(code(&out), Some(146), "{}", stderr(&out));
+    assert!(stderr(&out).contains("riscv64"), "{}", stderr(&out));
+    assert_eq!(agent.ssm.requests("PutInventory").len(), 1);
 }
