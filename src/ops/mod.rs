@@ -147,23 +147,29 @@ pub struct Context {
 }
 
 impl Context {
-    /// The world of `main`: now, the process environment, slow steps reported on stderr.
+    /// The world of `main`: now, the process environment, slow steps reported on stderr when
+    /// it is a terminal.
     pub fn from_process() -> Self {
+        use std::io::IsTerminal as _;
         Self {
             now: Utc::now(),
             env: std::env::vars().collect(),
-            steps: StepLog::default(),
+            steps: StepLog {
+                terminal: std::io::stderr().is_terminal(),
+                ..StepLog::default()
+            },
         }
     }
 }
 
 /// The long steps of an operation (metadata refresh, package download, install, upload),
-/// timed: one line each, `2026-12-02T01:02:03Z refresh: 3.2 s`. By default a step that took a
-/// second or more is written to stderr as it ends (a terminal user sees what takes time);
-/// `run` collects them all for its Run Command output.
+/// timed: one line each, `2026-12-02T01:02:03Z refresh: 3.2 s`. At a terminal a step that took a
+/// second or more is written to stderr as it ends (the user sees what takes time; scripts and
+/// pipes get only the one-line errors); `run` collects them all for its Run Command output.
 #[derive(Debug, Clone, Default)]
 pub struct StepLog {
     collect: bool,
+    terminal: bool,
     lines: std::cell::RefCell<Vec<String>>,
 }
 
@@ -172,7 +178,7 @@ impl StepLog {
     pub fn collecting() -> Self {
         Self {
             collect: true,
-            lines: std::cell::RefCell::default(),
+            ..Self::default()
         }
     }
 
@@ -189,7 +195,7 @@ impl StepLog {
         );
         if self.collect {
             self.lines.borrow_mut().push(line);
-        } else if took >= std::time::Duration::from_secs(1) {
+        } else if self.terminal && took >= std::time::Duration::from_secs(1) {
             let _ = writeln!(std::io::stderr(), "{line}");
         }
         value
