@@ -157,10 +157,11 @@ impl Backend for AptBackend {
         repositories: &Repositories,
         platform: &Platform,
         _read_only: bool,
-        _context: &Context,
+        context: &Context,
         warnings: &mut Vec<String>,
     ) -> Result<Inventory, CliError> {
-        let scan = crate::apt::scan(root, platform, repositories)?;
+        let apt_config = context.env.get("APT_CONFIG").map(std::path::Path::new);
+        let scan = crate::apt::scan(root, platform, repositories, apt_config)?;
         warnings.extend(scan.warnings);
         Ok(scan.inventory)
     }

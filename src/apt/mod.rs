@@ -52,6 +52,7 @@ pub fn scan(
     root: &Path,
     platform: &Platform,
     repositories: &Repositories,
+    apt_config: Option<&Path>,
 ) -> Result<AptScan, AptError> {
     let installed = dpkg::read_status(root)?;
     let lists = match repositories.private() {
@@ -78,7 +79,8 @@ pub fn scan(
 
     // apt files `Architecture: all` packages under the native architecture, and so do python-apt
     // and the payload (`tzdata.amd64`): one group per name and native architecture.
-    let native = native_architecture(&installed);
+    let native = configured_architecture(root, apt_config)
+        .unwrap_or_else(|| native_architecture(&installed));
     let arch_of = |arch: &'_ str| -> CompactString {
         if arch == "all" {
             native.clone()
@@ -149,6 +151,48 @@ pub fn scan(
 /// The native architecture of a dpkg system: the architecture most of its installed
 /// packages have (besides `all`; dpkg's own `var/lib/dpkg/arch` does not say which of its
 /// entries is native), else this build's.
+/// The native architecture the system under `root` is configured with, when it says: the
+/// first line of dpkg's `var/lib/dpkg/arch` (native first, then the foreign ones, once a foreign
+/// architecture was added), else `APT::Architecture` in apt's
+/// configuration (`apt_config`, i.e. `$APT_CONFIG`, then `etc/apt/apt.conf` and
+/// `apt.conf.d/*`). A mounted image of another architecture is then named by its own.
+pub fn configured_architecture(root: &Path, apt_config: Option<&Path>) -> Option<CompactString> {
+    if let Ok(text) = std::fs::read_to_string(root.join("var/lib/dpkg/arch"))
+        && let Some(first) = text.lines().map(str::trim).find(|l| !l.is_empty())
+    {
+        return Some(first.into());
+    }
+    let mut files: Vec<std::path::PathBuf> =
+        apt_config.map(Path::to_path_buf).into_iter().collect();
+    files.push(root.join("etc/apt/apt.conf"));
+    let mut parts: Vec<_> = std::fs::read_dir(root.join("etc/apt/apt.conf.d"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    parts.sort();
+    files.extend(parts);
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(rest) = line.strip_prefix("APT::Architecture ")
+                && let Some(value) = rest.trim().strip_prefix('"')
+                && let Some((value, _)) = value.split_once('"')
+                && !value.is_empty()
+            {
+                return Some(value.into());
+            }
+        }
+    }
+    None
+}
+
+/// The native architecture guessed from the installed packages (the most common one), else
+/// this build's.
 pub fn native_architecture(installed: &[dpkg::DpkgPackage]) -> CompactString {
     let mut counts: FastMap<&str, usize> = FastMap::default();
     for package in installed.iter().filter(|p| p.arch != "all") {
