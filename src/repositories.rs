@@ -258,11 +258,10 @@ impl Repositories {
         };
         let named = private.repos.iter().find(|(repo, _)| {
             let uri = repo.split(' ').next().unwrap_or(repo);
+            // Package managers quote repository ids; apt names the URI.
             message.contains(&format!("`{repo}`"))
                 || message.contains(&format!("'{repo}'"))
                 || message.contains(&format!("[{repo}]"))
-                || message.contains(&format!(" {repo}:"))
-                || message.contains(&format!("{repo}:"))
                 || (repo.contains(' ') && message.contains(uri))
         });
         match named {
@@ -273,11 +272,6 @@ impl Repositories {
 }
 
 impl PrivateRepositories {
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// apt's lists of the sources.
     pub fn apt_lists(&self) -> PathBuf {
         self.dir.join("lists")
