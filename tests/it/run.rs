@@ -201,7 +201,13 @@ pub fn release(dir: &Path) -> (PathBuf, String) {
 /// does (defaults from the document for those not given).
 pub fn document_script(params: &[(&str, &str)]) -> String {
     let document = committed_document("PatchBaseline-RunPatchBaseline.json");
-    let lines: String = document["mainSteps"][0]["inputs"]["runCommand"]
+    let shell = document["mainSteps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| step["action"] == "aws:runShellScript")
+        .unwrap();
+    let lines: String = shell["inputs"]["runCommand"]
         .as_array()
         .unwrap()
         .iter()
@@ -243,16 +249,10 @@ pub fn substitute(document: &Value, text: &str, params: &[(&str, &str)]) -> Stri
         if let Some(pattern) = spec["allowedPattern"].as_str() {
             // The agent refuses values that do not match (the release URLs are file:// here).
             if !name.starts_with("ReleaseUrl") {
-                let out = Command::new("python3")
-                    .args([
-                        "-c",
-                        "import re,sys; sys.exit(0 if re.search(sys.argv[1], sys.argv[2]) else 1)",
-                        pattern,
-                        &value,
-                    ])
-                    .status()
-                    .unwrap();
-                assert!(out.success(), "{name} = {value} does not match {pattern}");
+                assert!(
+                    matches_pattern(pattern, &value),
+                    "{name} = {value} does not match {pattern}"
+                );
             }
         }
         text = text.replace(&format!("{{{{ {name} }}}}"), &value);
@@ -312,11 +312,12 @@ impl Agent {
     /// Runs the document's step as the agent would.
     pub fn step(&self, params: &[(&str, &str)]) -> Output {
         let url = format!("file://{}", self.release.0.display());
-        let mut all = vec![
+        // The values given win over these (the first of a name is taken).
+        let mut all = params.to_vec();
+        all.extend_from_slice(&[
             ("ReleaseUrl", url.as_str()),
             ("ReleaseSha256", self.release.1.as_str()),
-        ];
-        all.extend_from_slice(params);
+        ]);
         let script = self.dir.join("_script");
         std::fs::write(&script, document_script(&all)).unwrap();
         let mut command = Command::new("sh");
@@ -343,11 +344,12 @@ impl Agent {
         let steps = document["mainSteps"].as_array().unwrap().clone();
         let url = format!("file://{}", self.release.0.display());
         let sha = self.release.1.clone();
-        let mut all = vec![
+        // The values given win over these (the first of a name is taken).
+        let mut all = params.to_vec();
+        all.extend_from_slice(&[
             ("ReleaseUrl", url.as_str()),
             ("ReleaseSha256", sha.as_str()),
-        ];
-        all.extend_from_slice(params);
+        ]);
         let mut log = Vec::new();
         let mut ended = false;
         let mut index = 0;
@@ -363,6 +365,11 @@ impl Agent {
                 continue;
             }
             let exits_on_failure = inputs["onFailure"] == "exit";
+            if !precondition_holds(&document, step, &all) {
+                log.push(format!("{step_name}: skipped (precondition)"));
+                index += 1;
+                continue;
+            }
             match step["action"].as_str().unwrap() {
                 "aws:runShellScript" => {
                     let lines: String = inputs["runCommand"]
@@ -412,12 +419,110 @@ impl Agent {
                         log.push(format!("{step_name}: ok ({hook})"));
                     }
                 }
+                "aws:downloadContent" => {
+                    assert_eq!(inputs["sourceType"], "S3", "{step_name}");
+                    let url = substitute(
+                        &document,
+                        inputs["sourceInfo"]["path"].as_str().unwrap(),
+                        &all,
+                    );
+                    let destination = inputs["destinationPath"].as_str().unwrap();
+                    match self.download_from_s3(&url, destination) {
+                        Ok(count) => log.push(format!("{step_name}: ok ({count} files)")),
+                        Err(why) => {
+                            log.push(format!("{step_name}: failed ({why})"));
+                            ended = ended || exits_on_failure;
+                        }
+                    }
+                }
                 other => panic!("unexpected action {other}"),
             }
             index += 1;
         }
         log
     }
+
+    /// The local stand-in for S3 that `aws:downloadContent` reads: `s3/BUCKET/KEY` under the
+    /// test's folder.
+    pub fn s3_objects(&self) -> PathBuf {
+        self.dir.join("s3")
+    }
+
+    /// `aws:downloadContent` with an S3 source, as the agent's S3 resource does it: the URL
+    /// must be an https S3 URL (virtual-hosted `BUCKET.s3.REGION.amazonaws.com/KEY` or path
+    /// style `s3.REGION.amazonaws.com/BUCKET/KEY`; `s3://` is not one); a key ending in `/` is
+    /// a folder, whose files land under the destination with their paths below the prefix; an
+    /// object lands in the destination folder (a path ending in `/`) under its own name. An
+    /// absolute destination is taken under the test's root. Returns how many files it wrote.
+    fn download_from_s3(&self, url: &str, destination: &str) -> Result<usize, String> {
+        let rest = url
+            .strip_prefix("https://")
+            .ok_or_else(|| "invalid S3 path parameter".to_string())?;
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (bucket, key) = match host.split_once(".s3.") {
+            Some((bucket, _)) if host.ends_with(".amazonaws.com") => {
+                (bucket.to_string(), path.to_string())
+            }
+            _ if host.starts_with("s3.") && host.ends_with(".amazonaws.com") => {
+                let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+                (bucket.to_string(), key.to_string())
+            }
+            _ => return Err("invalid S3 path parameter".into()),
+        };
+        let root = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "PATCH_BASELINE_ROOT")
+            .map(|(_, v)| PathBuf::from(v))
+            .unwrap();
+        assert!(destination.starts_with('/') && destination.ends_with('/'));
+        let target = root.join(destination.trim_start_matches('/'));
+        let source = self.s3_objects().join(&bucket).join(&key);
+        let mut files = Vec::new();
+        if key.ends_with('/') || key.is_empty() {
+            let mut stack = vec![source.clone()];
+            while let Some(folder) = stack.pop() {
+                for entry in std::fs::read_dir(&folder).map_err(|_| "NoSuchKey".to_string())? {
+                    let path = entry.unwrap().path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else {
+                        let below = path.strip_prefix(&source).unwrap().to_path_buf();
+                        files.push((path, target.join(below)));
+                    }
+                }
+            }
+        } else if source.is_file() {
+            let name = source.file_name().unwrap().to_owned();
+            files.push((source, target.join(name)));
+        } else {
+            return Err(format!("NoSuchKey: {bucket}/{key}"));
+        }
+        if files.is_empty() {
+            return Err(format!("nothing under {bucket}/{key}"));
+        }
+        for (from, to) in &files {
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(from, to).unwrap();
+        }
+        Ok(files.len())
+    }
+}
+
+/// A step's precondition as the agent evaluates it: `StringEquals` on `platformType` (this is
+/// Linux) or on a document parameter, compared after substitution.
+fn precondition_holds(document: &Value, step: &Value, params: &[(&str, &str)]) -> bool {
+    let Some(condition) = step.get("precondition") else {
+        return true;
+    };
+    let args = condition["StringEquals"].as_array().unwrap();
+    assert_eq!(args.len(), 2);
+    let (a, b) = (args[0].as_str().unwrap(), args[1].as_str().unwrap());
+    if a == "platformType" {
+        return b == "Linux";
+    }
+    assert!(a.contains("{{") || b.contains("{{"), "{a} {b}");
+    substitute(document, a, params) == substitute(document, b, params)
 }
 
 pub fn code(out: &Output) -> Option<i32> {
@@ -1311,6 +1416,7 @@ fn hooks_document_runs_its_steps_in_order_across_a_reboot() {
     assert_eq!(
         log,
         [
+            "DownloadRelease: skipped (precondition)",
             "PatchScan: ok (168)",
             "PreInstallHook: skipped",
             "InstallWithNoReboot: skipped",
@@ -1330,6 +1436,7 @@ fn hooks_document_runs_its_steps_in_order_across_a_reboot() {
     assert_eq!(
         log,
         [
+            "DownloadRelease: skipped (precondition)",
             "PatchScan: ok",
             "PreInstallHook: failed (Pre-Hook)",
             "InstallWithNoReboot: skipped",
@@ -1346,6 +1453,7 @@ fn hooks_document_runs_its_steps_in_order_across_a_reboot() {
     assert_eq!(
         log,
         [
+            "DownloadRelease: skipped (precondition)",
             "PatchScan: ok",
             "PreInstallHook: ok (Pre-Hook)",
             "InstallWithNoReboot: ok",
@@ -1374,8 +1482,8 @@ fn hooks_document_runs_its_steps_in_order_across_a_reboot() {
 
     // Again: nothing missing and the reboot done, so the scan ends it.
     let log = agent.run_document(document, &with(&[("Operation", "Install")]), &[]);
-    assert_eq!(log[0], "PatchScan: ok (168)", "{log:?}");
-    assert_eq!(log[5], "OnExitHook: ok (Exit-Hook)");
+    assert_eq!(log[1], "PatchScan: ok (168)", "{log:?}");
+    assert_eq!(log[6], "OnExitHook: ok (Exit-Hook)");
 }
 
 /// The document picks the release for the machine's architecture (issue #15, part 4):
@@ -1412,4 +1520,225 @@ fn document_picks_the_release_for_the_machine() {
     assert_eq!(code(&out), Some(146), "{}", stderr(&out));
     assert!(stderr(&out).contains("riscv64"), "{}", stderr(&out));
     assert_eq!(agent.ssm.requests("PutInventory").len(), 1);
+}
+
+/// Whether `value` matches the allowed pattern of the committed document's parameter `name`.
+fn allowed(document: &Value, name: &str, value: &str) -> bool {
+    matches_pattern(
+        document["parameters"][name]["allowedPattern"]
+            .as_str()
+            .unwrap(),
+        value,
+    )
+}
+
+/// Whether `value` matches a document parameter's allowed pattern (Python's `re.search`, close
+/// to the service's check).
+fn matches_pattern(pattern: &str, value: &str) -> bool {
+    Command::new("python3")
+        .args([
+            "-c",
+            "import re,sys; sys.exit(0 if re.search(sys.argv[1], sys.argv[2]) else 1)",
+            pattern,
+            value,
+        ])
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// The SHA-256 of a file, in hex.
+fn sha256_of(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The release from a private bucket (issue #15, part 4): with `ReleaseSource` S3 the
+/// documents' `aws:downloadContent` step fetches the release (here from a local stand-in for
+/// the agent's S3 source) and the shell step uses its file, checking the SHA-256 itself and
+/// never downloading (curl and wget fail if called). A folder URL holding both architectures'
+/// tarballs gives each machine its own by checksum; a tampered object is refused with 151 and
+/// runs nothing; a missing object fails the download step, which ends the document. With the
+/// default `HTTPS` the step is skipped by its precondition.
+#[test]
+fn document_release_from_a_private_bucket() {
+    let dnf = scenario();
+    let mut agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+    let main = "PatchBaseline-RunPatchBaseline.json";
+    let hooks = "PatchBaseline-RunPatchBaselineWithHooks.json";
+    let document = committed_document(main);
+    for url in [
+        "https://my-bucket.s3.eu-west-1.amazonaws.com/releases/patch-baseline.tar.gz",
+        "https://s3.eu-west-1.amazonaws.com/my-bucket/releases/0.2.0/",
+    ] {
+        assert!(allowed(&document, "ReleaseUrl", url), "{url}");
+    }
+    // The agent's S3 source parses only https S3 URLs.
+    assert!(!allowed(
+        &document,
+        "ReleaseUrl",
+        "s3://my-bucket/releases/x.tar.gz"
+    ));
+
+    // Downloading is not the shell step's job with S3: curl and wget fail when called.
+    let stubs = agent.dir.join("no-download");
+    std::fs::create_dir_all(&stubs).unwrap();
+    let called = agent.dir.join("download-called");
+    for tool in ["curl", "wget"] {
+        let stub = stubs.join(tool);
+        std::fs::write(
+            &stub,
+            format!("#!/bin/sh\necho {tool} >> '{}'\nexit 7\n", called.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let path = format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap());
+    agent.set("PATH", &path);
+
+    let (tarball, sha) = agent.release.clone();
+    let bucket = agent.s3_objects().join("my-bucket");
+    std::fs::create_dir_all(bucket.join("releases/0.2.0")).unwrap();
+    std::fs::copy(&tarball, bucket.join("releases/patch-baseline.tar.gz")).unwrap();
+    let state = dnf.root.join("var/lib/amazon/patch-baseline");
+    let object = "https://my-bucket.s3.eu-west-1.amazonaws.com/releases/patch-baseline.tar.gz";
+
+    // One object, virtual-hosted style.
+    let params = [
+        ("Operation", "Scan"),
+        ("ReleaseSource", "S3"),
+        ("ReleaseUrl", object),
+        ("ReleaseSha256", sha.as_str()),
+    ];
+    let log = agent.run_document(main, &params, &[]);
+    assert_eq!(log, ["DownloadRelease: ok (1 files)", "PatchLinux: ok"]);
+    assert_eq!(agent.ssm.requests("PutInventory").len(), 1);
+    assert!(
+        state
+            .join(format!("release-{sha}/patch-baseline"))
+            .is_file()
+    );
+    assert!(
+        !state.join("s3-release").exists(),
+        "the download is removed"
+    );
+
+    // A folder, path style, with both architectures' tarballs: an aarch64 machine takes the one
+    // with its checksum (here the same binary packed with a marker, so it runs on this host).
+    let folder = bucket.join("releases/0.2.0");
+    std::fs::copy(&tarball, folder.join("patch-baseline-x86_64-linux.tar.gz")).unwrap();
+    let stage = agent.dir.join("arm-stage");
+    std::fs::create_dir_all(&stage).unwrap();
+    assert!(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&stage)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::write(stage.join("ARCH"), "aarch64\n").unwrap();
+    let arm = folder.join("patch-baseline-aarch64-linux.tar.gz");
+    assert!(
+        Command::new("tar")
+            .arg("-czf")
+            .arg(&arm)
+            .arg("-C")
+            .arg(&stage)
+            .args(["patch-baseline", "ARCH"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::write(folder.join("SHA256SUMS"), "not a tarball\n").unwrap();
+    let arm_sha = sha256_of(&arm);
+    agent.set("PATCH_BASELINE_MACHINE", "aarch64");
+    let folder_url = "https://s3.eu-west-1.amazonaws.com/my-bucket/releases/0.2.0/";
+    let params = [
+        ("Operation", "Scan"),
+        ("ReleaseSource", "S3"),
+        ("ReleaseUrl", folder_url),
+        ("ReleaseSha256", sha.as_str()),
+        ("ReleaseSha256Aarch64", arm_sha.as_str()),
+    ];
+    let log = agent.run_document(main, &params, &[]);
+    assert_eq!(log, ["DownloadRelease: ok (3 files)", "PatchLinux: ok"]);
+    assert!(state.join(format!("release-{arm_sha}/ARCH")).is_file());
+    assert_eq!(agent.ssm.requests("PutInventory").len(), 2);
+    assert!(!state.join("s3-release").exists());
+
+    // Nothing in the folder has the checksum asked for (a tampered or wrong release): 151, the
+    // files named with what they are, nothing run.
+    agent.set("PATCH_BASELINE_MACHINE", "x86_64");
+    let wrong = "ab".repeat(32);
+    let params = [
+        ("Operation", "Scan"),
+        ("ReleaseSource", "S3"),
+        ("ReleaseUrl", folder_url),
+        ("ReleaseSha256", wrong.as_str()),
+    ];
+    let log = agent.run_document(main, &params, &[]);
+    assert_eq!(log[0], "DownloadRelease: ok (3 files)");
+    assert!(
+        log[1].starts_with("PatchLinux: failed (Some(151))")
+            && log[1].contains(&format!("should be {wrong}"))
+            && log[1].contains(&format!("{arm_sha} patch-baseline-aarch64-linux.tar.gz")),
+        "{log:?}"
+    );
+    assert!(!state.join(format!("release-{wrong}")).exists());
+    assert_eq!(agent.ssm.requests("PutInventory").len(), 2);
+
+    // A key the bucket does not have: the download step fails and ends the document.
+    let params = [
+        ("Operation", "Scan"),
+        ("ReleaseSource", "S3"),
+        (
+            "ReleaseUrl",
+            "https://my-bucket.s3.eu-west-1.amazonaws.com/releases/gone.tar.gz",
+        ),
+        ("ReleaseSha256", sha.as_str()),
+    ];
+    let log = agent.run_document(main, &params, &[]);
+    assert_eq!(
+        log,
+        [
+            "DownloadRelease: failed (NoSuchKey: my-bucket/releases/gone.tar.gz)",
+            "PatchLinux: skipped"
+        ]
+    );
+
+    // The hooks document has the same step, first.
+    std::fs::remove_dir_all(state.join(format!("release-{sha}"))).unwrap();
+    std::fs::remove_dir_all(state.join("s3-release")).unwrap();
+    let params = [
+        ("Operation", "Scan"),
+        ("ReleaseSource", "S3"),
+        ("ReleaseUrl", object),
+        ("ReleaseSha256", sha.as_str()),
+    ];
+    let log = agent.run_document(hooks, &params, &[]);
+    assert_eq!(
+        log[..2],
+        ["DownloadRelease: ok (1 files)", "PatchScan: ok (168)"]
+    );
+    assert!(
+        state
+            .join(format!("release-{sha}/patch-baseline"))
+            .is_file()
+    );
+    assert!(!called.exists(), "curl or wget was called");
+
+    // HTTPS, the default: the step is skipped and the shell step downloads.
+    let log = agent.run_document(main, &[("Operation", "Scan")], &[]);
+    assert_eq!(
+        log,
+        ["DownloadRelease: skipped (precondition)", "PatchLinux: ok"]
+    );
 }
