@@ -1,11 +1,19 @@
 //! The only module that runs programs. Commands are values ([`CommandSpec`]: argv, never a
 //! shell string; `LC_ALL=C` always), run with a time bound; stdout and stderr are kept and an
 //! error names the command, its exit status or signal, and the tail of its stderr.
+//!
+//! Each command runs in a process group of its own. A signal meant for patch-baseline (Ctrl-C
+//! at a terminal, the SSM agent cancelling the step) therefore does not reach a package
+//! manager in the middle of a transaction, which finishes on its own; one meant for the
+//! package manager's group (a maintainer script killing its group) leaves patch-baseline
+//! running to report what happened. A command that overruns its time bound is killed with its
+//! whole group, so no orphaned dpkg or rpm keeps the lock.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -84,6 +92,8 @@ impl fmt::Display for CommandSpec {
 pub struct Captured {
     /// The exit code (`None`: killed by a signal).
     pub code: Option<i32>,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
     /// Standard output.
     pub stdout: Vec<u8>,
     /// Standard error.
@@ -94,10 +104,11 @@ impl Captured {
     /// The exit status as text (`100`, or `none (killed by a signal)`) and the last three
     /// non-empty lines of standard error joined with ` | `: what an error message shows.
     pub fn failure_summary(&self) -> (String, String) {
-        let code = self.code.map_or_else(
-            || "none (killed by a signal)".to_string(),
-            |c| c.to_string(),
-        );
+        let code = match (self.code, self.signal) {
+            (Some(code), _) => code.to_string(),
+            (None, Some(signal)) => format!("none (killed by signal {})", signal_name(signal)),
+            (None, None) => "none (killed by a signal)".to_string(),
+        };
         let stderr = String::from_utf8_lossy(&self.stderr);
         let mut tail: Vec<&str> = stderr
             .lines()
@@ -108,6 +119,23 @@ impl Captured {
         tail.reverse();
         (code, tail.join(" | "))
     }
+}
+
+/// A signal's number with its name, as `9 (SIGKILL)`.
+fn signal_name(signal: i32) -> String {
+    use rustix::process::Signal;
+    let name = match signal {
+        s if s == Signal::HUP.as_raw() => "SIGHUP",
+        s if s == Signal::INT.as_raw() => "SIGINT",
+        s if s == Signal::QUIT.as_raw() => "SIGQUIT",
+        s if s == Signal::ABORT.as_raw() => "SIGABRT",
+        s if s == Signal::KILL.as_raw() => "SIGKILL",
+        s if s == Signal::SEGV.as_raw() => "SIGSEGV",
+        s if s == Signal::PIPE.as_raw() => "SIGPIPE",
+        s if s == Signal::TERM.as_raw() => "SIGTERM",
+        _ => return signal.to_string(),
+    };
+    format!("{signal} ({name})")
 }
 
 impl ExecError {
@@ -175,7 +203,8 @@ impl Runner for SystemRunner {
             .env("LC_ALL", "C")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            .process_group(0);
         for (key, value) in &spec.env {
             match value {
                 Some(value) => command.env(key, value),
@@ -208,6 +237,7 @@ impl Runner for SystemRunner {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) if started.elapsed() >= spec.timeout => {
+                    kill_group(child.id());
                     let _ = child.kill();
                     let _ = child.wait();
                     return Err(ExecError::Timeout {
@@ -226,8 +256,86 @@ impl Runner for SystemRunner {
         };
         Ok(Captured {
             code: status.code(),
+            signal: status.signal(),
             stdout: stdout.join().unwrap_or_default(),
             stderr: stderr.join().unwrap_or_default(),
         })
+    }
+}
+
+/// Sends SIGKILL to the process group `leader` leads (the command and whatever it started).
+fn kill_group(leader: u32) {
+    let Some(group) = i32::try_from(leader)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    // The group is the child's own (process_group(0) above), never ours. It may be gone.
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A script file for `sh` (the tests' stand-in for a package manager).
+    fn script(dir: &std::path::Path, text: &str) -> CommandSpec {
+        let path = dir.join("script.sh");
+        std::fs::write(&path, text).unwrap();
+        CommandSpec::new("sh").arg(path)
+    }
+
+    #[test]
+    fn a_command_killed_by_a_signal_is_named_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = script(dir.path(), "echo started >&2\nkill -KILL $$\n");
+        let captured = SystemRunner.run(&spec).unwrap();
+        assert_eq!((captured.code, captured.signal), (None, Some(9)));
+        let error = ExecError::failed(&spec, &captured).to_string();
+        assert!(
+            error.contains("exit code none (killed by signal 9 (SIGKILL)): started"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_command_that_kills_its_group_leaves_the_caller_running() {
+        // `kill 0` signals the caller's process group, as a maintainer script killing its
+        // package manager's group does: the command's own group, not this test's.
+        let dir = tempfile::tempdir().unwrap();
+        let captured = SystemRunner
+            .run(&script(dir.path(), "kill -KILL 0\n"))
+            .unwrap();
+        assert_eq!(captured.signal, Some(9));
+    }
+
+    #[test]
+    fn an_overrun_kills_the_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let spec = script(
+            dir.path(),
+            &format!("sleep 60 &\necho $! > '{}'\nwait\n", pid_file.display()),
+        )
+        .timeout(Duration::from_millis(500));
+        let error = SystemRunner.run(&spec).unwrap_err();
+        assert!(matches!(error, ExecError::Timeout { .. }), "{error}");
+        let pid: u32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // The grandchild is gone (or a zombie of init's, which is gone too): no process runs
+        // with that pid in our group's name.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| !stat.contains(") Z "))
+        };
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(), "the command's child {pid} still runs");
     }
 }

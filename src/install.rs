@@ -87,6 +87,17 @@ pub trait Installer {
         lock_timeout: Duration,
     ) -> Result<(), InstallError>;
 
+    /// Finishes what an interrupted run of the package manager left unfinished, before
+    /// anything is planned against it (dpkg: `dpkg --configure -a`). Returns what it did, for
+    /// the report's warnings; `None` when there was nothing to finish.
+    fn repair(
+        &self,
+        _runner: &dyn Runner,
+        _lock_timeout: Duration,
+    ) -> Result<Option<String>, InstallError> {
+        Ok(None)
+    }
+
     /// Whether the OS says a reboot is needed, with the packages that make it so when known.
     fn reboot_required(
         &self,

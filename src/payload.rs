@@ -483,8 +483,20 @@ fn extract(archive: &Path, into: &Path, url: &str, limits: &Limits) -> Result<()
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let remaining = limits.max_extracted.saturating_sub(extracted);
                 let mut out = std::fs::File::create(&destination).map_err(write_error)?;
-                let copied = std::io::copy(&mut (&mut entry).take(remaining + 1), &mut out)
-                    .map_err(|e| unreadable(format!("`{}`: {e}", raw.display())))?;
+                // Reading (a corrupt archive) and writing (a full disk) fail differently.
+                let mut limited = (&mut entry).take(remaining + 1);
+                let mut buffer = vec![0u8; 64 * 1024];
+                let mut copied: u64 = 0;
+                loop {
+                    let read = match std::io::Read::read(&mut limited, &mut buffer) {
+                        Ok(0) => break,
+                        Ok(read) => read,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(unreadable(format!("`{}`: {e}", raw.display()))),
+                    };
+                    std::io::Write::write_all(&mut out, &buffer[..read]).map_err(write_error)?;
+                    copied += read as u64;
+                }
                 if copied > remaining {
                     return Err(PayloadError::Extraction {
                         url: url.to_string(),

@@ -64,9 +64,32 @@ impl StatePaths {
     }
 }
 
-/// Writes a file atomically: a temporary file beside it, fsynced, renamed over it, and the
-/// folder fsynced. The folder must exist; a bare file name (`r.json`) is in the current folder.
+/// The crash point of [`write_atomically`] (`in-write:FILE-NAME`), set once per process from
+/// `$PATCH_BASELINE_CRASH_AT` by the commands that write state (crash-safety tests).
+static CRASH_AT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the crash point of [`write_atomically`]: a write of a file named `NAME` stops the
+/// process as `kill -9` would, after its temporary file is written and before the rename, when
+/// `at` is `in-write:NAME`.
+pub fn set_crash_point(at: Option<&String>) {
+    if let Some(at) = at.filter(|at| at.starts_with("in-write:")) {
+        let _ = CRASH_AT.set(at.clone());
+    }
+}
+
+/// Writes a file atomically: a temporary file beside it (`NAME.tmp.PID`), fsynced, renamed over
+/// it, and the folder fsynced. The folder must exist; a bare file name (`r.json`) is in the
+/// current folder. On any error the temporary file is removed and the file is as it was; the
+/// temporary files of processes that died while writing it (`kill -9`) are removed too.
+/// An error names the file (`` `PATH`: why ``).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_unnamed(path, bytes)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("`{}`: {e}", path.display())))
+}
+
+/// [`write_atomically`], its error without the file's name (for callers that name it).
+pub(crate) fn write_atomically_unnamed(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    remove_dead_temporaries(path);
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(format!(".tmp.{}", std::process::id()));
     let temporary = PathBuf::from(temporary);
@@ -74,6 +97,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut file = File::create(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
+        if let (Some(at), Some(name)) = (CRASH_AT.get(), path.file_name())
+            && at.strip_prefix("in-write:") == Some(&*name.to_string_lossy())
+        {
+            std::process::abort();
+        }
         std::fs::rename(&temporary, path)?;
         // `Path::parent` of a bare name is empty: that folder is the current one.
         let parent = match path.parent() {
@@ -87,6 +115,32 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temporary);
     }
     result
+}
+
+/// Removes `NAME.tmp.PID` files beside `path` whose process is gone.
+fn remove_dead_temporaries(path: &Path) {
+    let (Some(name), parent) = (path.file_name(), path.parent()) else {
+        return;
+    };
+    let parent = match parent {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let prefix = format!("{}.tmp.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let alive =
+            pid.bytes().all(|b| b.is_ascii_digit()) && Path::new("/proc").join(pid).exists();
+        if !alive && !pid.is_empty() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// One package's recorded state (`patchStates` entry).

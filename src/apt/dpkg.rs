@@ -24,6 +24,9 @@ pub struct DpkgPackage {
     pub priority: Option<CompactString>,
     /// `Section` of the status entry.
     pub section: Option<CompactString>,
+    /// The state when it is not `installed`: `half-installed`, `unpacked`, `half-configured`,
+    /// `triggers-awaited` or `triggers-pending`, what an interrupted dpkg leaves.
+    pub unfinished: Option<CompactString>,
 }
 
 /// An unreadable status file: where and what.
@@ -73,6 +76,7 @@ pub fn parse_status(text: &[u8]) -> Result<Vec<DpkgPackage>, String> {
             held: want == "hold",
             priority: field("Priority").map(|p| p.to_ascii_lowercase().into()),
             section: field("Section").map(Into::into),
+            unfinished: (state != "installed").then(|| state.into()),
         });
     }
     Ok(out)
@@ -89,6 +93,28 @@ pub fn read_status(root: &Path) -> Result<Vec<DpkgPackage>, DpkgError> {
         path: path.display().to_string(),
         message,
     })
+}
+
+/// What an interrupted dpkg left under `root`: the packages whose state is not `installed`
+/// (`name (state)`), and whether dpkg's journal (`var/lib/dpkg/updates`) holds entries, which
+/// makes apt refuse to run ("dpkg was interrupted").
+pub fn unfinished(root: &Path, packages: &[DpkgPackage]) -> (Vec<String>, bool) {
+    let names = packages
+        .iter()
+        .filter_map(|p| {
+            p.unfinished
+                .as_ref()
+                .map(|state| format!("{} ({state})", p.name))
+        })
+        .collect();
+    let journal = std::fs::read_dir(root.join("var/lib/dpkg/updates")).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+    });
+    (names, journal)
 }
 
 /// When a package was installed: the mtime of `var/lib/dpkg/info/<name>:<arch>.list`, else of

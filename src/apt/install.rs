@@ -176,6 +176,28 @@ impl Apt {
         Ok(captured)
     }
 
+    /// `dpkg --configure -a` with the options apt gives dpkg (`DPkg::Options`, from
+    /// `apt-config dump`: the root, the administrator's own) and, unless the administrator set
+    /// one, the conffile policy of our installs.
+    pub fn configure_pending(&self, runner: &dyn Runner, lock_timeout: Duration) -> CommandSpec {
+        let dump = runner
+            .run(&self.config_dump())
+            .map(|c| String::from_utf8_lossy(&c.stdout).into_owned())
+            .unwrap_or_default();
+        let options = dpkg_options(&dump);
+        let mut spec = CommandSpec::new("dpkg")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(options.iter().cloned());
+        if self.root != Path::new("/") && !options.iter().any(|o| o.starts_with("--root")) {
+            spec = spec.arg(format!("--root={}", self.root.display()));
+        }
+        if !options.iter().any(|o| o.starts_with("--force-conf")) {
+            spec = spec.args(["--force-confdef", "--force-confold"]);
+        }
+        spec.args(["--configure", "-a"])
+            .timeout(lock_timeout + Duration::from_secs(3600))
+    }
+
     /// Whether the OS asks for a reboot: `run/reboot-required` (Debian/Ubuntu convention), with
     /// the packages of `run/reboot-required.pkgs`.
     pub fn reboot_required(&self) -> Option<Vec<String>> {
@@ -222,6 +244,22 @@ fn check(spec: &CommandSpec, captured: &Captured, root: &Path) -> Result<(), Ins
     Err(ExecError::failed(spec, captured).into())
 }
 
+/// The `DPkg::Options` of an `apt-config dump`, in order (`DPkg::Options:: "--root=/x";`).
+pub fn dpkg_options(dump: &str) -> Vec<String> {
+    dump.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("DPkg::Options:: \"")?;
+            let value = rest.strip_suffix("\";")?;
+            (!value.is_empty()).then(|| value.to_string())
+        })
+        .fold(Vec::new(), |mut unique, option| {
+            if !unique.contains(&option) {
+                unique.push(option);
+            }
+            unique
+        })
+}
+
 /// The `Inst name [old] (new origin [arch])` lines of an apt simulation.
 pub fn parse_simulation(stdout: &str) -> Vec<(String, String, String)> {
     stdout
@@ -247,6 +285,33 @@ pub fn parse_simulation(stdout: &str) -> Vec<(String, String, String)> {
 }
 
 impl Installer for Apt {
+    fn repair(
+        &self,
+        runner: &dyn Runner,
+        lock_timeout: Duration,
+    ) -> Result<Option<String>, InstallError> {
+        let packages = crate::apt::dpkg::read_status(&self.root)
+            .map_err(|e| InstallError::Interrupted(e.to_string()))?;
+        let (unfinished, journal) = crate::apt::dpkg::unfinished(&self.root, &packages);
+        if unfinished.is_empty() && !journal {
+            return Ok(None);
+        }
+        let spec = self.configure_pending(runner, lock_timeout);
+        let captured = runner.run(&spec)?;
+        if captured.code != Some(0) {
+            let (code, tail) = captured.failure_summary();
+            return Err(InstallError::Interrupted(format!(
+                "dpkg was interrupted by an earlier run and {spec} could not finish its work \
+                 (exit code {code}): {tail}"
+            )));
+        }
+        Ok(Some(format!(
+            "dpkg had been interrupted{}{}: finished with {spec}",
+            if unfinished.is_empty() { "" } else { ": " },
+            unfinished.join(", ")
+        )))
+    }
+
     fn screen_blocked(
         &self,
         runner: &dyn Runner,
@@ -327,6 +392,39 @@ pub fn block_rejected(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dpkg_options_are_read_from_apt_config_dump_once_each() {
+        let dump = "DPkg \"\";\nDPkg::Options \"\";\nDPkg::Options:: \"--root=/r\";\n\
+                    DPkg::Options:: \"--force-confold\";\nDPkg::Options:: \"--root=/r\";\n\
+                    DPkg::Lock::Timeout \"5\";\n";
+        assert_eq!(dpkg_options(dump), ["--root=/r", "--force-confold"]);
+        assert!(dpkg_options("").is_empty());
+    }
+
+    #[test]
+    fn unfinished_packages_are_named_with_their_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = b"Package: a\nStatus: install ok installed\nVersion: 1\n\n\
+                     Package: b\nStatus: install ok half-configured\nVersion: 2\n\n\
+                     Package: c\nStatus: install reinstreq half-installed\nVersion: 3\n";
+        let packages = crate::apt::dpkg::parse_status(text).unwrap();
+        assert_eq!(
+            crate::apt::dpkg::unfinished(dir.path(), &packages),
+            (
+                vec![
+                    "b (half-configured)".to_string(),
+                    "c (half-installed)".to_string()
+                ],
+                false
+            )
+        );
+        std::fs::create_dir_all(dir.path().join("var/lib/dpkg/updates")).unwrap();
+        std::fs::write(dir.path().join("var/lib/dpkg/updates/tmp.i"), "").unwrap();
+        assert!(!crate::apt::dpkg::unfinished(dir.path(), &packages[..1]).1);
+        std::fs::write(dir.path().join("var/lib/dpkg/updates/0001"), "").unwrap();
+        assert!(crate::apt::dpkg::unfinished(dir.path(), &packages[..1]).1);
+    }
 
     #[test]
     fn simulation_lines() {

@@ -68,6 +68,15 @@ pub fn scan(
         .iter()
         .map(|reason| format!("ignored apt preferences stanza: {reason}"))
         .collect();
+    let (unfinished, journal) = dpkg::unfinished(root, &installed);
+    if !unfinished.is_empty() || journal {
+        warnings.push(format!(
+            "dpkg was interrupted and has unfinished work{}{}: `install` finishes it first \
+             (`dpkg --configure -a`)",
+            if unfinished.is_empty() { "" } else { ": " },
+            unfinished.join(", ")
+        ));
+    }
     if !lists.ignored.is_empty() {
         warnings.push(format!(
             "{} list(s) in the lists folder belong to no configured source and were not read \

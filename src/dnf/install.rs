@@ -228,6 +228,14 @@ fn lock_message(captured: &Captured) -> String {
 }
 
 impl Installer for Dnf {
+    fn repair(
+        &self,
+        runner: &dyn Runner,
+        _lock_timeout: Duration,
+    ) -> Result<Option<String>, InstallError> {
+        crate::rpm::system::repair_duplicates(runner, &self.root)
+    }
+
     fn screen_blocked(
         &self,
         runner: &dyn Runner,
@@ -337,6 +345,7 @@ mod tests {
     fn lock_messages_name_the_pid() {
         let captured = Captured {
             code: Some(200),
+            signal: None,
             stdout: Vec::new(),
             stderr: b"RPMDB already locked by 4242\n".to_vec(),
         };

@@ -32,6 +32,7 @@ pub(crate) fn run_install(
     use crate::state::{
         OperationLock, PatchStates, StatePaths, boot_time, clear_markers, write_marker,
     };
+    crate::state::set_crash_point(context.env.get("PATCH_BASELINE_CRASH_AT"));
     let paths = StatePaths::new(&args.system.root);
     let lock_timeout = std::time::Duration::from_secs(args.system.lock_timeout);
     let _lock = OperationLock::acquire(&paths, lock_timeout)?;
@@ -133,6 +134,10 @@ pub(crate) fn run_install(
     }
     let block = baseline.rejected_action == crate::baseline::RejectedAction::Block;
     let installer = installer_for(&before, &args.system.root, &repositories, &baseline, block);
+    // An interrupted package manager's unfinished work is finished before anything else.
+    if let Some(repaired) = installer.repair(&SystemRunner, lock_timeout)? {
+        warnings.push(repaired);
+    }
     let targets: Vec<Target> = plan
         .iter()
         .map(|p| Target {
@@ -296,8 +301,8 @@ pub(crate) fn run_install(
     })
 }
 
-/// Named points inside `install` where `$PATCH_BASELINE_CRASH_AT` stops the process as a
-/// `kill -9` would (crash-safety tests).
+/// Named points inside `install` (and `run`: `before-upload`, `after-upload`) where
+/// `$PATCH_BASELINE_CRASH_AT` stops the process as a `kill -9` would (crash-safety tests).
 pub(crate) fn checkpoint(context: &Context, name: &str) {
     if context
         .env

@@ -216,7 +216,7 @@ pub(crate) fn read(path: &Path) -> Result<String, CliError> {
 
 /// Writes an output file atomically (see [`crate::state::write_atomically`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    crate::state::write_atomically(path, bytes).map_err(|source| CliError::Write {
+    crate::state::write_atomically_unnamed(path, bytes).map_err(|source| CliError::Write {
         path: path.to_path_buf(),
         source,
     })

@@ -210,7 +210,10 @@ pub(crate) fn run_run(
                     path: request_file.clone(),
                     source: std::io::Error::other(e),
                 })?;
-            match context.steps.time("upload", || upload(&aws, request, root)) {
+            crate::ops::install::checkpoint(context, "before-upload");
+            let uploaded = context.steps.time("upload", || upload(&aws, request, root));
+            crate::ops::install::checkpoint(context, "after-upload");
+            match uploaded {
                 Ok(()) => outcome,
                 Err(error) if outcome == Outcome::Reboot => {
                     // The reboot still happens; the resumed run then reports failure (spec §7.3).

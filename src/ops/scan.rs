@@ -17,6 +17,7 @@ pub(crate) fn run_scan(
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     use crate::state::{OperationLock, PatchStates, StatePaths, boot_time};
+    crate::state::set_crash_point(context.env.get("PATCH_BASELINE_CRASH_AT"));
     let paths = StatePaths::new(&args.system.root);
     let mut warnings = Vec::new();
     // A scan of a read-only image, or by a user who may not write the state, still runs: it

@@ -97,6 +97,87 @@ pub fn installed_by_rpm(
         .collect())
 }
 
+/// Finishes an rpm transaction that was killed part way (issue #16): rpm installs the new
+/// version of a package before it erases the old one, so a kill in between leaves both in the
+/// database. The older versions of every package installed more than once are erased with
+/// `rpm -e` (their erase scripts run as in the upgrade that was cut short), as
+/// `yum-complete-transaction` and `dnf remove --duplicates` do; install-only packages (kernels,
+/// anything providing `installonlypkg(…)` or `multiversion(…)`) are meant to be installed many
+/// times and are left alone. rpm keeps no record of a script that was killed, so the new
+/// version's is not run again. Returns what was erased, for the report's warnings.
+pub fn erase_duplicates(runner: &dyn Runner, root: &Path) -> Result<Option<String>, RpmError> {
+    let installed = installed_by_rpm(runner, root)?;
+    let mut by_key: FastMap<(&str, &str), Vec<&InstalledPackage>> = FastMap::default();
+    for package in &installed {
+        by_key
+            .entry((package.name.as_str(), package.arch.as_str()))
+            .or_default()
+            .push(package);
+    }
+    let mut older = Vec::new();
+    for ((name, arch), mut versions) in by_key {
+        if versions.len() < 2 || name.starts_with("kernel") {
+            continue;
+        }
+        versions.sort_by(|a, b| crate::version::compare_rpm(&a.version, &b.version));
+        versions.pop();
+        for package in versions {
+            // rpm takes an epoch in a NEVRA only as `name-epoch:version-release.arch`.
+            older.push(format!("{name}-{}.{arch}", package.version));
+        }
+    }
+    if older.is_empty() {
+        return Ok(None);
+    }
+    older.sort();
+    let provides = with_root(CommandSpec::new("rpm"), "--root=", root)
+        .args(["-q", "--provides"])
+        .args(older.iter().cloned());
+    let text = output(runner, &provides)?;
+    if text
+        .lines()
+        .any(|l| l.starts_with("installonlypkg(") || l.starts_with("multiversion("))
+    {
+        // One of them is install-only: judge them one by one.
+        older.retain(|nevra| {
+            let one = with_root(CommandSpec::new("rpm"), "--root=", root).args([
+                "-q",
+                "--provides",
+                nevra,
+            ]);
+            output(runner, &one).is_ok_and(|text| {
+                !text
+                    .lines()
+                    .any(|l| l.starts_with("installonlypkg(") || l.starts_with("multiversion("))
+            })
+        });
+        if older.is_empty() {
+            return Ok(None);
+        }
+    }
+    let erase = with_root(CommandSpec::new("rpm"), "--root=", root)
+        .arg("-e")
+        .args(older.iter().cloned());
+    output(runner, &erase)?;
+    Ok(Some(format!(
+        "an interrupted rpm transaction had left older versions installed beside the new ones; \
+         erased with {erase}"
+    )))
+}
+
+/// [`erase_duplicates`] as an installer's repair step.
+pub(crate) fn repair_duplicates(
+    runner: &dyn Runner,
+    root: &Path,
+) -> Result<Option<String>, crate::install::InstallError> {
+    erase_duplicates(runner, root).map_err(|error| match error {
+        RpmError::Exec(error) => crate::install::InstallError::Exec(error),
+        error @ RpmError::Updateinfo(_) => {
+            crate::install::InstallError::Interrupted(error.to_string())
+        }
+    })
+}
+
 /// Where the available packages come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AvailableFrom {

@@ -424,6 +424,14 @@ fn lock_message(captured: &Captured) -> String {
 }
 
 impl Installer for Zypper {
+    fn repair(
+        &self,
+        runner: &dyn Runner,
+        _lock_timeout: Duration,
+    ) -> Result<Option<String>, InstallError> {
+        crate::rpm::system::repair_duplicates(runner, &self.root)
+    }
+
     fn screen_blocked(
         &self,
         runner: &dyn Runner,
@@ -555,6 +563,7 @@ mod tests {
         assert_eq!(ZypperExit::from_code(None), ZypperExit::Unknown(None));
         let captured = Captured {
             code: Some(7),
+            signal: None,
             stdout: Vec::new(),
             stderr: b"System management is locked by the application with pid 1617 (sleep).\nClose this application before trying again.\n".to_vec(),
         };
@@ -570,6 +579,7 @@ mod tests {
         .unwrap();
         let captured = Captured {
             code: Some(7),
+            signal: None,
             stdout: Vec::new(),
             stderr: recorded,
         };

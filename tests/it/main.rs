@@ -19,6 +19,9 @@
 //! - `run`: `run` and the SSM document end to end (fake SSM endpoint checked against botocore, moto S3).
 //! - `cross`: the aarch64 release binary under qemu-user, scanning as this build does (run by
 //!   `scripts/test` with `--ignored`).
+//! - `crash`: `install` killed at every checkpoint on apt, dnf, yum (shim) and zypper roots, the
+//!   package manager killed mid-transaction; every re-run converges.
+//! - `disk`: full disks, read-only state folders and a `noexec` `TMPDIR`, on tmpfs mounts.
 //! - `sources`: baseline `Sources` on real apt, dnf, yum (shim) and zypper roots: only the
 //!   sources' repositories used, the root's configuration never written, crashes converge.
 
@@ -32,7 +35,9 @@ mod apt_parsers;
 mod apt_root;
 mod baseline_load;
 mod cli;
+mod crash;
 mod cross;
+mod disk;
 mod dnf_root;
 mod evaluate_apt;
 mod evaluate_rpm;

@@ -1742,3 +1742,54 @@ fn document_release_from_a_private_bucket() {
         ["DownloadRelease: skipped (precondition)", "PatchLinux: ok"]
     );
 }
+
+/// `run` killed just before and just after its PutInventory (issue #16, part 2): the next run
+/// installs nothing again and uploads the compliance, so SSM ends with the right report.
+#[test]
+fn run_converges_after_a_crash_around_the_upload() {
+    let dnf = scenario();
+    let mut agent = dnf_agent(&dnf, &al2023_security(), json!({}));
+    let install = [("Operation", "Install"), ("RebootOption", "NoReboot")];
+    let mut uploads = 0;
+    for point in ["before-upload", "after-upload"] {
+        agent.set("PATCH_BASELINE_CRASH_AT", point);
+        let out = agent.step(&install);
+        assert_eq!(code(&out), None, "{point}: killed: {}", stderr(&out));
+        if point == "after-upload" {
+            uploads += 1;
+        }
+        assert_eq!(agent.ssm.requests("PutInventory").len(), uploads, "{point}");
+        let installed = dnf.installed();
+        assert!(
+            installed.contains("sec-imp-1.1") && installed.contains("ep-1.1"),
+            "{point}: {installed:?}"
+        );
+
+        agent.set("PATCH_BASELINE_CRASH_AT", "");
+        let out = agent.step(&install);
+        assert_eq!(code(&out), Some(0), "{point}: {}", stderr(&out));
+        uploads += 1;
+        let puts = agent.ssm.requests("PutInventory");
+        assert_eq!(puts.len(), uploads, "{point}");
+        // The summary always has its content (the compliance items only when they changed).
+        let (summary, _) = summary_and_items(puts.last().unwrap());
+        assert_eq!(
+            (
+                summary["OperationType"].as_str(),
+                summary["MissingCount"].as_str(),
+                summary["FailedCount"].as_str(),
+                summary["InstalledPendingRebootCount"].as_str(),
+            ),
+            (Some("Install"), Some("0"), Some("0"), Some("2")),
+            "{point}: {summary}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dnf.root.join("var/log/dnf.rpm.log"))
+            .unwrap_or_default()
+            .matches("Upgrade: sec-imp-1.1")
+            .count(),
+        1,
+        "installed once"
+    );
+}
