@@ -19,6 +19,8 @@
 //! - `run`: `run` and the SSM document end to end (fake SSM endpoint checked against botocore, moto S3).
 //! - `cross`: the aarch64 release binary under qemu-user, scanning as this build does (run by
 //!   `scripts/test` with `--ignored`).
+//! - `real_debian`: a real Debian 12 bootstrapped from the real archive, with the real security
+//!   suite: scan, install (real maintainer scripts), scan again, apt's simulation as referee.
 //! - `sources`: baseline `Sources` on real apt, dnf, yum (shim) and zypper roots: only the
 //!   sources' repositories used, the root's configuration never written, crashes converge.
 
@@ -39,6 +41,7 @@ mod evaluate_rpm;
 mod evaluate_zypper;
 mod payload;
 mod proxy;
+mod real_debian;
 mod reboot;
 mod report;
 mod run;
