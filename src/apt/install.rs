@@ -58,13 +58,19 @@ impl Apt {
             status.push(self.root.join("var/lib/dpkg/status"));
             let mut dpkg_root = std::ffi::OsString::from("DPkg::Options::=--root=");
             dpkg_root.push(self.root.as_os_str());
+            // dpkg's log is not under `--root`: the host's `dpkg.cfg` names `/var/log/dpkg.log`,
+            // which would record the root's upgrades as the host's.
+            let mut dpkg_log = std::ffi::OsString::from("DPkg::Options::=--log=");
+            dpkg_log.push(self.root.join("var/log/dpkg.log"));
             spec = spec
                 .arg("-o")
                 .arg(dir)
                 .arg("-o")
                 .arg(status)
                 .arg("-o")
-                .arg(dpkg_root);
+                .arg(dpkg_root)
+                .arg("-o")
+                .arg(dpkg_log);
         }
         for option in &self.repository_options {
             spec = spec.arg(option);
@@ -267,7 +273,9 @@ pub fn parse_simulation(stdout: &str) -> Vec<(String, String, String)> {
         .filter_map(|line| line.strip_prefix("Inst "))
         .filter_map(|rest| {
             let name = rest.split_whitespace().next()?;
-            let inside = rest.split('(').nth(1)?;
+            // Only what the parentheses hold: apt may append `[dependency …]` notes after them
+            // (`… [amd64]) [libpam-modules:amd64 on libpam-modules-bin:amd64] …`).
+            let inside = rest.split('(').nth(1)?.split(')').next()?;
             let version = inside.split_whitespace().next()?;
             let arch = inside
                 .rsplit('[')
@@ -429,13 +437,49 @@ mod tests {
     #[test]
     fn simulation_lines() {
         let out = "Reading package lists...\nInst libssl3 [3.0.15-1~deb12u1] (3.0.17-1~deb12u3 Debian-Security:12/oldstable-security [amd64])\n\
-                   Inst foo:i386 [1] (2 Debian:12 [i386]) []\nConf libssl3 (3.0.17-1~deb12u3 Debian-Security:12/oldstable-security [amd64])\n";
+                   Inst foo:i386 [1] (2 Debian:12 [i386]) []\n\
+                   Inst libpam-modules-bin [1.5.2-6+deb12u2] (1.5.2-6+deb12u3 Debian-Security:12/oldstable-security [amd64]) [libpam-modules:amd64 on libpam-modules-bin:amd64] [libpam-modules:amd64 ]\n\
+                   Conf libssl3 (3.0.17-1~deb12u3 Debian-Security:12/oldstable-security [amd64])\n";
         assert_eq!(
             parse_simulation(out),
             vec![
                 ("libssl3".into(), "amd64".into(), "3.0.17-1~deb12u3".into()),
-                ("foo".into(), "i386".into(), "2".into())
+                ("foo".into(), "i386".into(), "2".into()),
+                (
+                    "libpam-modules-bin".into(),
+                    "amd64".into(),
+                    "1.5.2-6+deb12u3".into()
+                )
             ]
+        );
+    }
+
+    #[test]
+    fn an_alternate_root_keeps_dpkg_and_its_log_inside() {
+        let spec = Apt::new(Path::new("/mnt/image")).update(Duration::from_secs(1));
+        let args: Vec<String> = spec
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        for option in [
+            "Dir=/mnt/image/",
+            "Dir::State::status=/mnt/image/var/lib/dpkg/status",
+            "DPkg::Options::=--root=/mnt/image",
+            "DPkg::Options::=--log=/mnt/image/var/log/dpkg.log",
+        ] {
+            let at = args
+                .iter()
+                .position(|a| a == option)
+                .unwrap_or_else(|| panic!("{option} in {args:?}"));
+            assert_eq!(args[at - 1], "-o");
+        }
+        let host = Apt::new(Path::new("/")).update(Duration::from_secs(1));
+        assert!(
+            !host
+                .args
+                .iter()
+                .any(|a| a.to_string_lossy().contains("--log="))
         );
     }
 

@@ -22,6 +22,8 @@
 //! - `crash`: `install` killed at every checkpoint on apt, dnf, yum (shim) and zypper roots, the
 //!   package manager killed mid-transaction; every re-run converges.
 //! - `disk`: full disks, read-only state folders and a `noexec` `TMPDIR`, on tmpfs mounts.
+//! - `real_debian`: a real Debian 12 bootstrapped from the real archive, with the real security
+//!   suite: scan, install (real maintainer scripts), scan again, apt's simulation as referee.
 //! - `sources`: baseline `Sources` on real apt, dnf, yum (shim) and zypper roots: only the
 //!   sources' repositories used, the root's configuration never written, crashes converge.
 
@@ -44,6 +46,7 @@ mod evaluate_rpm;
 mod evaluate_zypper;
 mod payload;
 mod proxy;
+mod real_debian;
 mod reboot;
 mod report;
 mod run;
