@@ -901,12 +901,38 @@ fn a_held_lock_and_an_interrupted_dpkg_are_clear_errors() {
         "nothing changed"
     );
 
-    std::fs::write(apt.root.join("var/lib/dpkg/updates/0001"), "").unwrap();
+    // An interrupted dpkg whose journal dpkg cannot finish: exit 1, one line naming the repair,
+    // nothing installed.
+    let journal = apt.root.join("var/lib/dpkg/updates/0001");
+    let status = std::fs::read(apt.root.join("var/lib/dpkg/status")).unwrap();
+    std::fs::write(&journal, "this is not a dpkg status paragraph\n").unwrap();
     let out = patch(&apt, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("dpkg --configure -a"), "{stderr}");
+    assert!(stderr.contains("--configure -a"), "{stderr}");
+    assert!(stderr.contains("dpkg was interrupted"), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert_eq!(
+        std::fs::read(apt.root.join("var/lib/dpkg/status")).unwrap(),
+        status,
+        "nothing installed"
+    );
+
+    // One it can finish (an empty entry): finished first, then the install (issue #16).
+    std::fs::write(&journal, "").unwrap();
+    let out = patch(&apt, &["--reboot-option", "NoReboot"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("dpkg had been interrupted: finished with `dpkg"),
+        "{}",
+        report["warnings"]
+    );
+    assert_eq!(installed_versions(&apt)["sec-pkg"], "1.1-1");
+    assert!(!journal.exists());
 }
 
 /// An Ubuntu 22.04 root: detected as UBUNTU, scanned with AWS-UbuntuDefaultPatchBaseline. (The
