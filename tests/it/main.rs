@@ -26,6 +26,8 @@
 //!   suite: scan, install (real maintainer scripts), scan again, apt's simulation as referee.
 //! - `sources`: baseline `Sources` on real apt, dnf, yum (shim) and zypper roots: only the
 //!   sources' repositories used, the root's configuration never written, crashes converge.
+//! - `real_reboot`: the reboot protocol across a real reboot of Debian under qemu-system-x86_64
+//!   (minutes, root; run by `scripts/test` with `--ignored` when `PATCH_BASELINE_REAL_REBOOT=1`).
 
 // The tests drive real tools (dpkg, rpm, python3) directly; the product itself spawns only through
 // its runner.
@@ -47,6 +49,7 @@ mod evaluate_zypper;
 mod payload;
 mod proxy;
 mod real_debian;
+mod real_reboot;
 mod reboot;
 mod report;
 mod run;

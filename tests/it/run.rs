@@ -174,27 +174,34 @@ pub fn release(dir: &Path) -> (PathBuf, String) {
     let (_, built, sha) = BUILT.get_or_init(|| {
         let stage = tempfile::tempdir().unwrap();
         std::fs::copy(binary(), stage.path().join("patch-baseline")).unwrap();
-        let tarball = stage.path().join("patch-baseline.tar.gz");
-        let out = Command::new("tar")
-            .arg("-czf")
-            .arg(&tarball)
-            .arg("-C")
-            .arg(stage.path())
-            .arg("patch-baseline")
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let sha = Command::new("sha256sum").arg(&tarball).output().unwrap();
-        let sha = String::from_utf8_lossy(&sha.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_string();
+        let (tarball, sha) = pack_release(stage.path());
         (stage, tarball, sha)
     });
     let copy = dir.join("patch-baseline.tar.gz");
     std::fs::copy(built, &copy).unwrap();
     (copy, sha.clone())
+}
+
+/// Packs `stage/patch-baseline` as `stage/patch-baseline.tar.gz`, as a release holds it;
+/// returns the tarball and its SHA-256.
+pub fn pack_release(stage: &Path) -> (PathBuf, String) {
+    let tarball = stage.join("patch-baseline.tar.gz");
+    let out = Command::new("tar")
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(stage)
+        .arg("patch-baseline")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let sha = Command::new("sha256sum").arg(&tarball).output().unwrap();
+    let sha = String::from_utf8_lossy(&sha.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    (tarball, sha)
 }
 
 /// The PatchLinux script of the committed document with the parameters filled in as the agent
@@ -261,6 +268,22 @@ pub fn substitute(document: &Value, text: &str, params: &[(&str, &str)]) -> Stri
     text
 }
 
+/// What the SSM agent sets for a step on the test instance: its identity, region and platform,
+/// the command id, and credentials the local endpoint accepts.
+pub fn agent_identity(platform: &str) -> Vec<(String, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
+        ("AWS_SSM_INSTANCE_ID".into(), INSTANCE.into()),
+        ("AWS_SSM_REGION_NAME".into(), "us-east-1".into()),
+        ("AWS_SSM_PLATFORM_NAME".into(), platform.into()),
+        (
+            "SSM_COMMAND_ID".into(),
+            "6d1c1d07-2c4a-4a4e-9ad4-6d1c1d072c4a".into(),
+        ),
+    ]
+}
+
 /// The world of one test: a root, the fake SSM, a release, the agent's environment.
 pub struct Agent {
     pub dir: PathBuf,
@@ -272,16 +295,8 @@ pub struct Agent {
 impl Agent {
     pub fn new(dir: &Path, root: &Path, snapshot: &Value, fail: Value) -> Self {
         let ssm = FakeSsm::start(dir, snapshot, fail);
-        let env = vec![
-            ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
-            ("AWS_SSM_INSTANCE_ID".into(), INSTANCE.into()),
-            ("AWS_SSM_REGION_NAME".into(), "us-east-1".into()),
-            ("AWS_SSM_PLATFORM_NAME".into(), "Amazon Linux".into()),
-            (
-                "SSM_COMMAND_ID".into(),
-                "6d1c1d07-2c4a-4a4e-9ad4-6d1c1d072c4a".into(),
-            ),
+        let mut env = agent_identity("Amazon Linux");
+        env.extend([
             (
                 "AWS_ENDPOINT_URL_SSM".into(),
                 format!("http://127.0.0.1:{}", ssm.port),
@@ -295,7 +310,7 @@ impl Agent {
                 "AWS_SHARED_CREDENTIALS_FILE".into(),
                 dir.join("no-credentials").display().to_string(),
             ),
-        ];
+        ]);
         Self {
             dir: dir.to_path_buf(),
             release: release(dir),

@@ -13,7 +13,9 @@ CONFIG: {"port_file": P, "record": R, "snapshot": FILE (JSON served at the snaps
          "gzip_snapshot": bool (or a file SNAPSHOT.gzip exists), "access_key": AK, "secret_key": SK, "region": REGION,
          "fail": {"Operation": ["ErrorCode", ...]}   (one error per call, in order, then success),
          "tls": optional {"cert": PEM, "key": PEM}   (serve https; the snapshot URL is then
-                https://localhost:PORT/…)}
+                https://localhost:PORT/…),
+         "snapshot_host": optional host of the snapshot URL (default 127.0.0.1; a virtual
+                machine reaches this host at another address)}
 A test may inject more failures later by writing {"Operation": [codes]} to R.inject.
 Writes the chosen port to P when ready; appends one JSON line per accepted request to R:
 {"operation": ..., "body": ...}; and per refused request {"operation": ..., "refused": reason}.
@@ -167,7 +169,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "InstanceId": request["InstanceId"],
                 "SnapshotId": request["SnapshotId"],
                 "SnapshotDownloadUrl": (f"https://localhost:{port}" if CONFIG.get("tls")
-                                        else f"http://127.0.0.1:{port}")
+                                        else f"http://{CONFIG.get('snapshot_host', '127.0.0.1')}:{port}")
                 + f"/snapshot/{request['SnapshotId']}",
                 "Product": CONFIG.get("product", "AmazonLinux2023"),
             })
