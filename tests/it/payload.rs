@@ -174,6 +174,19 @@ fn hostile_archives_are_refused_and_nothing_is_written() {
             "add('hard', kind=tarfile.LNKTYPE, link='../outside')",
             "`..`",
         ),
+        // Each link inside on its own, but `e -> d/..` leaves through `d -> sub/x -> ..`; the
+        // second archive makes `d` after `e`. Found by `cargo fuzz` (target `tar_extract`):
+        // see fixtures/fuzz/PROVENANCE.md.
+        (
+            "link-chain",
+            include_str!("../../fixtures/fuzz/tar_extract-link-chain.members"),
+            "through a link",
+        ),
+        (
+            "link-made-later",
+            include_str!("../../fixtures/fuzz/tar_extract-link-made-later.members"),
+            "through a link",
+        ),
         (
             "device",
             "add('dev', kind=tarfile.CHRTYPE)",
