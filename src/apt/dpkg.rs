@@ -52,7 +52,7 @@ pub fn parse_status(text: &[u8]) -> Result<Vec<DpkgPackage>, String> {
     let mut out = Vec::new();
     for (line, paragraph) in Paragraphs::new(text) {
         let field = |name: &str| field_value(paragraph, name);
-        let Some(name) = field("Package") else {
+        let Some(name) = field("Package").filter(|name| !name.is_empty()) else {
             return Err(format!("line {line}: paragraph without a Package field"));
         };
         let Some(version) = field("Version") else {
@@ -101,4 +101,18 @@ pub fn installed_time(root: &Path, package: &DpkgPackage) -> Option<DateTime<Utc
         .or_else(|_| std::fs::metadata(&plain))
         .ok()?;
     metadata.modified().ok().map(DateTime::<Utc>::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A paragraph whose `Package:` is empty is refused like one without the field; it gave a
+    /// package with an empty name. Found by `cargo fuzz` (target `dpkg_status`).
+    #[test]
+    fn fuzz_paragraph_with_an_empty_package() {
+        let text = include_bytes!("../../fixtures/fuzz/dpkg_status-crash-5c194f99");
+        let error = parse_status(text).unwrap_err();
+        assert!(error.contains("without a Package field"), "{error}");
+    }
 }
