@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::exec::{ExecError, Runner};
+use crate::inventory::InstalledPackage;
 use crate::pattern::PatternList;
 
 /// One exact package version to install.
@@ -89,10 +90,12 @@ pub trait Installer {
 
     /// Finishes what an interrupted run of the package manager left unfinished, before
     /// anything is planned against it (dpkg: `dpkg --configure -a`). Returns what it did, for
-    /// the report's warnings; `None` when there was nothing to finish.
+    /// the report's warnings; `None` when there was nothing to finish. `installed` is what the
+    /// scan just read, so that a repair with nothing to do spawns nothing.
     fn repair(
         &self,
         _runner: &dyn Runner,
+        _installed: &[InstalledPackage],
         _lock_timeout: Duration,
     ) -> Result<Option<String>, InstallError> {
         Ok(None)

@@ -425,6 +425,17 @@ fn de_pm<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PackageManagerKin
 mod tests {
     use super::*;
 
+    /// `-025-10-01T00:00:00Z` was read as the year -25 and written back as `-0025-…`, which
+    /// did not load again. Found by `cargo fuzz` (target `inventory`).
+    #[test]
+    fn fuzz_signed_year_is_not_a_date() {
+        let text = include_str!("../fixtures/fuzz/inventory-crash-b2393b59");
+        let error = Inventory::from_json(text, "inventory.json").unwrap_err();
+        assert!(error.to_string().contains("is not a date"), "{error}");
+        assert_eq!(crate::model::parse_date("-025-10-01T00:00:00Z"), None);
+        assert_eq!(crate::model::parse_date("+2024-10-01"), None);
+    }
+
     const MINIMAL: &str = r#"{"operatingSystem":"AMAZON_LINUX_2023","product":"AmazonLinux2023","packageManager":"dnf",
         "advisories":[{"id":"A-1","type":"security","severity":"Important","issued":"2024-01-01 00:00:00"}],
         "installed":[{"name":"curl","arch":"x86_64","version":"8.0-1"}],

@@ -345,7 +345,8 @@ impl fmt::Display for PatchState {
 /// Accepted: RFC 3339 (`2020-05-14T20:15:38Z`), `YYYY-MM-DD HH:MM:SS` (optionally followed by a
 /// zone name such as `UTC`, which is ignored: all dates are UTC), `YYYY-MM-DD HH:MM`,
 /// `YYYY-MM-DD HH`, `YYYY-MM-DD`, and integer or fractional epoch seconds. Returns `None` for
-/// anything else; the caller decides what an unreadable date means.
+/// anything else (a signed year such as `-025-10-01` too: it cannot be written back as one of
+/// these forms); the caller decides what an unreadable date means.
 ///
 /// ```
 /// use patch_baseline::model::parse_date;
@@ -354,7 +355,7 @@ impl fmt::Display for PatchState {
 /// ```
 pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
-    if text.is_empty() {
+    if text.is_empty() || text.starts_with(['-', '+']) {
         return None;
     }
     if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {

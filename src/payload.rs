@@ -388,7 +388,9 @@ fn safe_relative(path: &Path) -> Result<PathBuf, String> {
 }
 
 /// Where a relative link target from `entry` lands, lexically; `None` when it leaves the root.
-fn resolve_inside(entry: &Path, target: &Path) -> Option<PathBuf> {
+/// `traversed` receives every path the walk goes *through* (a component follows it): were one
+/// of them a link, the lexical answer would not be where the link really points.
+fn resolve_inside(entry: &Path, target: &Path, traversed: &mut Vec<PathBuf>) -> Option<PathBuf> {
     if target.is_absolute() {
         return None;
     }
@@ -397,6 +399,9 @@ fn resolve_inside(entry: &Path, target: &Path) -> Option<PathBuf> {
         .map(|p| p.iter().collect())
         .unwrap_or_default();
     for component in target.components() {
+        if !parts.is_empty() && !matches!(component, Component::CurDir) {
+            traversed.push(parts.iter().collect());
+        }
         match component {
             Component::Normal(part) => parts.push(part),
             Component::CurDir => {}
@@ -409,8 +414,15 @@ fn resolve_inside(entry: &Path, target: &Path) -> Option<PathBuf> {
     Some(parts.iter().collect())
 }
 
-/// Extracts the tar.gz at `archive` into the empty folder `into`.
-fn extract(archive: &Path, into: &Path, url: &str, limits: &Limits) -> Result<(), PayloadError> {
+/// Extracts the tar.gz at `archive` into the empty folder `into`, refusing (with an error,
+/// never a panic) any entry that would land or link outside it, and any archive over `limits`
+/// (entries, extracted bytes); `url` names the archive in errors.
+pub fn extract(
+    archive: &Path,
+    into: &Path,
+    url: &str,
+    limits: &Limits,
+) -> Result<(), PayloadError> {
     use std::os::unix::fs::PermissionsExt;
     let unreadable = |message: String| PayloadError::NotAnArchive {
         url: url.to_string(),
@@ -437,6 +449,8 @@ fn extract(archive: &Path, into: &Path, url: &str, limits: &Limits) -> Result<()
     let mut extracted: u64 = 0;
     let mut count: u64 = 0;
     let mut links: Vec<PathBuf> = Vec::new();
+    // Every path a link's target goes through (see the symlink case).
+    let mut traversed: Vec<PathBuf> = Vec::new();
     for entry in entries {
         let mut entry = entry.map_err(|e| unreadable(e.to_string()))?;
         count += 1;
@@ -512,13 +526,24 @@ fn extract(archive: &Path, into: &Path, url: &str, limits: &Limits) -> Result<()
             }
             tar::EntryType::Symlink => {
                 let target = link_target(&mut entry)?;
-                if resolve_inside(&relative, &target).is_none() {
+                let mut through = Vec::new();
+                if resolve_inside(&relative, &target, &mut through).is_none() {
                     return Err(refused(
                         &raw,
                         format!("a link to `{}`, outside the destination", target.display()),
                     ));
                 }
+                // Links are checked lexically, so no link may stand where a link's target goes
+                // through: `d -> sub/x` with `sub/x -> ..` makes `e -> d/..` leave the root.
+                if through.iter().any(|path| links.contains(path)) || traversed.contains(&relative)
+                {
+                    return Err(refused(
+                        &raw,
+                        format!("a link to `{}`, through a link", target.display()),
+                    ));
+                }
                 std::os::unix::fs::symlink(&target, &destination).map_err(write_error)?;
+                traversed.extend(through);
                 links.push(relative);
             }
             tar::EntryType::Link => {
@@ -654,12 +679,20 @@ mod tests {
         );
         assert!(safe_relative(Path::new("/etc/passwd")).is_err());
         assert!(safe_relative(Path::new("a/../../x")).is_err());
+        let mut through = Vec::new();
         assert_eq!(
-            resolve_inside(Path::new("a/b/link"), Path::new("../c")),
+            resolve_inside(Path::new("a/b/link"), Path::new("../c"), &mut through),
             Some(PathBuf::from("a/c"))
         );
-        assert_eq!(resolve_inside(Path::new("link"), Path::new("../etc")), None);
-        assert_eq!(resolve_inside(Path::new("a/link"), Path::new("/etc")), None);
+        assert_eq!(through, [PathBuf::from("a/b"), PathBuf::from("a")]);
+        assert_eq!(
+            resolve_inside(Path::new("link"), Path::new("../etc"), &mut through),
+            None
+        );
+        assert_eq!(
+            resolve_inside(Path::new("a/link"), Path::new("/etc"), &mut through),
+            None
+        );
         assert!(parse_sha256(&"A".repeat(64)).is_ok());
         assert!(parse_sha256("abc").is_err());
     }

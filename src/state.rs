@@ -190,28 +190,31 @@ impl PatchStates {
                 );
             }
         };
-        match serde_json::from_slice::<Self>(&text) {
-            Err(e) => (
-                Self::default(),
-                Some(format!("`{}` is corrupt ({e}); reset", path.display())),
-            ),
-            Ok(states)
-                if states.last_no_reboot_install_operation_time < 0.0
-                    || !states.last_no_reboot_install_operation_time.is_finite()
-                    || states
-                        .last_no_reboot_install()
-                        .is_some_and(|t| t > now + chrono::Duration::minutes(5)) =>
-            {
-                (
-                    Self::default(),
-                    Some(format!(
-                        "`{}` records a LastNoRebootInstallOperationTime in the future or negative; reset",
-                        path.display()
-                    )),
-                )
-            }
+        match Self::from_json(&text, now) {
             Ok(states) => (states, None),
+            Err(why) => (
+                Self::default(),
+                Some(format!("`{}` {why}; reset", path.display())),
+            ),
         }
+    }
+
+    /// Reads the bytes of a states file. The error says what is wrong with them (corrupt, or a
+    /// LastNoRebootInstallOperationTime negative or more than five minutes after `now`).
+    pub fn from_json(bytes: &[u8], now: DateTime<Utc>) -> Result<Self, String> {
+        let states =
+            serde_json::from_slice::<Self>(bytes).map_err(|e| format!("is corrupt ({e})"))?;
+        if states.last_no_reboot_install_operation_time < 0.0
+            || !states.last_no_reboot_install_operation_time.is_finite()
+            || states
+                .last_no_reboot_install()
+                .is_some_and(|t| t > now + chrono::Duration::minutes(5))
+        {
+            return Err(
+                "records a LastNoRebootInstallOperationTime in the future or negative".to_string(),
+            );
+        }
+        Ok(states)
     }
 
     /// Saves the states atomically.
@@ -461,6 +464,18 @@ impl OperationLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Epoch seconds such as `1635229702.44134433` read back one bit off after a save (serde_json
+    /// parses floats exactly only with `float_roundtrip`). Found by `cargo fuzz` (target
+    /// `state_files`).
+    #[test]
+    fn fuzz_states_round_trip_exactly() {
+        let bytes = include_bytes!("../fixtures/fuzz/state_files-crash-9d0df3c1");
+        let now = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
+        let states = PatchStates::from_json(bytes, now).unwrap();
+        let saved = serde_json::to_vec_pretty(&states).unwrap();
+        assert_eq!(PatchStates::from_json(&saved, now).unwrap(), states);
+    }
 
     fn now() -> DateTime<Utc> {
         Utc.timestamp_opt(1_800_000_000, 0).single().unwrap()

@@ -58,6 +58,10 @@ pub fn parse_status(text: &[u8]) -> Result<Vec<DpkgPackage>, String> {
         let Some(name) = field("Package") else {
             return Err(format!("line {line}: paragraph without a Package field"));
         };
+        if name.is_empty() {
+            // No package to report (syft's distroless status.d files have such stanzas).
+            continue;
+        }
         let Some(version) = field("Version") else {
             // dpkg keeps entries of removed packages without a version.
             continue;
@@ -127,4 +131,19 @@ pub fn installed_time(root: &Path, package: &DpkgPackage) -> Option<DateTime<Utc
         .or_else(|_| std::fs::metadata(&plain))
         .ok()?;
     metadata.modified().ok().map(DateTime::<Utc>::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A paragraph whose `Package:` is empty names no package and is skipped; it gave a
+    /// package with an empty name. Found by `cargo fuzz` (target `dpkg_status`).
+    #[test]
+    fn fuzz_paragraph_with_an_empty_package() {
+        let text = include_bytes!("../../fixtures/fuzz/dpkg_status-crash-5c194f99");
+        let packages = parse_status(text).unwrap();
+        assert!(packages.iter().all(|p| !p.name.is_empty()), "{packages:?}");
+        assert!(parse_status(b"Package:\nVersion: 1\n").unwrap().is_empty());
+    }
 }

@@ -287,7 +287,7 @@ pub fn parse_simulation(stdout: &str) -> Vec<(String, String, String)> {
                 Some((n, a)) => (n.to_string(), a.to_string()),
                 None => (name.to_string(), arch),
             };
-            Some((name, arch, version.to_string()))
+            (!name.is_empty()).then(|| (name, arch, version.to_string()))
         })
         .collect()
 }
@@ -296,6 +296,7 @@ impl Installer for Apt {
     fn repair(
         &self,
         runner: &dyn Runner,
+        _installed: &[crate::inventory::InstalledPackage],
         lock_timeout: Duration,
     ) -> Result<Option<String>, InstallError> {
         let packages = crate::apt::dpkg::read_status(&self.root)
@@ -400,6 +401,16 @@ pub fn block_rejected(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An `Inst :amd64 …` line (no name before the colon) is no install; it gave a row with
+    /// an empty package name. Found by `cargo fuzz` (target `apt_simulation`).
+    #[test]
+    fn fuzz_simulation_line_without_a_name() {
+        let text = include_str!("../../fixtures/fuzz/apt_simulation-crash-a32c8f5d");
+        let rows = parse_simulation(text);
+        assert!(rows.iter().all(|(name, _, _)| !name.is_empty()), "{rows:?}");
+        assert!(parse_simulation("Inst :amd64 (1.0 Debian:12/stable [amd64])\n").is_empty());
+    }
 
     #[test]
     fn dpkg_options_are_read_from_apt_config_dump_once_each() {

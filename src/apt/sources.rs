@@ -63,7 +63,7 @@ fn prefixes_of(texts: &[(String, bool)]) -> Option<Vec<String>> {
 }
 
 /// `deb [options] URI SUITE [COMPONENT…]` lines: (URI, suite) of each `deb` line.
-fn one_line_sources(text: &str) -> Vec<(String, String)> {
+pub fn one_line_sources(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("").trim();
@@ -84,7 +84,7 @@ fn one_line_sources(text: &str) -> Vec<(String, String)> {
 }
 
 /// deb822 stanzas: (URI, suite) for every URI × suite of each enabled stanza of type `deb`.
-fn deb822_sources(text: &str) -> Vec<(String, String)> {
+pub fn deb822_sources(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut clean = String::with_capacity(text.len());
     for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {

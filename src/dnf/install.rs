@@ -231,9 +231,10 @@ impl Installer for Dnf {
     fn repair(
         &self,
         runner: &dyn Runner,
+        installed: &[crate::inventory::InstalledPackage],
         _lock_timeout: Duration,
     ) -> Result<Option<String>, InstallError> {
-        crate::rpm::system::repair_duplicates(runner, &self.root)
+        crate::rpm::system::repair_duplicates(runner, &self.root, installed)
     }
 
     fn screen_blocked(

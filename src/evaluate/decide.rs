@@ -219,7 +219,7 @@ impl<'a> GroupContext<'_, 'a> {
             let range =
                 self.starts[group] as usize - offset..self.starts[group + 1] as usize - offset;
             let versions = &mut part[range];
-            versions.sort_by(|a, b| scheme.compare(&b.version, &a.version));
+            versions.sort_by(|a, b| scheme.sort_order(&b.version, &a.version));
             let mut versions: &[&AvailableVersion] = versions;
             // apt, dnf and zypper judge only the installed version and newer ones (spec §2.4–2.6;
             // an approved older version does not make a package Installed); classic yum judges

@@ -135,7 +135,7 @@ pub(crate) fn run_install(
     let block = baseline.rejected_action == crate::baseline::RejectedAction::Block;
     let installer = installer_for(&before, &args.system.root, &repositories, &baseline, block);
     // An interrupted package manager's unfinished work is finished before anything else.
-    if let Some(repaired) = installer.repair(&SystemRunner, lock_timeout)? {
+    if let Some(repaired) = installer.repair(&SystemRunner, &before.installed, lock_timeout)? {
         warnings.push(repaired);
     }
     let targets: Vec<Target> = plan

@@ -299,10 +299,21 @@ pub(crate) struct RunInfo<'a> {
     system_root: Option<&'a Path>,
 }
 
+/// The managed instance id a hybrid node's SSM agent wrote when it registered
+/// (`var/lib/amazon/ssm/registration` under `root`: `{"ManagedInstanceID": "mi-…", "Region": …}`).
+fn registered_instance_id(root: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("var/lib/amazon/ssm/registration")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["ManagedInstanceID"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .map(ToString::to_string)
+}
+
 /// The instance id of the system under `root`: its SSM agent's hybrid registration, else, for
 /// the host only, IMDS (a mounted image's id is not the host's). `Err` says what was tried.
 fn discover_instance_id(root: &Path, context: &Context) -> Result<String, String> {
-    if let Some(id) = crate::ssm::aws::registered_instance_id(root) {
+    if let Some(id) = registered_instance_id(root) {
         return Ok(id);
     }
     let registration = format!(

@@ -163,7 +163,9 @@ impl MetadataCache {
     }
 }
 
-fn encode_primary(packages: &[PrimaryPackage]) -> Option<String> {
+/// The body of a primary cache entry: one tab-separated line per package; `None` when a field
+/// holds a tab or newline (such a file is not cached).
+pub fn encode_primary(packages: &[PrimaryPackage]) -> Option<String> {
     let mut body = String::with_capacity(packages.len() * 48);
     for p in packages {
         let fields = [&p.name, &p.arch, &p.epoch, &p.version, &p.release];
@@ -182,9 +184,10 @@ fn encode_primary(packages: &[PrimaryPackage]) -> Option<String> {
     Some(body)
 }
 
-fn decode_primary(body: &str) -> Option<Vec<PrimaryPackage>> {
+/// Reads a body written by [`encode_primary`]; `None` when it is not one.
+pub fn decode_primary(body: &str) -> Option<Vec<PrimaryPackage>> {
     let mut packages = Vec::with_capacity(memchr::memchr_iter(b'\n', body.as_bytes()).count());
-    for line in body.lines() {
+    for line in body.split_terminator('\n') {
         packages.push(decode_primary_line(line)?);
     }
     Some(packages)
@@ -212,7 +215,7 @@ fn decode_primary_line(line: &str) -> Option<PrimaryPackage> {
 /// An advisory line (`A`, id, type, severity or `-`, issued and updated seconds or empty,
 /// reboot `1`/`0`, CVEs and Bugzilla ids comma-joined) and one `P` line (name, arch, evr) per
 /// package; `None` when a field holds a tab, a newline or (in a list) a comma.
-fn encode_notices(notices: &[Notice]) -> Option<String> {
+pub fn encode_notices(notices: &[Notice]) -> Option<String> {
     use std::fmt::Write as _;
     let bad = |text: &str| text.contains(['\t', '\n']);
     let bad_item = |text: &String| bad(text) || text.contains(',');
@@ -253,10 +256,11 @@ fn encode_notices(notices: &[Notice]) -> Option<String> {
     Some(body)
 }
 
-fn decode_notices(body: &str) -> Option<Vec<Notice>> {
+/// Reads a body written by [`encode_notices`]; `None` when it is not one.
+pub fn decode_notices(body: &str) -> Option<Vec<Notice>> {
     use chrono::TimeZone as _;
     let mut notices: Vec<Notice> = Vec::new();
-    for line in body.lines() {
+    for line in body.split_terminator('\n') {
         let mut f = line.split('\t');
         match f.next()? {
             "A" => {
@@ -308,6 +312,21 @@ fn decode_notices(body: &str) -> Option<Vec<Notice>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A field ending in `\r` was written as `…\r\n` and read back without it (`lines()`
+    /// strips `\r\n`). Found by `cargo fuzz` (target `metadata_cache`).
+    #[test]
+    fn fuzz_bodies_round_trip_with_carriage_returns() {
+        let body = include_str!("../../fixtures/fuzz/metadata_cache-crash-0f5716ed");
+        let notices = decode_notices(body).unwrap();
+        assert_eq!(notices[1].packages[0].2, "\r");
+        let again = encode_notices(&notices).unwrap();
+        assert_eq!(decode_notices(&again), Some(notices));
+        let packages = decode_primary("a\tx86_64\t0\t1\t1\r\t\n").unwrap();
+        assert_eq!(packages[0].release, "1\r");
+        let again = encode_primary(&packages).unwrap();
+        assert_eq!(decode_primary(&again), Some(packages));
+    }
 
     #[test]
     fn primary_lines_round_trip() {

@@ -46,7 +46,7 @@ pub struct Config {
 }
 
 /// Sections of an INI file: `(section, key, value)` with continuation lines joined.
-pub(crate) fn ini(text: &str) -> Vec<(String, String, String)> {
+pub fn ini(text: &str) -> Vec<(String, String, String)> {
     let mut entries: Vec<(String, String, String)> = Vec::new();
     let mut section = String::new();
     for line in text.lines() {
@@ -65,7 +65,9 @@ pub(crate) fn ini(text: &str) -> Vec<(String, String, String)> {
             section = name.trim().to_string();
             continue;
         }
-        if let Some((key, value)) = trimmed.split_once('=') {
+        if let Some((key, value)) = trimmed.split_once('=')
+            && !key.trim().is_empty()
+        {
             entries.push((
                 section.clone(),
                 key.trim().to_ascii_lowercase(),
@@ -465,6 +467,18 @@ pub fn available_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A line `= value` (no key) is no entry; it gave one with an empty key. Found by `cargo
+    /// fuzz` (target `repomd`).
+    #[test]
+    fn fuzz_ini_line_without_a_key() {
+        let text = include_str!("../../fixtures/fuzz/repomd-crash-85a2fd0c");
+        assert!(ini(text).iter().all(|(_, key, _)| !key.is_empty()));
+        assert_eq!(
+            ini("[main]\n= 1\n  =\nexclude=a\n"),
+            [("main".to_string(), "exclude".to_string(), "a".to_string())]
+        );
+    }
 
     #[test]
     fn ini_with_continuations_and_lists() {

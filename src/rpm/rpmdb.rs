@@ -68,7 +68,7 @@ pub fn parse_header(blob: &[u8]) -> Option<InstalledPackage> {
     }
     let (version, release) = (version?, release?);
     Some(InstalledPackage {
-        name: name?.into(),
+        name: name.filter(|name| !name.is_empty())?.into(),
         arch: arch.unwrap_or_default().into(),
         version: match epoch {
             Some(epoch) if epoch != 0 => format!("{epoch}:{version}-{release}"),
@@ -117,6 +117,14 @@ pub fn read_sqlite(path: &Path) -> Result<Vec<InstalledPackage>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A header whose name is the empty string is no package; it gave one named ``. Found by
+    /// `cargo fuzz` (target `rpmdb_header`).
+    #[test]
+    fn fuzz_header_with_an_empty_name() {
+        let blob = include_bytes!("../../fixtures/fuzz/rpmdb_header-crash-9d7077d9");
+        assert_eq!(parse_header(blob), None);
+    }
 
     fn header(entries: &[(i32, u32, Vec<u8>)]) -> Vec<u8> {
         let mut index = Vec::new();

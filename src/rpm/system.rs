@@ -165,11 +165,26 @@ pub fn erase_duplicates(runner: &dyn Runner, root: &Path) -> Result<Option<Strin
     )))
 }
 
-/// [`erase_duplicates`] as an installer's repair step.
+/// Whether `installed` has a package (not a kernel) at more than one version of one
+/// architecture: the mark of an rpm transaction killed part way.
+fn has_duplicates(installed: &[InstalledPackage]) -> bool {
+    let mut seen: FastSet<(&str, &str)> = FastSet::default();
+    installed.iter().any(|package| {
+        !package.name.starts_with("kernel")
+            && !seen.insert((package.name.as_str(), package.arch.as_str()))
+    })
+}
+
+/// [`erase_duplicates`] as an installer's repair step; spawns nothing when the scanned
+/// `installed` has no duplicate.
 pub(crate) fn repair_duplicates(
     runner: &dyn Runner,
     root: &Path,
+    installed: &[InstalledPackage],
 ) -> Result<Option<String>, crate::install::InstallError> {
+    if !has_duplicates(installed) {
+        return Ok(None);
+    }
     erase_duplicates(runner, root).map_err(|error| match error {
         RpmError::Exec(error) => crate::install::InstallError::Exec(error),
         error @ RpmError::Updateinfo(_) => {

@@ -92,27 +92,12 @@ pub fn imds_instance_id<S: std::hash::BuildHasher>(
     instance_identity(&env).map(|(id, _)| id)
 }
 
-/// The managed instance id a hybrid node's SSM agent wrote when it registered
-/// (`var/lib/amazon/ssm/registration` under `root`: `{"ManagedInstanceID": "mi-…", "Region": …}`).
-pub fn registered_instance_id(root: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(root.join("var/lib/amazon/ssm/registration")).ok()?;
-    let value: Value = serde_json::from_str(&text).ok()?;
-    value["ManagedInstanceID"]
-        .as_str()
-        .filter(|id| !id.is_empty())
-        .map(ToString::to_string)
-}
-
 /// The instance id and region: from the agent's environment, else from IMDSv2 (1 s to
 /// connect, 2 attempts).
 pub fn instance_identity<S: std::hash::BuildHasher>(
     env: &HashMap<String, String, S>,
 ) -> Result<(String, String), SsmError> {
-    let id = env.get("AWS_SSM_INSTANCE_ID").filter(|v| !v.is_empty());
-    let region = env
-        .get("AWS_SSM_REGION_NAME")
-        .or_else(|| env.get("AWS_REGION"))
-        .filter(|v| !v.is_empty());
+    let (id, region) = super::identity_from_env(env);
     if let (Some(id), Some(region)) = (id, region) {
         return Ok((id.clone(), region.clone()));
     }

@@ -8,7 +8,24 @@ use serde_json::Value;
 
 use crate::model::OperatingSystem;
 
+#[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(not(feature = "aws"))]
+#[path = "no_aws.rs"]
+pub mod aws;
+
+/// The instance id and region the SSM agent gives a command (`AWS_SSM_INSTANCE_ID`,
+/// `AWS_SSM_REGION_NAME`, else `AWS_REGION`), each `None` when unset or empty.
+pub fn identity_from_env<S: std::hash::BuildHasher>(
+    env: &std::collections::HashMap<String, String, S>,
+) -> (Option<&String>, Option<&String>) {
+    let id = env.get("AWS_SSM_INSTANCE_ID").filter(|v| !v.is_empty());
+    let region = env
+        .get("AWS_SSM_REGION_NAME")
+        .or_else(|| env.get("AWS_REGION"))
+        .filter(|v| !v.is_empty());
+    (id, region)
+}
 
 /// An error of the SSM integration, with its exit code (spec §8.2).
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,6 @@ use serde_json::Value;
 
 use crate::apt_root::{AptRoot, in_state, run};
 use crate::dnf_root::{DnfRoot, advisory, days_ago};
-use crate::util::binary;
 use crate::zypper_root::{PatchSpec, ZypperRoot};
 
 /// Where install is stopped. `in-transaction` arms the package's script instead.
@@ -56,19 +55,14 @@ struct Root {
 
 impl Root {
     fn install(&self, env: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(binary());
-        command
-            .args(["install", "--root", self.root.to_str().unwrap()])
-            .args(["--no-refresh", "--output", "json"])
-            .args(["--reboot-option", "NoReboot"])
-            .env("LC_ALL", "C");
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        command.output().unwrap()
+        let args = ["--no-refresh", "--reboot-option", "NoReboot"];
+        crate::util::root_command("install", &self.root, &args, self.env_with(env))
+    }
+
+    /// The root's environment, then `env`.
+    fn env_with<'a>(&'a self, env: &'a [(&str, &str)]) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let own = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        own.chain(env.iter().copied())
     }
 
     fn state_dir(&self) -> PathBuf {

@@ -258,12 +258,7 @@ fn big_tarball(dir: &Path, size: usize) -> (PathBuf, String) {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let sum = Command::new("sha256sum").arg(&tarball).output().unwrap();
-    let sha = String::from_utf8_lossy(&sum.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let sha = crate::util::sha256_file(&tarball);
     (tarball, sha)
 }
 

@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-use sha2::Digest;
-
-use crate::util::{assert_code, binary};
+use crate::util::{assert_code, binary, sha256_file};
 
 /// Builds a tar.gz with Python's tarfile from a small script describing its members.
 fn python_tar(dir: &Path, name: &str, members: &str) -> PathBuf {
@@ -20,14 +18,6 @@ fn python_tar(dir: &Path, name: &str, members: &str) -> PathBuf {
     );
     crate::util::python(&script, &[path.as_os_str()]);
     path
-}
-
-fn sha256(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap();
-    sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn fetch(url: &str, sha: &str, dest: &Path, extra: &[&str]) -> Output {
@@ -75,7 +65,7 @@ fn a_good_archive_from_a_file_url_is_extracted() {
     let dest = dir.path().join("out");
     let out = fetch(
         &format!("file://{}", archive.display()),
-        &sha256(&archive).to_uppercase(),
+        &sha256_file(&archive).to_uppercase(),
         &dest,
         &[],
     );
@@ -95,7 +85,7 @@ fn a_good_archive_from_a_file_url_is_extracted() {
     // A second fetch into the same, now full, folder is refused.
     let again = fetch(
         &format!("file://{}", archive.display()),
-        &sha256(&archive),
+        &sha256_file(&archive),
         &dest,
         &[],
     );
@@ -106,7 +96,7 @@ fn a_good_archive_from_a_file_url_is_extracted() {
 fn a_tampered_or_unreadable_payload_is_refused_before_use() {
     let dir = tempfile::tempdir().unwrap();
     let archive = good_archive(dir.path());
-    let expected = sha256(&archive);
+    let expected = sha256_file(&archive);
     let mut bytes = std::fs::read(&archive).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
@@ -121,14 +111,14 @@ fn a_tampered_or_unreadable_payload_is_refused_before_use() {
         &dest,
         &[],
     );
-    assert_failure(&out, 151, &[&expected, &sha256(&tampered)]);
+    assert_failure(&out, 151, &[&expected, &sha256_file(&tampered)]);
     assert_clean(&parent, &dest);
     // Not an archive at all, but with its own checksum.
     let text = dir.path().join("text.tar.gz");
     std::fs::write(&text, "just text").unwrap();
     let out = fetch(
         &format!("file://{}", text.display()),
-        &sha256(&text),
+        &sha256_file(&text),
         &dest,
         &[],
     );
@@ -174,6 +164,19 @@ fn hostile_archives_are_refused_and_nothing_is_written() {
             "add('hard', kind=tarfile.LNKTYPE, link='../outside')",
             "`..`",
         ),
+        // Each link inside on its own, but `e -> d/..` leaves through `d -> sub/x -> ..`; the
+        // second archive makes `d` after `e`. Found by `cargo fuzz` (target `tar_extract`):
+        // see fixtures/fuzz/PROVENANCE.md.
+        (
+            "link-chain",
+            include_str!("../../fixtures/fuzz/tar_extract-link-chain.members"),
+            "through a link",
+        ),
+        (
+            "link-made-later",
+            include_str!("../../fixtures/fuzz/tar_extract-link-made-later.members"),
+            "through a link",
+        ),
         (
             "device",
             "add('dev', kind=tarfile.CHRTYPE)",
@@ -192,7 +195,7 @@ fn hostile_archives_are_refused_and_nothing_is_written() {
         let dest = parent.join("out");
         let out = fetch(
             &format!("file://{}", archive.display()),
-            &sha256(&archive),
+            &sha256_file(&archive),
             &dest,
             &[],
         );
@@ -209,7 +212,7 @@ fn hostile_archives_are_refused_and_nothing_is_written() {
     let dest = parent.join("out");
     let out = fetch(
         &format!("file://{}", bomb.display()),
-        &sha256(&bomb),
+        &sha256_file(&bomb),
         &dest,
         &["--max-extracted-mib", "1"],
     );
@@ -273,7 +276,7 @@ fn http_downloads_retry_what_can_get_better_and_name_what_cannot() {
     let dir = tempfile::tempdir().unwrap();
     let archive = good_archive(dir.path());
     let body = std::fs::read(&archive).unwrap();
-    let sha = sha256(&archive);
+    let sha = sha256_file(&archive);
     // The second half missing: the server promises more than it sends, then closes.
     let mut truncated = format!(
         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

@@ -23,7 +23,6 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::apt_root::{in_state, run};
 use crate::util::binary;
@@ -108,13 +107,6 @@ impl Drop for Scratch {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -138,7 +130,7 @@ fn cache_file() -> PathBuf {
         .join("real-debian")
         .join(format!(
             "{SUITE}-minbase-{}.tar.zst",
-            &sha256_hex(&key)[..16]
+            &crate::util::sha256_hex(&key)[..16]
         ))
 }
 

@@ -195,12 +195,7 @@ pub fn pack_release(stage: &Path) -> (PathBuf, String) {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let sha = Command::new("sha256sum").arg(&tarball).output().unwrap();
-    let sha = String::from_utf8_lossy(&sha.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let sha = crate::util::sha256_file(&tarball);
     (tarball, sha)
 }
 
@@ -954,15 +949,7 @@ fn ssm_errors_throttling_and_bad_payloads_have_their_codes() {
     assert_eq!(code(&out), Some(156), "{}", stderr(&out));
     let text = b"not a tarball";
     std::fs::write(&agent.release.0, text).unwrap();
-    let sha = Command::new("sha256sum")
-        .arg(&agent.release.0)
-        .output()
-        .unwrap();
-    let sha = String::from_utf8_lossy(&sha.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let sha = crate::util::sha256_file(&agent.release.0);
     let url = format!("file://{}", agent.release.0.display());
     let script = agent.dir.join("_bad");
     std::fs::write(
@@ -1562,16 +1549,6 @@ fn matches_pattern(pattern: &str, value: &str) -> bool {
         .success()
 }
 
-/// The SHA-256 of a file, in hex.
-fn sha256_of(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 /// The release from a private bucket (issue #15, part 4): with `ReleaseSource` S3 the
 /// documents' `aws:downloadContent` step fetches the release (here from a local stand-in for
 /// the agent's S3 source) and the shell step uses its file, checking the SHA-256 itself and
@@ -1673,7 +1650,7 @@ fn document_release_from_a_private_bucket() {
             .success()
     );
     std::fs::write(folder.join("SHA256SUMS"), "not a tarball\n").unwrap();
-    let arm_sha = sha256_of(&arm);
+    let arm_sha = crate::util::sha256_file(&arm);
     agent.set("PATCH_BASELINE_MACHINE", "aarch64");
     let folder_url = "https://s3.eu-west-1.amazonaws.com/my-bucket/releases/0.2.0/";
     let params = [

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::apt_root::{AptRoot, dpkg_versions, in_state, run};
 use crate::dnf_root::{DnfRoot, advisory, days_ago};
-use crate::util::{binary, repo_root};
+use crate::util::repo_root;
 use crate::zypper_root::{PatchSpec, ZypperRoot, suse_patch};
 
 /// One package manager's root, set up for the sources tests.
@@ -42,19 +42,8 @@ struct Case {
 
 impl Case {
     fn command(&self, verb: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(binary());
-        command
-            .arg(verb)
-            .args(["--root", self.root.to_str().unwrap(), "--output", "json"])
-            .args(args)
-            .env("LC_ALL", "C");
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        command.output().unwrap()
+        let own = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        crate::util::root_command(verb, &self.root, args, own.chain(env.iter().copied()))
     }
 
     /// A default baseline file with `sources`.

@@ -160,3 +160,41 @@ pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> Output {
     );
     out
 }
+
+/// The SHA-256 of `bytes`, in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The SHA-256 of the file at `path`, in lowercase hex.
+pub fn sha256_file(path: &Path) -> String {
+    sha256_hex(&std::fs::read(path).unwrap())
+}
+
+/// The built binary as `patch-baseline VERB --root ROOT --output json ARGS…` under `LC_ALL=C`,
+/// with `env` set in order (a later entry wins).
+pub fn root_command<K, V>(
+    verb: &str,
+    root: &Path,
+    args: &[&str],
+    env: impl IntoIterator<Item = (K, V)>,
+) -> Output
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
+    Command::new(binary())
+        .arg(verb)
+        .arg("--root")
+        .arg(root)
+        .args(["--output", "json"])
+        .args(args)
+        .env("LC_ALL", "C")
+        .envs(env)
+        .output()
+        .unwrap()
+}

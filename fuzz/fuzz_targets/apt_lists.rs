@@ -1,0 +1,32 @@
+//! Feeds the apt index readers arbitrary bytes: `parse_packages` (a `Packages` index, read in
+//! chunks and scanned in place), `parse_release` (`Release` or clear-signed `InRelease`), the
+//! deb822 paragraph reader, and the `sources.list` readers (one-line and deb822 `.sources`).
+//! Asserts: no panic; the paragraph reader's line numbers only grow and its paragraphs are
+//! slices of the input; every listed version has a name.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use patch_baseline::apt::deb822::{Paragraphs, field_value};
+use patch_baseline::apt::lists::{parse_packages, parse_release};
+use patch_baseline::apt::sources::{deb822_sources, one_line_sources};
+
+fuzz_target!(|data: &[u8]| {
+    let mut listed = Vec::new();
+    if parse_packages(data, 0, &mut listed).is_ok() {
+        for version in &listed {
+            assert!(!version.name.is_empty(), "a listed version without a name");
+        }
+    }
+    let _ = parse_release(data, "deb.example.org");
+    let mut last_line = 0;
+    for (line, paragraph) in Paragraphs::new(data) {
+        assert!(line > last_line, "paragraph lines do not grow");
+        assert!(paragraph.len() <= data.len());
+        last_line = line;
+        let _ = field_value(paragraph, "Package");
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = one_line_sources(text);
+        let _ = deb822_sources(text);
+    }
+});
