@@ -209,20 +209,34 @@ fn main() {
         install_override_list: None,
         last_no_reboot_install: None,
     };
-    let started = Instant::now();
-    let report = put_inventory_request(&evaluation, &context);
-    let report_time = started.elapsed();
+    let mut report_times = Vec::new();
+    let mut items = 0;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let report = put_inventory_request(&evaluation, &context);
+        report_times.push(started.elapsed());
+        items = report.compliance.content.len();
+    }
+    report_times.sort();
     drop(evaluation);
     let text = serde_json::to_string(&inventory).unwrap();
-    let started = Instant::now();
-    let loaded = Inventory::from_json(&text, "synthetic").unwrap();
-    let load = started.elapsed();
-    assert_eq!(loaded.installed.len(), inventory.installed.len());
+    let mut load_times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let loaded = Inventory::from_json(&text, "synthetic").unwrap();
+        load_times.push(started.elapsed());
+        assert_eq!(loaded.installed.len(), inventory.installed.len());
+    }
+    load_times.sort();
     println!(
-        "build PutInventory report: {:.1} ms ({} items); load the inventory from JSON ({:.1} MB): {:.1} ms",
-        ms(report_time),
-        report["Items"][1]["Content"].as_array().map_or(0, Vec::len),
+        "build PutInventory report ({items} items, content hash included): best {:.1} ms, median {:.1} ms (target < 150 ms)",
+        ms(report_times[0]),
+        ms(report_times[2]),
+    );
+    println!(
+        "load the inventory from JSON ({:.1} MB): best {:.1} ms, median {:.1} ms (target < 150 ms)",
         text.len() as f64 / 1e6,
-        ms(load)
+        ms(load_times[0]),
+        ms(load_times[2]),
     );
 }

@@ -255,24 +255,40 @@ impl Inventory {
             path,
             message,
         };
-        let mut deserializer = serde_json::Deserializer::from_str(text);
-        let mut inventory: Self =
-            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let path = if inner.is_syntax() || inner.is_eof() || path == "." || path.is_empty()
-                {
-                    format!("line {} column {}", inner.line(), inner.column())
-                } else {
-                    format!("$.{path}")
-                };
-                error(path, inner.to_string())
-            })?;
+        // Parsed without tracking where it is (much faster); only a failure is parsed again
+        // with serde_path_to_error, to say where.
+        let parsed: Result<Self, _> = serde_json::from_str(text);
+        let Ok(mut inventory) = parsed else {
+            let (path, message) = Self::path_of_error(text);
+            return Err(error(path, message));
+        };
         inventory
             .validate()
             .map_err(|(path, message)| error(path, message))?;
         inventory.merge_duplicates();
         Ok(inventory)
+    }
+
+    /// Where and why `text` does not parse as an inventory: `(path, message)`.
+    fn path_of_error(text: &str) -> (String, String) {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let at = |e: &serde_json::Error| format!("line {} column {}", e.line(), e.column());
+        let Err(e) = serde_path_to_error::deserialize::<_, Self>(&mut deserializer) else {
+            // The inventory parsed, so what follows it is the problem.
+            let e = deserializer
+                .end()
+                .err()
+                .unwrap_or_else(|| serde::de::Error::custom("the inventory does not parse"));
+            return (at(&e), e.to_string());
+        };
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let path = if inner.is_syntax() || inner.is_eof() || path == "." || path.is_empty() {
+            at(&inner)
+        } else {
+            format!("$.{path}")
+        };
+        (path, inner.to_string())
     }
 
     fn validate(&self) -> Result<(), (String, String)> {
@@ -286,7 +302,19 @@ impl Inventory {
                 ),
             ));
         }
-        let check = |path: String, name: &str, arch: &str, version: &str| {
+        // The path is only written out for an error.
+        let check = |path: &dyn Fn() -> String, name: &str, arch: &str, version: &str| {
+            if is_valid_package_name(name)
+                && !arch.is_empty()
+                && arch
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && !version.trim().is_empty()
+                && !version.chars().any(char::is_whitespace)
+            {
+                return Ok(());
+            }
+            let path = path();
             if !is_valid_package_name(name) {
                 return Err((
                     format!("{path}.name"),
@@ -312,14 +340,15 @@ impl Inventory {
             Ok(())
         };
         for (i, p) in self.installed.iter().enumerate() {
-            check(format!("$.installed[{i}]"), &p.name, &p.arch, &p.version)?;
+            check(
+                &|| format!("$.installed[{i}]"),
+                &p.name,
+                &p.arch,
+                &p.version,
+            )?;
         }
-        let ids: HashMap<&str, usize> = self
-            .advisories
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.id.as_str(), i))
-            .collect();
+        let ids: crate::fasthash::FastSet<&str> =
+            self.advisories.iter().map(|a| a.id.as_str()).collect();
         for (i, a) in self.advisories.iter().enumerate() {
             if a.id.trim().is_empty() {
                 return Err((
@@ -329,9 +358,14 @@ impl Inventory {
             }
         }
         for (i, p) in self.available.iter().enumerate() {
-            check(format!("$.available[{i}]"), &p.name, &p.arch, &p.version)?;
+            check(
+                &|| format!("$.available[{i}]"),
+                &p.name,
+                &p.arch,
+                &p.version,
+            )?;
             for (j, id) in p.advisories.iter().enumerate() {
-                if !ids.contains_key(id.as_str()) {
+                if !ids.contains(id.as_str()) {
                     return Err((
                         format!("$.available[{i}].advisories[{j}]"),
                         format!("advisory `{id}` is not in $.advisories"),
@@ -345,6 +379,18 @@ impl Inventory {
     /// Merges entries of `available` that name the same version of the same package (the same
     /// version offered by two repositories), keeping every advisory and origin.
     fn merge_duplicates(&mut self) {
+        // Most inventories have none: found on borrowed keys, nothing moves then.
+        let mut keys: crate::fasthash::FastSet<(&str, &str, &str)> =
+            crate::fasthash::FastSet::default();
+        keys.reserve(self.available.len());
+        if self
+            .available
+            .iter()
+            .all(|v| keys.insert((v.name.as_str(), v.arch.as_str(), v.version.as_str())))
+        {
+            return;
+        }
+        drop(keys);
         let mut seen: HashMap<(CompactString, CompactString, CompactString), usize> =
             HashMap::new();
         let mut merged: Vec<AvailableVersion> = Vec::with_capacity(self.available.len());
@@ -379,22 +425,49 @@ impl Inventory {
 }
 
 fn de_date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Number(f64),
+    /// A date as text or epoch seconds, or null; read without buffering the value (an
+    /// untagged enum would copy every date into a temporary first).
+    struct DateVisitor;
+    impl<'de> serde::de::Visitor<'de> for DateVisitor {
+        type Value = Option<DateTime<Utc>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a date (text or epoch seconds) or null")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            parse_date(text)
+                .map(Some)
+                .ok_or_else(|| E::custom(format!("`{text}` is not a date")))
+        }
+        fn visit_f64<E: serde::de::Error>(self, seconds: f64) -> Result<Self::Value, E> {
+            parse_date(&seconds.to_string())
+                .map(Some)
+                .ok_or_else(|| E::custom(format!("`{seconds}` is not a date")))
+        }
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "as the f64 it was read as before; dates are far below 2^53"
+        )]
+        fn visit_i64<E: serde::de::Error>(self, seconds: i64) -> Result<Self::Value, E> {
+            self.visit_f64(seconds as f64)
+        }
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "as the f64 it was read as before; dates are far below 2^53"
+        )]
+        fn visit_u64<E: serde::de::Error>(self, seconds: u64) -> Result<Self::Value, E> {
+            self.visit_f64(seconds as f64)
+        }
     }
-    let raw: Option<Raw> = Option::deserialize(deserializer)?;
-    match raw {
-        None => Ok(None),
-        Some(Raw::Text(text)) => parse_date(&text)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a date"))),
-        Some(Raw::Number(seconds)) => parse_date(&seconds.to_string())
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{seconds}` is not a date"))),
-    }
+    deserializer.deserialize_option(DateVisitor)
 }
 
 fn de_os<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OperatingSystem, D::Error> {
@@ -479,6 +552,33 @@ mod tests {
                 .unwrap_err()
                 .path
                 .starts_with("line 1")
+        );
+        // Text after the inventory is named by its place.
+        let e = Inventory::from_json(&format!("{MINIMAL} x"), "inv.json").unwrap_err();
+        assert_eq!(e.path, "line 5 column 90", "{e}");
+        assert!(e.message.contains("trailing characters"), "{e}");
+    }
+
+    #[test]
+    fn dates_as_text_epoch_seconds_or_null() {
+        let with = |value: &str| {
+            let text = MINIMAL.replace(
+                r#""version":"8.0-1""#,
+                &format!(r#""version":"8.0-1","installedTime":{value}"#),
+            );
+            Inventory::from_json(&text, "inv.json").map(|i| i.installed[0].installed_time)
+        };
+        let want = chrono::TimeZone::timestamp_opt(&Utc, 1_700_000_000, 0).single();
+        assert_eq!(with("1700000000").unwrap(), want);
+        assert_eq!(with("1700000000.0").unwrap(), want);
+        assert_eq!(with(r#""2023-11-14T22:13:20Z""#).unwrap(), want);
+        assert_eq!(with(r#""2023-11-14 22:13:20""#).unwrap(), want);
+        assert_eq!(with(r#""2023-11-14T22:13:20+00:00""#).unwrap(), want);
+        assert_eq!(with("null").unwrap(), None);
+        assert_eq!(with("-5").unwrap_err().path, "$.installed[0].installedTime");
+        assert_eq!(
+            with("true").unwrap_err().path,
+            "$.installed[0].installedTime"
         );
     }
 }

@@ -371,9 +371,10 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
             .timestamp_millis_opt((seconds * 1000.0).round() as i64)
             .single();
     }
-    // The common `YYYY-MM-DD HH:MM:SS`, read directly (feeds hold thousands of them).
+    // The common `YYYY-MM-DD HH:MM:SS` and RFC 3339's `YYYY-MM-DDTHH:MM:SSZ` (our own
+    // inventories), read directly (feeds and inventories hold thousands of them).
     let b = text.as_bytes();
-    if b.len() == 19
+    if (b.len() == 19 || (b.len() == 20 && b[10] == b'T' && b[19] == b'Z'))
         && b[4] == b'-'
         && b[7] == b'-'
         && (b[10] == b' ' || b[10] == b'T')
@@ -435,7 +436,33 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
 
 /// Formats a time as AWS inventory wants it: `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_aws_time(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    use chrono::{Datelike, Timelike};
+    let year = time.year();
+    if !(0..=9999).contains(&year) {
+        // Outside four digits chrono's own form (a sign, more digits) is kept.
+        return time.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    }
+    // By hand: chrono's `format` parses its pattern on every call, and a 100,000-item report
+    // formats a time per item.
+    let digits = |out: &mut [u8], value: u32| {
+        let mut value = value;
+        for slot in out.iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    let mut text = *b"0000-00-00T00:00:00Z";
+    digits(&mut text[0..4], year.unsigned_abs());
+    digits(&mut text[5..7], time.month());
+    digits(&mut text[8..10], time.day());
+    digits(&mut text[11..13], time.hour());
+    digits(&mut text[14..16], time.minute());
+    // A leap second (nanoseconds over a billion) is second 60, as chrono writes it.
+    digits(
+        &mut text[17..19],
+        time.second() + time.nanosecond() / 1_000_000_000,
+    );
+    text.iter().map(|&b| char::from(b)).collect()
 }
 
 /// Returns true if and only if `name` is a plausible package name for any family: 1–255
@@ -454,6 +481,32 @@ pub fn is_valid_package_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aws_time_is_written_as_chrono_writes_it() {
+        let chrono_form = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        // Every 7,777,777 s (about 90 days, so every field moves) from year 0 to 9999, plus
+        // the edges and a leap second.
+        let mut seconds = -62_167_219_200_i64;
+        while seconds < 253_402_300_800 {
+            let time = Utc.timestamp_opt(seconds, 0).unwrap();
+            assert_eq!(format_aws_time(time), chrono_form(time), "{seconds}");
+            seconds += 7_777_777;
+        }
+        for seconds in [
+            0,
+            253_402_300_799,
+            -62_167_219_201,
+            253_402_300_800,
+            951_782_400,
+        ] {
+            let time = Utc.timestamp_opt(seconds, 0).unwrap();
+            assert_eq!(format_aws_time(time), chrono_form(time), "{seconds}");
+        }
+        let leap = Utc.timestamp_opt(1_483_228_799, 1_500_000_000).unwrap();
+        assert_eq!(format_aws_time(leap), chrono_form(leap));
+        assert_eq!(format_aws_time(leap), "2016-12-31T23:59:60Z");
+    }
 
     #[test]
     fn dates_in_all_real_formats() {

@@ -298,9 +298,7 @@ pub fn drop_cve_ids(request: &mut Value) {
                 .iter()
                 .filter_map(|v| v.as_object().cloned())
                 .collect();
-            item["ContentHash"] = Value::String(crate::report::sha256_hex(
-                crate::report::python_json_dumps(&maps).as_bytes(),
-            ));
+            item["ContentHash"] = Value::String(crate::report::python_json_sha256(&maps));
         }
     }
 }

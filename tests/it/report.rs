@@ -9,8 +9,18 @@ use crate::util::{assert_code, repo_root, run_binary};
 
 fn report_for(inventory: &str, extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, Value) {
     let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("report.json");
     let inventory = repo_root().join("fixtures/inventories").join(inventory);
+    let (report, value) = report_in(dir.path(), &inventory, extra);
+    (dir, report, value)
+}
+
+/// `evaluate --report` of `inventory` into `dir/report.json`: its path and its JSON.
+fn report_in(
+    dir: &std::path::Path,
+    inventory: &std::path::Path,
+    extra: &[&str],
+) -> (std::path::PathBuf, Value) {
+    let report = dir.join("report.json");
     let mut args = vec![
         "evaluate",
         "--inventory",
@@ -23,10 +33,10 @@ fn report_for(inventory: &str, extra: &[&str]) -> (tempfile::TempDir, std::path:
         report.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = run_binary(&args, dir.path());
+    let out = run_binary(&args, dir);
     assert_code(&out, 0);
     let value: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    (dir, report, value)
+    (report, value)
 }
 
 fn content(report: &Value, item: usize) -> &Vec<Value> {
@@ -215,4 +225,72 @@ fn compliance_items_per_family() {
     assert_eq!(content(&install, 0)[0]["FailedCount"], "2");
     assert_eq!(content(&install, 0)[0]["MissingCount"], "0");
     assert_eq!(content(&install, 0)[0]["OperationType"], "Install");
+}
+
+/// A report of over 20,000 items is built by worker threads and hashed as its chunks finish
+/// (issue #17): its ContentHash must still be Python's `json.dumps` digest of its content, in
+/// order, with escapes (a quote, a backslash, non-ASCII) in a CVE id.
+#[test]
+fn large_report_hash_equals_pythons() {
+    let dir = tempfile::tempdir().unwrap();
+    let packages = 24_000;
+    let kinds = ["security", "bugfix", "enhancement"];
+    let odd = "CVE-caf\u{e9} \"quoted\" back\\slash \u{1f600}";
+    let severities = ["Critical", "Important", "Low"];
+    let advisories: Vec<Value> = (0..packages / 2)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("ALAS2023-2024-{i}"),
+                "type": kinds[i % kinds.len()],
+                "severity": severities[i % 3],
+                "issued": "2024-03-01 12:00:00",
+                "cves": [format!("CVE-2024-{i}"), format!("CVE-2023-{}", i % 97), odd],
+            })
+        })
+        .collect();
+    let installed: Vec<Value> = (0..packages)
+        .map(|i| {
+            serde_json::json!({"name": format!("pkg{i}"), "arch": "x86_64",
+                "version": format!("1.{i}-1.amzn2023"), "installedTime": "2024-01-15T08:00:00Z"})
+        })
+        .collect();
+    let available: Vec<Value> = (0..packages)
+        .filter(|i| i % 2 == 0)
+        .map(|i| {
+            serde_json::json!({"name": format!("pkg{i}"), "arch": "x86_64",
+                "version": format!("1.{i}-2.amzn2023"),
+                "advisories": [format!("ALAS2023-2024-{}", i / 2)]})
+        })
+        .collect();
+    let inventory = serde_json::json!({
+        "operatingSystem": "AMAZON_LINUX_2023", "product": "AmazonLinux2023",
+        "packageManager": "dnf", "instanceId": "i-0123456789abcdef0",
+        "advisories": advisories, "installed": installed, "available": available,
+    });
+    let path = dir.path().join("inventory.json");
+    std::fs::write(&path, inventory.to_string()).unwrap();
+    let (report, value) = report_in(dir.path(), &path, &[]);
+    let items = content(&value, 1);
+    assert_eq!(items.len(), packages);
+    let odd_cves = |i: &Value| i["CVEIds"].as_str().is_some_and(|c| c.contains(odd));
+    assert!(items.iter().any(odd_cves));
+    let check = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import hashlib, json, sys\n\
+             request = json.load(open(sys.argv[1]))\n\
+             for item in request['Items']:\n\
+             \x20   digest = hashlib.sha256(json.dumps(item['Content']).encode()).hexdigest()\n\
+             \x20   print(item['TypeName'], digest == item['ContentHash'])\n",
+        )
+        .arg(&report)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(
+        stdout,
+        "AWS:PatchSummary True\nAWS:ComplianceItem True\n",
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
