@@ -156,12 +156,13 @@ impl Backend for AptBackend {
         root: &Path,
         repositories: &Repositories,
         platform: &Platform,
-        _read_only: bool,
+        read_only: bool,
         context: &Context,
         warnings: &mut Vec<String>,
     ) -> Result<Inventory, CliError> {
         let apt_config = context.env.get("APT_CONFIG").map(std::path::Path::new);
-        let scan = crate::apt::scan(root, platform, repositories, apt_config)?;
+        let cache = crate::rpm::cache::MetadataCache::new(root, !read_only);
+        let scan = crate::apt::scan(root, platform, repositories, apt_config, &cache)?;
         warnings.extend(scan.warnings);
         Ok(scan.inventory)
     }

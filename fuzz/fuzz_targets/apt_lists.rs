@@ -2,12 +2,13 @@
 //! chunks and scanned in place), `parse_release` (`Release` or clear-signed `InRelease`), the
 //! deb822 paragraph reader, and the `sources.list` readers (one-line and deb822 `.sources`).
 //! Asserts: no panic; the paragraph reader's line numbers only grow and its paragraphs are
-//! slices of the input; every listed version has a name.
+//! slices of the input; every listed version has a name; what the metadata cache can hold of
+//! the listed versions comes back from it unchanged.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use patch_baseline::apt::deb822::{Paragraphs, field_value};
-use patch_baseline::apt::lists::{parse_packages, parse_release};
+use patch_baseline::apt::lists::{decode_packages, encode_packages, parse_packages, parse_release};
 use patch_baseline::apt::sources::{deb822_sources, one_line_sources};
 
 fuzz_target!(|data: &[u8]| {
@@ -15,6 +16,11 @@ fuzz_target!(|data: &[u8]| {
     if parse_packages(data, 0, &mut listed).is_ok() {
         for version in &listed {
             assert!(!version.name.is_empty(), "a listed version without a name");
+        }
+        if let Some(body) = encode_packages(&listed) {
+            let mut cached = Vec::new();
+            assert!(decode_packages(&body, 0, &mut cached).is_some(), "cache body: {body}");
+            assert_eq!(cached, listed, "cache body: {body}");
         }
     }
     let _ = parse_release(data, "deb.example.org");

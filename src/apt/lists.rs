@@ -1,6 +1,8 @@
 //! apt's downloaded indexes under `var/lib/apt/lists`: which `Packages` file belongs to which
 //! `Release` (origin, label, suite, codename, NotAutomatic), decompressed in a stream whatever
-//! the compression apt kept (lz4, gz, xz, zst or none), reduced to the fields the rules use.
+//! the compression apt kept (lz4, gz, xz, zst or none), reduced to the fields the rules use,
+//! and kept reduced in the metadata cache while the index file is unchanged (as dnf's and
+//! zypper's metadata are: [`crate::rpm::cache`]).
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 use compact_str::CompactString;
 
 use super::deb822::{Paragraphs, field_value};
+use crate::rpm::cache::MetadataCache;
 
 /// What a `Release`/`InRelease` file says about its archive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -233,18 +236,109 @@ fn is_packages_index(name: &str) -> bool {
 
 /// Reads every Release file and Packages index under `root/var/lib/apt/lists` that belongs to a
 /// configured source (see [`super::sources`]).
-pub fn read_lists(root: &Path) -> Result<AptLists, ListsError> {
+pub fn read_lists(root: &Path, cache: &MetadataCache) -> Result<AptLists, ListsError> {
     read_lists_in(
         &root.join("var/lib/apt/lists"),
         super::sources::configured_prefixes(root),
+        cache,
     )
 }
 
+/// The cache entries of `Packages` indexes.
+const CACHE_KIND: &str = "apt-packages";
+
+/// The body of a `Packages` cache entry: one line per version, name, arch, version, priority,
+/// section and phased percentage tab-separated (an absent field empty); `None` when a field
+/// holds a tab or a newline, or an optional field is present but empty (such an index is not
+/// cached: its entry could not say so).
+pub fn encode_packages(versions: &[ListedVersion]) -> Option<String> {
+    let mut body = String::with_capacity(versions.len() * 64);
+    for v in versions {
+        let optional = [v.priority.as_deref(), v.section.as_deref()];
+        if [&v.name, &v.arch, &v.version]
+            .iter()
+            .any(|f| f.contains(['\t', '\n']))
+            || optional
+                .iter()
+                .flatten()
+                .any(|f| f.is_empty() || f.contains(['\t', '\n']))
+        {
+            return None;
+        }
+        for field in [v.name.as_str(), &v.arch, &v.version] {
+            body.push_str(field);
+            body.push('\t');
+        }
+        for field in optional {
+            body.push_str(field.unwrap_or(""));
+            body.push('\t');
+        }
+        if let Some(phased) = v.phased {
+            body.push_str(&phased.to_string());
+        }
+        body.push('\n');
+    }
+    Some(body)
+}
+
+/// Reads a body written by [`encode_packages`] as the versions of index `file`; `None` when it
+/// is not one.
+pub fn decode_packages(body: &str, file: u32, out: &mut Vec<ListedVersion>) -> Option<()> {
+    let start = out.len();
+    out.reserve(memchr::memchr_iter(b'\n', body.as_bytes()).count());
+    for line in body.split_terminator('\n') {
+        let mut fields = line.splitn(6, '\t');
+        let mut next = || fields.next();
+        let (name, arch, version) = (next()?, next()?, next()?);
+        let (priority, section, phased) = (next()?, next()?, next()?);
+        let optional = |text: &str| (!text.is_empty()).then(|| CompactString::from(text));
+        out.push(ListedVersion {
+            name: name.into(),
+            arch: arch.into(),
+            version: version.into(),
+            priority: optional(priority),
+            section: optional(section),
+            phased: if phased.is_empty() {
+                None
+            } else {
+                Some(phased.parse().ok()?)
+            },
+            file,
+        });
+    }
+    // A truncated body would have left a partial last line unnoticed: every line has 5 tabs.
+    (out.len() - start == memchr::memchr_iter(b'\n', body.as_bytes()).count()).then_some(())
+}
+
+/// The versions of one `Packages` index (number `file`): from the cache while `path` is
+/// unchanged, else parsed (and the cache entry written, unless it is read-only).
+fn index_versions(
+    path: &Path,
+    file: u32,
+    cache: &MetadataCache,
+) -> Result<Vec<ListedVersion>, ListsError> {
+    let mut versions = Vec::new();
+    if let Some((text, body)) = cache.read(path, CACHE_KIND) {
+        if decode_packages(&text[body..], file, &mut versions).is_some() {
+            return Ok(versions);
+        }
+        versions.clear();
+    }
+    let reader = open_decompressed(path)?;
+    parse_packages(reader, file, &mut versions).map_err(|e| error(path, e))?;
+    if let Some(body) = encode_packages(&versions) {
+        cache.write(path, CACHE_KIND, &body);
+    }
+    Ok(versions)
+}
+
 /// Reads the lists in `directory` whose names start with one of `prefixes` (all of them when
-/// `None`): the host's lists, or the private lists of baseline sources.
+/// `None`): the host's lists, or the private lists of baseline sources. The `Packages` indexes
+/// are read on threads of their own (the big ones dominate a scan), through `cache`.
 pub fn read_lists_in(
     directory: &Path,
     prefixes: Option<Vec<String>>,
+    cache: &MetadataCache,
 ) -> Result<AptLists, ListsError> {
     let directory = directory.to_path_buf();
     let entries = std::fs::read_dir(&directory).map_err(|e| error(&directory, e))?;
@@ -294,15 +388,39 @@ pub fn read_lists_in(
             .unwrap_or("")
             .trim_end_matches('_')
             .replace('_', "/");
-        let path = directory.join(name);
-        let file = u32::try_from(lists.files.len()).unwrap_or(u32::MAX);
-        let reader = open_decompressed(&path)?;
-        parse_packages(reader, file, &mut lists.versions).map_err(|e| error(&path, e))?;
         lists.files.push(IndexFile {
-            path,
+            path: directory.join(name),
             release: release.map(|(_, index)| *index),
             component: component.into(),
         });
+    }
+    let read = |(file, index): (usize, &IndexFile)| {
+        index_versions(&index.path, u32::try_from(file).unwrap_or(u32::MAX), cache)
+    };
+    let parts: Vec<Result<Vec<ListedVersion>, ListsError>> = if lists.files.len() > 1 {
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = lists
+                .files
+                .iter()
+                .enumerate()
+                .map(|job| scope.spawn(move || read(job)))
+                .collect();
+            readers
+                .into_iter()
+                .map(|reader| {
+                    reader
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    } else {
+        lists.files.iter().enumerate().map(read).collect()
+    };
+    let mut parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
+    lists.versions = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for part in &mut parts {
+        lists.versions.append(part);
     }
     Ok(lists)
 }
@@ -310,6 +428,64 @@ pub fn read_lists_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packages_cache_round_trip_and_staleness() {
+        let dir = tempfile::tempdir().unwrap();
+        let lists = dir.path().join("lists");
+        std::fs::create_dir(&lists).unwrap();
+        let index = lists.join("example.org_dists_stable_main_binary-amd64_Packages");
+        let text = "Package: a\nVersion: 1.0\nArchitecture: amd64\nPriority: optional\nSection: utils\n\nPackage: b\nVersion: 2\nArchitecture: all\nPhased-Update-Percentage: 10\n";
+        std::fs::write(&index, text).unwrap();
+        let cache = MetadataCache::new(dir.path(), true);
+        let parsed = read_lists_in(&lists, None, &cache).unwrap().versions;
+        assert_eq!(parsed.len(), 2);
+        let body = encode_packages(&parsed).unwrap();
+        let mut decoded = Vec::new();
+        decode_packages(&body, 0, &mut decoded).unwrap();
+        assert_eq!(decoded, parsed);
+        // The entry is used while the index is unchanged: a changed entry shows it was read.
+        let (entry_text, start) = cache.read(&index, CACHE_KIND).unwrap();
+        assert_eq!(&entry_text[start..], body);
+        let header = &entry_text[..start];
+        let entry = std::fs::read_dir(dir.path().join("var/cache/patch-baseline"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::write(
+            &entry,
+            format!("{header}{}", body.replace("utils", "games")),
+        )
+        .unwrap();
+        let cached = read_lists_in(&lists, None, &cache).unwrap().versions;
+        assert_eq!(cached[0].section.as_deref(), Some("games"));
+        // A changed index (size) is parsed again; a read-only cache is not written.
+        std::fs::write(&index, text.replace("1.0", "1.01")).unwrap();
+        let read_only = MetadataCache::new(dir.path(), false);
+        let fresh = read_lists_in(&lists, None, &read_only).unwrap().versions;
+        assert_eq!(
+            (fresh[0].version.as_str(), fresh[0].section.as_deref()),
+            ("1.01", Some("utils"))
+        );
+        assert!(read_only.read(&index, CACHE_KIND).is_none());
+        // A broken entry is parsed again too.
+        std::fs::write(&entry, format!("{header}a\tb\n")).unwrap();
+        assert_eq!(
+            read_lists_in(&lists, None, &cache).unwrap().versions[0].version,
+            "1.01"
+        );
+        // What an entry cannot say is not cached.
+        let mut empty_priority = parsed.clone();
+        empty_priority[0].priority = Some(CompactString::default());
+        assert_eq!(encode_packages(&empty_priority), None);
+        empty_priority[0].priority = None;
+        empty_priority[0].name = "a\tb".into();
+        assert_eq!(encode_packages(&empty_priority), None);
+        let mut truncated = Vec::new();
+        assert!(decode_packages(&body[..body.len() - 3], 0, &mut truncated).is_none());
+    }
 
     #[test]
     fn clearsigned_release() {

@@ -47,19 +47,22 @@ pub enum AptError {
 }
 
 /// Scans the apt system under `root`, with the lists of `repositories` (the host's
-/// `var/lib/apt/lists`, or the private lists of the baseline's sources).
+/// `var/lib/apt/lists`, or the private lists of the baseline's sources), through the metadata
+/// `cache`.
 pub fn scan(
     root: &Path,
     platform: &Platform,
     repositories: &Repositories,
     apt_config: Option<&Path>,
+    cache: &crate::rpm::cache::MetadataCache,
 ) -> Result<AptScan, AptError> {
     let installed = dpkg::read_status(root)?;
     let lists = match repositories.private() {
-        None => lists::read_lists(root)?,
+        None => lists::read_lists(root, cache)?,
         Some(private) => lists::read_lists_in(
             &private.apt_lists(),
             sources::list_prefixes(&private.apt_source_list()),
+            cache,
         )?,
     };
     let preferences = Preferences::from_root(root);

@@ -62,15 +62,17 @@ impl MetadataCache {
         self.dir.join(format!("{kind}-{hash:016x}"))
     }
 
-    /// A valid entry for `source`, with where its body starts.
-    fn read(&self, source: &Path, kind: &str) -> Option<(String, usize)> {
+    /// A valid entry of `kind` for `source`, with where its body starts (the apt lists keep
+    /// theirs here too).
+    pub(crate) fn read(&self, source: &Path, kind: &str) -> Option<(String, usize)> {
         let identity = identity(source)?;
         let text = std::fs::read_to_string(self.entry(source, kind)).ok()?;
         let (header, _) = text.split_once('\n')?;
         (header == identity).then(|| (text, identity.len() + 1))
     }
 
-    fn write(&self, source: &Path, kind: &str, body: &str) {
+    /// Records `body` as the entry of `kind` for `source`, unless the cache is read-only.
+    pub(crate) fn write(&self, source: &Path, kind: &str, body: &str) {
         if !self.writable {
             return;
         }

@@ -1227,3 +1227,85 @@ fn approve_everything(apt: &AptRoot) -> String {
         "",
     )
 }
+
+/// The apt lists cache (issue #17): a scan keeps each `Packages` index reduced in
+/// `var/cache/patch-baseline` and the next scan reads that while the index is unchanged; a
+/// read-only scan writes nothing there; a changed index is read again.
+#[test]
+fn warm_scans_read_the_lists_cache_while_the_lists_are_unchanged() {
+    let apt = scenario();
+    let cache = apt.root.join("var/cache/patch-baseline");
+    let entries = || -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&cache)
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("apt-packages-")
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let cold = apt.scan(&["--no-refresh", "--read-only"]);
+    assert!(
+        entries().is_empty(),
+        "a read-only scan wrote {:?}",
+        entries()
+    );
+    let first = apt.scan(&["--no-refresh"]);
+    assert_eq!(first["packages"], cold["packages"]);
+    // One entry per Packages index of the scenario's lists.
+    assert_eq!(entries().len(), 4, "{:?}", entries());
+    let warm = apt.scan(&["--no-refresh", "--read-only"]);
+    assert_eq!(warm["packages"], cold["packages"]);
+    // The warm scan did read the entries: one edited by hand shows through.
+    let missing = in_state(&cold, "Missing");
+    let ((name, _), version) = missing
+        .iter()
+        .next()
+        .expect("the scenario has a Missing update");
+    let edited = entries()
+        .into_iter()
+        .find(|e| {
+            std::fs::read_to_string(e).unwrap().lines().any(|l| {
+                l.starts_with(&format!("{name}\t")) && l.contains(&format!("\t{version}\t"))
+            })
+        })
+        .expect("an entry holds the Missing version");
+    let text = std::fs::read_to_string(&edited).unwrap();
+    let bumped = format!("{version}+cache1");
+    std::fs::write(
+        &edited,
+        text.replace(&format!("\t{version}\t"), &format!("\t{bumped}\t")),
+    )
+    .unwrap();
+    let from_edited = apt.scan(&["--no-refresh", "--read-only"]);
+    assert!(
+        in_state(&from_edited, "Missing")
+            .values()
+            .any(|v| *v == bumped),
+        "{:?}",
+        in_state(&from_edited, "Missing")
+    );
+    // The index changes (as after apt-get update): it is read again, and the entry rewritten.
+    let index = std::fs::read_dir(apt.root.join("var/lib/apt/lists"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("_Packages"))
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains(&format!("Version: {version}\n"))
+        })
+        .unwrap();
+    let bytes = std::fs::read(&index).unwrap();
+    std::fs::remove_file(&index).unwrap();
+    std::fs::write(&index, [&bytes[..], b"\n"].concat()).unwrap();
+    let after_update = apt.scan(&["--no-refresh"]);
+    assert_eq!(after_update["packages"], cold["packages"]);
+    assert!(!std::fs::read_to_string(&edited).unwrap().contains(&bumped));
+}
