@@ -23,7 +23,7 @@ use crate::model::PackageManagerKind;
 use crate::platform::Platform;
 use crate::repositories::Repositories;
 use crate::version::compare_deb;
-use lists::{AptLists, ListedVersion};
+use lists::AptLists;
 use policy::{Preferences, STATUS_PRIORITY};
 
 /// What an apt scan found, besides the inventory.
@@ -113,13 +113,16 @@ pub fn scan(
         .map(|p| ((p.name.as_str(), arch_of(&p.arch)), p))
         .collect();
 
-    let mut available = Vec::new();
+    // Most groups give one version: reserved once, not grown (the entries are large).
+    let mut available = Vec::with_capacity(groups.len() + groups.len() / 8);
     let mut phased = 0usize;
     for (key, indexes) in &groups {
         let current = installed_by_key.get(key).copied();
         let chosen = choose(&lists, &preferences, indexes, current, &mut phased);
-        for version in chosen {
-            let mut entry = to_available(&lists, indexes, version);
+        for mut entry in chosen
+            .into_iter()
+            .filter_map(|version| to_available(&lists, indexes, version))
+        {
             entry.arch.clone_from(&key.1);
             available.push(entry);
         }
@@ -318,15 +321,17 @@ fn choose<'l>(
         .collect()
 }
 
-fn to_available(lists: &AptLists, indexes: &[u32], version: &str) -> AvailableVersion {
-    let listed: Vec<&ListedVersion> = indexes
+/// The available version `version` of a group, with the origins of every index listing it;
+/// `None` when no index of the group lists it.
+fn to_available(lists: &AptLists, indexes: &[u32], version: &str) -> Option<AvailableVersion> {
+    let mut listed = indexes
         .iter()
         .map(|&i| &lists.versions[i as usize])
         .filter(|l| l.version == version)
-        .collect();
-    let first = listed[0];
-    let mut origins: Vec<AptOrigin> = Vec::with_capacity(listed.len());
-    for l in &listed {
+        .peekable();
+    let first = *listed.peek()?;
+    let mut origins: Vec<AptOrigin> = Vec::with_capacity(1);
+    for l in listed {
         if let Some(release) = lists.files[l.file as usize]
             .release
             .map(|r| &lists.releases[r])
@@ -344,7 +349,7 @@ fn to_available(lists: &AptLists, indexes: &[u32], version: &str) -> AvailableVe
             }
         }
     }
-    AvailableVersion {
+    Some(AvailableVersion {
         name: first.name.clone(),
         arch: first.arch.clone(),
         version: first.version.clone(),
@@ -361,5 +366,5 @@ fn to_available(lists: &AptLists, indexes: &[u32], version: &str) -> AvailableVe
         }),
         section: first.section.clone(),
         repository: None,
-    }
+    })
 }
