@@ -100,30 +100,53 @@ pub fn scan(
             arch.into()
         }
     };
-    let mut groups: FastMap<(&str, CompactString), Vec<u32>> = FastMap::default();
-    groups.reserve(lists.versions.len());
-    for (index, version) in lists.versions.iter().enumerate() {
-        groups
-            .entry((version.name.as_str(), arch_of(&version.arch)))
-            .or_default()
-            .push(u32::try_from(index).unwrap_or(u32::MAX));
+    // Groups numbered in the order they first appear (the lists' own order, so the loop below
+    // walks the versions nearly in memory order), their indexes in one flat array: no
+    // allocation per group.
+    let mut group_of: FastMap<(&str, &str), u32> = FastMap::default();
+    group_of.reserve(lists.versions.len());
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    let mut version_group: Vec<u32> = Vec::with_capacity(lists.versions.len());
+    for version in &lists.versions {
+        let key = (version.name.as_str(), group_arch(&version.arch, &native));
+        let next = u32::try_from(keys.len()).unwrap_or(u32::MAX);
+        let group = *group_of.entry(key).or_insert_with(|| {
+            keys.push(key);
+            next
+        });
+        version_group.push(group);
     }
-    let installed_by_key: FastMap<(&str, CompactString), &dpkg::DpkgPackage> = installed
+    let mut starts: Vec<u32> = vec![0; keys.len() + 1];
+    for &group in &version_group {
+        starts[group as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut filled = starts.clone();
+    let mut members: Vec<u32> = vec![0; version_group.len()];
+    for (index, &group) in version_group.iter().enumerate() {
+        members[filled[group as usize] as usize] = u32::try_from(index).unwrap_or(u32::MAX);
+        filled[group as usize] += 1;
+    }
+    drop((version_group, filled));
+    let installed_by_key: FastMap<(&str, &str), &dpkg::DpkgPackage> = installed
         .iter()
-        .map(|p| ((p.name.as_str(), arch_of(&p.arch)), p))
+        .map(|p| ((p.name.as_str(), group_arch(&p.arch, &native)), p))
         .collect();
 
     // Most groups give one version: reserved once, not grown (the entries are large).
-    let mut available = Vec::with_capacity(groups.len() + groups.len() / 8);
+    let mut available = Vec::with_capacity(keys.len() + keys.len() / 8);
     let mut phased = 0usize;
-    for (key, indexes) in &groups {
+    for (group, key) in keys.iter().enumerate() {
+        let indexes = &members[starts[group] as usize..starts[group + 1] as usize];
         let current = installed_by_key.get(key).copied();
         let chosen = choose(&lists, &preferences, indexes, current, &mut phased);
         for mut entry in chosen
             .into_iter()
             .filter_map(|version| to_available(&lists, indexes, version))
         {
-            entry.arch.clone_from(&key.1);
+            entry.arch = key.1.into();
             available.push(entry);
         }
     }
@@ -163,9 +186,11 @@ pub fn scan(
     })
 }
 
-/// The native architecture of a dpkg system: the architecture most of its installed
-/// packages have (besides `all`; dpkg's own `var/lib/dpkg/arch` does not say which of its
-/// entries is native), else this build's.
+/// The architecture a package is grouped under: its own, or `native` for `all`.
+fn group_arch<'a>(arch: &'a str, native: &'a str) -> &'a str {
+    if arch == "all" { native } else { arch }
+}
+
 /// The native architecture the system under `root` is configured with, when it says: the
 /// first line of dpkg's `var/lib/dpkg/arch` (native first, then the foreign ones, once a foreign
 /// architecture was added), else `APT::Architecture` in apt's
