@@ -284,13 +284,25 @@ pub fn encode_packages(versions: &[ListedVersion]) -> Option<String> {
 /// Reads a body written by [`encode_packages`] as the versions of index `file`; `None` when it
 /// is not one.
 pub fn decode_packages(body: &str, file: u32, out: &mut Vec<ListedVersion>) -> Option<()> {
-    let start = out.len();
-    out.reserve(memchr::memchr_iter(b'\n', body.as_bytes()).count());
-    for line in body.split_terminator('\n') {
-        let mut fields = line.splitn(6, '\t');
-        let mut next = || fields.next();
-        let (name, arch, version) = (next()?, next()?, next()?);
-        let (priority, section, phased) = (next()?, next()?, next()?);
+    let bytes = body.as_bytes();
+    out.reserve(memchr::memchr_iter(b'\n', bytes).count());
+    let mut start = 0;
+    while start < bytes.len() {
+        // Every line ends with a newline and has exactly five tabs.
+        let end = start + memchr::memchr(b'\n', &bytes[start..])?;
+        let mut fields = [""; 6];
+        let mut at = start;
+        for field in fields.iter_mut().take(5) {
+            let tab = at + memchr::memchr(b'\t', &bytes[at..end])?;
+            // Tabs and newlines are ASCII, so these are character boundaries.
+            *field = body.get(at..tab)?;
+            at = tab + 1;
+        }
+        fields[5] = body.get(at..end)?;
+        if fields[5].contains('\t') {
+            return None;
+        }
+        let [name, arch, version, priority, section, phased] = fields;
         let optional = |text: &str| (!text.is_empty()).then(|| CompactString::from(text));
         out.push(ListedVersion {
             name: name.into(),
@@ -305,9 +317,9 @@ pub fn decode_packages(body: &str, file: u32, out: &mut Vec<ListedVersion>) -> O
             },
             file,
         });
+        start = end + 1;
     }
-    // A truncated body would have left a partial last line unnoticed: every line has 5 tabs.
-    (out.len() - start == memchr::memchr_iter(b'\n', body.as_bytes()).count()).then_some(())
+    Some(())
 }
 
 /// The versions of one `Packages` index (number `file`): from the cache while `path` is
