@@ -249,16 +249,7 @@ fn big_tarball(dir: &Path, size: usize) -> (PathBuf, String) {
         .collect();
     std::fs::write(stage.join("blob"), content).unwrap();
     let tarball = dir.join("big.tar.gz");
-    let out = Command::new("tar")
-        .arg("-czf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&stage)
-        .arg("blob")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let sha = crate::util::sha256_file(&tarball);
+    let sha = crate::util::tar_gz(&tarball, &stage, "blob");
     (tarball, sha)
 }
 

@@ -186,16 +186,7 @@ pub fn release(dir: &Path) -> (PathBuf, String) {
 /// returns the tarball and its SHA-256.
 pub fn pack_release(stage: &Path) -> (PathBuf, String) {
     let tarball = stage.join("patch-baseline.tar.gz");
-    let out = Command::new("tar")
-        .arg("-czf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(stage)
-        .arg("patch-baseline")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let sha = crate::util::sha256_file(&tarball);
+    let sha = crate::util::tar_gz(&tarball, stage, "patch-baseline");
     (tarball, sha)
 }
 

@@ -198,3 +198,21 @@ where
         .output()
         .unwrap()
 }
+
+/// `tar -czf TARBALL -C STAGE FILE`; returns the tarball's SHA-256.
+pub fn tar_gz(tarball: &Path, stage: &Path, file: &str) -> String {
+    let out = Command::new("tar")
+        .arg("-czf")
+        .arg(tarball)
+        .arg("-C")
+        .arg(stage)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sha256_file(tarball)
+}
