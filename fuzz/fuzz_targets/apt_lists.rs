@@ -1,6 +1,7 @@
 //! Feeds the apt index readers arbitrary bytes: `parse_packages` (a `Packages` index, read in
 //! chunks and scanned in place), `parse_release` (`Release` or clear-signed `InRelease`), the
-//! deb822 paragraph reader, and the `sources.list` readers (one-line and deb822 `.sources`).
+//! deb822 paragraph reader, and the `sources.list` readers (one-line and deb822 `.sources`) and
+//! the list-name prefixes made of them.
 //! Asserts: no panic; the paragraph reader's line numbers only grow and its paragraphs are
 //! slices of the input; every listed version has a name; what the metadata cache can hold of
 //! the listed versions comes back from it unchanged.
@@ -9,7 +10,7 @@
 use libfuzzer_sys::fuzz_target;
 use patch_baseline::apt::deb822::{Paragraphs, field_value};
 use patch_baseline::apt::lists::{decode_packages, encode_packages, parse_packages, parse_release};
-use patch_baseline::apt::sources::{deb822_sources, one_line_sources};
+use patch_baseline::apt::sources::{deb822_sources, one_line_sources, text_prefixes};
 
 fuzz_target!(|data: &[u8]| {
     let mut listed = Vec::new();
@@ -34,5 +35,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = one_line_sources(text);
         let _ = deb822_sources(text);
+        // The prefixes of as many URIs × suites as the text names, matched against a name.
+        for deb822 in [false, true] {
+            if let Some(prefixes) = text_prefixes(text, deb822) {
+                let _ = prefixes.matches("deb.debian.org_debian_dists_bookworm_InRelease");
+            }
+        }
     }
 });

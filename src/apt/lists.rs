@@ -349,7 +349,7 @@ fn index_versions(
 /// are read on threads of their own (the big ones dominate a scan), through `cache`.
 pub fn read_lists_in(
     directory: &Path,
-    prefixes: Option<Vec<String>>,
+    prefixes: Option<super::sources::Prefixes>,
     cache: &MetadataCache,
 ) -> Result<AptLists, ListsError> {
     let directory = directory.to_path_buf();
@@ -366,7 +366,7 @@ pub fn read_lists_in(
     if let Some(prefixes) = prefixes {
         let (kept, ignored): (Vec<String>, Vec<String>) = names.into_iter().partition(|name| {
             !(is_packages_index(name) || name.ends_with("_InRelease") || name.ends_with("_Release"))
-                || prefixes.iter().any(|p| name.starts_with(p.as_str()))
+                || prefixes.matches(name)
         });
         names = kept;
         lists.ignored = ignored
