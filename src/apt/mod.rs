@@ -138,17 +138,42 @@ pub fn scan(
     // Most groups give one version: reserved once, not grown (the entries are large).
     let mut available = Vec::with_capacity(keys.len() + keys.len() / 8);
     let mut phased = 0usize;
+    // The origin each index gives its versions, made once per index, not once per version.
+    let file_origins: Vec<Option<AptOrigin>> = lists
+        .files
+        .iter()
+        .map(|file| {
+            file.release.map(|r| {
+                let release = &lists.releases[r];
+                AptOrigin {
+                    archive: release.suite.clone(),
+                    codename: release.codename.clone(),
+                    origin: release.origin.clone(),
+                    label: release.label.clone(),
+                    site: release.site.clone(),
+                    trusted: true,
+                }
+            })
+        })
+        .collect();
+    let mut chosen: Vec<&str> = Vec::with_capacity(8);
     for (group, key) in keys.iter().enumerate() {
         let indexes = &members[starts[group] as usize..starts[group + 1] as usize];
         let current = installed_by_key.get(key).copied();
-        let chosen = choose(&lists, &preferences, indexes, current, &mut phased);
-        for mut entry in chosen
-            .into_iter()
-            .filter_map(|version| to_available(&lists, indexes, version))
-        {
-            entry.arch = key.1.into();
-            available.push(entry);
-        }
+        chosen.clear();
+        choose(
+            &lists,
+            &preferences,
+            indexes,
+            current,
+            &mut phased,
+            &mut chosen,
+        );
+        available.extend(
+            chosen
+                .iter()
+                .filter_map(|version| to_available(&lists, &file_origins, indexes, version, key.1)),
+        );
     }
     if phased > 0 {
         warnings.push(format!(
@@ -262,18 +287,18 @@ fn choose<'l>(
     indexes: &[u32],
     installed: Option<&dpkg::DpkgPackage>,
     phased: &mut usize,
-) -> Vec<&'l str> {
+    chosen: &mut Vec<&'l str>,
+) {
     if let ([only], None) = (indexes, installed) {
         // The common case: one version of a package that is not installed. It is the candidate
         // if its priority allows installing it at all.
         let listed = &lists.versions[*only as usize];
         let file = &lists.files[listed.file as usize];
         let release = file.release.map(|r| &lists.releases[r]);
-        return if preferences.priority(&listed.name, &listed.version, release, file) > 0 {
-            vec![listed.version.as_str()]
-        } else {
-            Vec::new()
-        };
+        if preferences.priority(&listed.name, &listed.version, release, file) > 0 {
+            chosen.push(listed.version.as_str());
+        }
+        return;
     }
     let mut versions: Vec<&str> = indexes
         .iter()
@@ -335,48 +360,43 @@ fn choose<'l>(
     // an update to judge). Versions from archives the administrator or the archive itself
     // ranks below the default priority 500 (backports, NotAutomatic archives, pins) are judged
     // only when apt chose them as the candidate.
-    (0..versions.len())
-        .filter(|&position| installed_index.is_none_or(|installed| position <= installed))
-        .filter(|&position| {
-            Some(position) == installed_index
-                || Some(position) == candidate
-                || priorities[position] >= policy::DEFAULT_PRIORITY
-        })
-        .filter_map(|position| offered(versions[position]))
-        .collect()
+    chosen.extend(
+        (0..versions.len())
+            .filter(|&position| installed_index.is_none_or(|installed| position <= installed))
+            .filter(|&position| {
+                Some(position) == installed_index
+                    || Some(position) == candidate
+                    || priorities[position] >= policy::DEFAULT_PRIORITY
+            })
+            .filter_map(|position| offered(versions[position])),
+    );
 }
 
-/// The available version `version` of a group, with the origins of every index listing it;
-/// `None` when no index of the group lists it.
-fn to_available(lists: &AptLists, indexes: &[u32], version: &str) -> Option<AvailableVersion> {
+/// The available version `version` of a group (filed under `arch`), with the origins of every
+/// index listing it (`file_origins`: each index's); `None` when no index of the group lists it.
+fn to_available(
+    lists: &AptLists,
+    file_origins: &[Option<AptOrigin>],
+    indexes: &[u32],
+    version: &str,
+    arch: &str,
+) -> Option<AvailableVersion> {
     let mut listed = indexes
         .iter()
         .map(|&i| &lists.versions[i as usize])
-        .filter(|l| l.version == version)
-        .peekable();
-    let first = *listed.peek()?;
+        .filter(|l| l.version == version);
+    let first = listed.next()?;
     let mut origins: Vec<AptOrigin> = Vec::with_capacity(1);
-    for l in listed {
-        if let Some(release) = lists.files[l.file as usize]
-            .release
-            .map(|r| &lists.releases[r])
+    for l in std::iter::once(first).chain(listed) {
+        if let Some(Some(origin)) = file_origins.get(l.file as usize)
+            && !origins.contains(origin)
         {
-            let origin = AptOrigin {
-                archive: release.suite.clone(),
-                codename: release.codename.clone(),
-                origin: release.origin.clone(),
-                label: release.label.clone(),
-                site: release.site.clone(),
-                trusted: true,
-            };
-            if !origins.contains(&origin) {
-                origins.push(origin);
-            }
+            origins.push(origin.clone());
         }
     }
     Some(AvailableVersion {
         name: first.name.clone(),
-        arch: first.arch.clone(),
+        arch: arch.into(),
         version: first.version.clone(),
         advisories: Vec::new(),
         build_time: None,

@@ -61,7 +61,8 @@ pub fn evaluate<'a>(
     // Group by (name, arch) without a Vec per group: a group id per key, then the available
     // versions laid out contiguously per group (counting sort).
     let mut group_ids: FnvMap<(&str, &str), u32> = FnvMap::default();
-    group_ids.reserve(inventory.installed.len().max(inventory.available.len() / 2));
+    // Most groups hold one version (apt lists every package of every index).
+    group_ids.reserve(inventory.installed.len() + inventory.available.len());
     let mut installed_of: Vec<Option<&InstalledPackage>> = Vec::new();
     let mut group_of = |name: &'a str, arch: &'a str, installed_of: &mut Vec<_>| -> u32 {
         *group_ids.entry((name, arch)).or_insert_with(|| {
