@@ -35,12 +35,23 @@ pub struct PrimaryPackage {
 
 impl PrimaryPackage {
     /// `[epoch:]version-release`, the epoch only when it is not 0.
-    pub fn evr(&self) -> String {
-        if self.epoch.is_empty() || self.epoch == "0" {
-            format!("{}-{}", self.version, self.release)
-        } else {
-            format!("{}:{}-{}", self.epoch, self.version, self.release)
+    pub fn evr(&self) -> CompactString {
+        // Built in place: most fit the inline form, so no allocation at all.
+        let with_epoch = !(self.epoch.is_empty() || self.epoch == "0");
+        let mut evr = CompactString::with_capacity(
+            self.epoch.len() * usize::from(with_epoch)
+                + self.version.len()
+                + self.release.len()
+                + 2,
+        );
+        if with_epoch {
+            evr.push_str(&self.epoch);
+            evr.push(':');
         }
+        evr.push_str(&self.version);
+        evr.push('-');
+        evr.push_str(&self.release);
+        evr
     }
 }
 
@@ -331,7 +342,7 @@ mod tests {
                 packages[0].arch.as_str(),
                 packages[0].evr()
             ),
-            ("bash", "x86_64", "5.2-1.amzn2023".to_string())
+            ("bash", "x86_64", "5.2-1.amzn2023".into())
         );
         assert_eq!(packages[0].build_time, Some(1_690_000_000));
         assert_eq!(packages[1].evr(), "2:1.34-1");

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
+use compact_str::CompactString;
 
 use crate::exec::{CommandSpec, ExecError, Runner};
 use crate::fasthash::{FastMap, FastSet};
@@ -211,34 +212,36 @@ pub(crate) fn apply_host_hiding(
     installed: &mut [InstalledPackage],
 ) -> Vec<AvailableVersion> {
     use crate::version::compare_rpm;
-    let mut by_name: FastMap<&str, Vec<&crate::rpm::repos::Offered>> = FastMap::default();
-    for package in &offered {
-        by_name
-            .entry(package.package.name.as_str())
-            .or_default()
-            .push(package);
-    }
-    let mut held_names: FastSet<String> = FastSet::default();
-    for package in installed.iter_mut() {
-        let newer = |excluded: bool| {
-            by_name.get(package.name.as_str()).is_some_and(|list| {
-                list.iter().any(|o| {
-                    o.excluded == excluded
-                        && compare_rpm(&o.package.evr(), &package.version).is_gt()
+    let mut held_names: FastSet<CompactString> = FastSet::default();
+    // Only a host that hides versions (the rare case) needs the versions by name.
+    if offered.iter().any(|o| o.excluded) {
+        let mut by_name: FastMap<&str, Vec<(&crate::rpm::repos::Offered, CompactString)>> =
+            FastMap::default();
+        for package in &offered {
+            by_name
+                .entry(package.package.name.as_str())
+                .or_default()
+                .push((package, package.package.evr()));
+        }
+        for package in installed.iter_mut() {
+            let newer = |excluded: bool| {
+                by_name.get(package.name.as_str()).is_some_and(|list| {
+                    list.iter().any(|(o, evr)| {
+                        o.excluded == excluded && compare_rpm(evr, &package.version).is_gt()
+                    })
                 })
-            })
-        };
-        if !newer(false) && newer(true) {
-            package.held = true;
-            held_names.insert(package.name.to_string());
+            };
+            if !newer(false) && newer(true) {
+                package.held = true;
+                held_names.insert(package.name.clone());
+            }
         }
     }
-    drop(by_name);
     offered
         .into_iter()
         .filter(|o| !o.excluded || held_names.contains(o.package.name.as_str()))
         .map(|o| AvailableVersion {
-            version: o.package.evr().into(),
+            version: o.package.evr(),
             name: o.package.name,
             arch: o.package.arch,
             advisories: Vec::new(),
@@ -260,37 +263,44 @@ pub(crate) fn link_advisories(
     available: &mut [AvailableVersion],
     notices: Vec<crate::rpm::cache::Notice>,
 ) -> Vec<Advisory> {
+    const NONE: u32 = u32::MAX;
     let mut advisories: Vec<Advisory> = Vec::new();
-    let mut index_of: FastMap<(&str, &str, &str), Vec<usize>> = FastMap::default();
-    for (index, version) in available.iter().enumerate() {
-        index_of
-            .entry((
-                version.name.as_str(),
-                version.arch.as_str(),
-                version.version.as_str(),
-            ))
-            .or_default()
-            .push(index);
+    // The first version of each NEVRA, and the next version of the same NEVRA after each (the
+    // same package in several repositories): no list per key.
+    let mut first_of: FastMap<(&str, &str, &str), u32> = FastMap::default();
+    first_of.reserve(available.len());
+    let mut next: Vec<u32> = vec![NONE; available.len()];
+    for (index, version) in available.iter().enumerate().rev() {
+        let key = (
+            version.name.as_str(),
+            version.arch.as_str(),
+            version.version.as_str(),
+        );
+        let index = u32::try_from(index).unwrap_or(NONE);
+        if let Some(first) = first_of.insert(key, index) {
+            next[index as usize] = first;
+        }
     }
-    let mut links: Vec<(usize, compact_str::CompactString)> = Vec::new();
-    let mut known: FastSet<compact_str::CompactString> = FastSet::default();
+    let mut links: Vec<(u32, CompactString)> = Vec::new();
+    let mut known: FastSet<CompactString> = FastSet::default();
     for notice in notices {
-        let id = notice.advisory.id.clone();
         let mut listed = false;
         for (name, arch, evr) in &notice.packages {
             let key = (name.as_str(), arch.as_str(), evr.as_str());
-            for &index in index_of.get(&key).map_or(&[][..], Vec::as_slice) {
-                links.push((index, id.clone()));
+            let mut at = first_of.get(&key).copied().unwrap_or(NONE);
+            while at != NONE {
+                links.push((at, notice.advisory.id.clone()));
                 listed = true;
+                at = next[at as usize];
             }
         }
-        if listed && known.insert(id) {
+        if listed && known.insert(notice.advisory.id.clone()) {
             advisories.push(notice.advisory);
         }
     }
-    drop(index_of);
+    drop(first_of);
     for (index, id) in links {
-        let ids = &mut available[index].advisories;
+        let ids = &mut available[index as usize].advisories;
         if !ids.contains(&id) {
             ids.push(id);
         }
