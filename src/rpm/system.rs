@@ -307,3 +307,72 @@ pub(crate) fn link_advisories(
     }
     advisories
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpm::cache::Notice;
+
+    fn version(name: &str, version: &str, repo: &str) -> AvailableVersion {
+        AvailableVersion {
+            name: name.into(),
+            arch: "x86_64".into(),
+            version: version.into(),
+            advisories: Vec::new(),
+            build_time: None,
+            origins: Vec::new(),
+            priority: None,
+            section: None,
+            repository: Some(repo.into()),
+        }
+    }
+
+    fn notice(id: &str, packages: &[(&str, &str)]) -> Notice {
+        Notice {
+            advisory: Advisory {
+                id: id.into(),
+                kind: "security".into(),
+                ..Advisory::default()
+            },
+            packages: packages
+                .iter()
+                .map(|&(name, evr)| (name.into(), "x86_64".into(), evr.into()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn advisories_link_to_every_repository_offering_the_nevra() {
+        let mut available = vec![
+            version("a", "1.0-1", "one"),
+            version("b", "2.0-1", "one"),
+            version("a", "1.0-1", "two"),
+            version("a", "1.1-1", "two"),
+            version("a", "1.0-1", "three"),
+        ];
+        let notices = vec![
+            // Listed twice: linked once.
+            notice("A-1", &[("a", "1.0-1"), ("a", "1.0-1")]),
+            notice("B-1", &[("b", "2.0-1"), ("a", "1.1-1")]),
+            // Lists only versions nobody offers: not an advisory of this system.
+            notice("C-1", &[("c", "1.0-1"), ("a", "0.9-1")]),
+        ];
+        let advisories = link_advisories(&mut available, notices);
+        let ids: Vec<&str> = advisories.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["A-1", "B-1"]);
+        let linked: Vec<Vec<&str>> = available
+            .iter()
+            .map(|v| v.advisories.iter().map(CompactString::as_str).collect())
+            .collect();
+        assert_eq!(
+            linked,
+            [
+                vec!["A-1"],
+                vec!["B-1"],
+                vec!["A-1"],
+                vec!["B-1"],
+                vec!["A-1"]
+            ]
+        );
+    }
+}
