@@ -101,6 +101,7 @@ fn synthetic_inventory(now: DateTime<Utc>) -> Inventory {
         pending_reboot: Vec::new(),
         native_architecture: None,
         sources: Vec::new(),
+        not_installed: patch_baseline::inventory::NotInstalled::default(),
     }
 }
 

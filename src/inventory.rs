@@ -209,6 +209,161 @@ pub struct PendingRebootPackage {
     pub version: String,
 }
 
+/// The versions offered of packages that are not installed, kept compact: an apt host's lists
+/// offer a hundred times more packages than it has installed, and the evaluation only counts
+/// those (NotApplicable). Each version is a name, an architecture, a version and a *kind*: the
+/// fields and origins the rules look at, shared by every version that has the same ones.
+/// Never serialised: [`Inventory::expand_not_installed`] makes them `available` entries for
+/// whatever lists every package.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotInstalled {
+    /// Names and versions, back to back.
+    text: String,
+    /// The architectures packages are filed under.
+    archs: Vec<CompactString>,
+    /// The kinds: entries whose name, architecture and version are empty.
+    kinds: Vec<AvailableVersion>,
+    /// Per package: its name in `text`, its architecture, and where its versions end.
+    packages: Vec<CompactPackage>,
+    /// Per version: its text and kind.
+    versions: Vec<CompactVersion>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CompactPackage {
+    name: (u32, u32),
+    arch: u32,
+    end: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CompactVersion {
+    version: (u32, u32),
+    kind: u32,
+}
+
+/// One package of a [`NotInstalled`].
+#[derive(Debug, Clone, Copy)]
+pub struct NotInstalledPackage<'a> {
+    set: &'a NotInstalled,
+    /// Name.
+    pub name: &'a str,
+    /// Architecture.
+    pub arch: &'a str,
+    versions: &'a [CompactVersion],
+}
+
+impl<'a> NotInstalledPackage<'a> {
+    /// Its versions, each with its kind (an index into [`NotInstalled::kinds`]).
+    pub fn versions(&self) -> impl Iterator<Item = (&'a str, usize)> + 'a {
+        let set = self.set;
+        self.versions
+            .iter()
+            .map(move |v| (set.span(v.version), v.kind as usize))
+    }
+}
+
+impl NotInstalled {
+    fn span(&self, (start, len): (u32, u32)) -> &str {
+        self.text
+            .get(start as usize..(start + len) as usize)
+            .unwrap_or("")
+    }
+
+    fn push_text(&mut self, text: &str) -> Option<(u32, u32)> {
+        let start = u32::try_from(self.text.len()).ok()?;
+        let len = u32::try_from(text.len()).ok()?;
+        start.checked_add(len)?;
+        self.text.push_str(text);
+        Some((start, len))
+    }
+
+    /// Adds a kind: the priority, section and origins of `kind` (its name, architecture and
+    /// version are not used); returns its index.
+    pub fn add_kind(&mut self, kind: AvailableVersion) -> usize {
+        self.kinds.push(kind);
+        self.kinds.len() - 1
+    }
+
+    /// The kinds.
+    pub fn kinds(&self) -> &[AvailableVersion] {
+        &self.kinds
+    }
+
+    /// Adds a package that is not installed, filed under `arch`, with `versions` (each with its
+    /// kind from [`NotInstalled::add_kind`]); `false` (nothing added) when the set is full
+    /// (4 GB of text) or a kind is unknown.
+    pub fn push_package<'v>(
+        &mut self,
+        name: &str,
+        arch: &str,
+        versions: impl IntoIterator<Item = (&'v str, usize)>,
+    ) -> bool {
+        let (text_len, versions_len) = (self.text.len(), self.versions.len());
+        let arch_index = self
+            .archs
+            .iter()
+            .position(|a| a == arch)
+            .unwrap_or_else(|| {
+                self.archs.push(arch.into());
+                self.archs.len() - 1
+            });
+        let added = (|| {
+            let name = self.push_text(name)?;
+            for (version, kind) in versions {
+                if kind >= self.kinds.len() {
+                    return None;
+                }
+                let version = self.push_text(version)?;
+                self.versions.push(CompactVersion {
+                    version,
+                    kind: u32::try_from(kind).ok()?,
+                });
+            }
+            self.packages.push(CompactPackage {
+                name,
+                arch: u32::try_from(arch_index).ok()?,
+                end: u32::try_from(self.versions.len()).ok()?,
+            });
+            Some(())
+        })();
+        if added.is_none() {
+            self.text.truncate(text_len);
+            self.versions.truncate(versions_len);
+        }
+        added.is_some()
+    }
+
+    /// The number of packages.
+    pub fn len(&self) -> usize {
+        self.packages.len()
+    }
+
+    /// No packages?
+    pub fn is_empty(&self) -> bool {
+        self.packages.is_empty()
+    }
+
+    /// The packages, in the order they were added.
+    pub fn packages(&self) -> impl Iterator<Item = NotInstalledPackage<'_>> {
+        let mut start = 0usize;
+        self.packages.iter().map(move |p| {
+            let end = p.end as usize;
+            let versions = self.versions.get(start..end).unwrap_or(&[]);
+            start = end;
+            NotInstalledPackage {
+                set: self,
+                name: self.span(p.name),
+                arch: self
+                    .archs
+                    .get(p.arch as usize)
+                    .map_or("", CompactString::as_str),
+                versions,
+            }
+        })
+    }
+}
+
 /// Everything the evaluation needs to know about one machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -245,9 +400,33 @@ pub struct Inventory {
     /// machine's own repositories).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
+    /// Packages that are not installed, with the versions offered, kept compact (apt); no
+    /// package here is installed or has an entry in `available`.
+    #[serde(skip)]
+    pub not_installed: NotInstalled,
 }
 
 impl Inventory {
+    /// Moves every package of [`Inventory::not_installed`] into `available`, for what lists
+    /// every package (`--output json`, `--save-inventory`).
+    pub fn expand_not_installed(&mut self) {
+        let set = std::mem::take(&mut self.not_installed);
+        self.available.reserve(set.versions.len());
+        for package in set.packages() {
+            for (version, kind) in package.versions() {
+                let Some(kind) = set.kinds.get(kind) else {
+                    continue;
+                };
+                self.available.push(AvailableVersion {
+                    name: package.name.into(),
+                    arch: package.arch.into(),
+                    version: version.into(),
+                    ..kind.clone()
+                });
+            }
+        }
+    }
+
     /// Loads and validates an inventory from JSON text.
     pub fn from_json(text: &str, source_name: &str) -> Result<Self, InventoryError> {
         let error = |path: String, message: String| InventoryError {

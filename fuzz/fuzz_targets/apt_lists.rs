@@ -4,12 +4,15 @@
 //! the list-name prefixes made of them.
 //! Asserts: no panic; the paragraph reader's line numbers only grow and its paragraphs are
 //! slices of the input; every listed version has a name; what the metadata cache can hold of
-//! the listed versions comes back from it unchanged.
+//! the listed versions comes back from it unchanged, in name order; a cache body read from
+//! arbitrary text is whole or refused.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use patch_baseline::apt::deb822::{Paragraphs, field_value};
-use patch_baseline::apt::lists::{decode_packages, encode_packages, parse_packages, parse_release};
+use patch_baseline::apt::lists::{
+    cacheable, decode_packages, encode_packages, parse_packages, parse_release,
+};
 use patch_baseline::apt::sources::{deb822_sources, one_line_sources, text_prefixes};
 
 fuzz_target!(|data: &[u8]| {
@@ -18,11 +21,12 @@ fuzz_target!(|data: &[u8]| {
         for version in &listed {
             assert!(!version.name.is_empty(), "a listed version without a name");
         }
-        if let Some(body) = encode_packages(&listed) {
-            let mut cached = Vec::new();
-            assert!(decode_packages(&body, 0, &mut cached).is_some(), "cache body: {body}");
-            assert_eq!(cached, listed, "cache body: {body}");
-        }
+        let body = encode_packages(&listed);
+        let cached = decode_packages(&body, 0);
+        assert!(cached.is_some(), "cache body: {body}");
+        let mut kept: Vec<_> = listed.iter().filter_map(cacheable).collect();
+        kept.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(cached, Some(kept), "cache body: {body}");
     }
     let _ = parse_release(data, "deb.example.org");
     let mut last_line = 0;
@@ -33,6 +37,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = field_value(paragraph, "Package");
     }
     if let Ok(text) = std::str::from_utf8(data) {
+        if let Some(versions) = decode_packages(text, 0) {
+            assert!(versions.windows(2).all(|w| w[0].name <= w[1].name));
+        }
         let _ = one_line_sources(text);
         let _ = deb822_sources(text);
         // The prefixes of as many URIs × suites as the text names, matched against a name.

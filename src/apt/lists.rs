@@ -64,6 +64,113 @@ pub struct ListedVersion {
     pub file: u32,
 }
 
+/// One version of a `Packages` index as its cache body holds it, borrowed from the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed<'a> {
+    /// `Package`.
+    pub name: &'a str,
+    /// `Architecture`.
+    pub arch: &'a str,
+    /// `Version`.
+    pub version: &'a str,
+    /// `Priority`.
+    pub priority: Option<&'a str>,
+    /// `Section`.
+    pub section: Option<&'a str>,
+    /// `Phased-Update-Percentage` (Ubuntu), when below 100.
+    pub phased: Option<u8>,
+    /// Index into [`AptLists::files`].
+    pub file: u32,
+}
+
+/// The versions of one index, in the form of its cache body: one tab-separated line per
+/// version, sorted by name (see [`encode_packages`]).
+#[derive(Debug, Default)]
+pub struct IndexBody {
+    text: String,
+    start: usize,
+}
+
+impl IndexBody {
+    /// The body's lines as versions of index `file`, in name order.
+    pub fn versions(&self, file: u32) -> BodyLines<'_> {
+        BodyLines {
+            body: self.text.get(self.start..).unwrap_or(""),
+            at: 0,
+            file,
+        }
+    }
+}
+
+/// The versions of one [`IndexBody`], in its (name) order.
+#[derive(Debug, Clone)]
+pub struct BodyLines<'a> {
+    body: &'a str,
+    at: usize,
+    file: u32,
+}
+
+impl<'a> Iterator for BodyLines<'a> {
+    type Item = Listed<'a>;
+
+    fn next(&mut self) -> Option<Listed<'a>> {
+        let (listed, next) = body_line(self.body, self.at, self.file)?;
+        self.at = next;
+        Some(listed)
+    }
+}
+
+/// The version on the body line starting at `at`, and where the next line starts; `None` at
+/// the end or on a line that is not one of [`encode_packages`].
+fn body_line(body: &str, at: usize, file: u32) -> Option<(Listed<'_>, usize)> {
+    let bytes = body.as_bytes();
+    let end = at + memchr::memchr(b'\n', bytes.get(at..)?)?;
+    let mut fields = [""; 6];
+    let mut from = at;
+    for field in fields.iter_mut().take(5) {
+        let tab = from + memchr::memchr(b'\t', &bytes[from..end])?;
+        // Tabs and newlines are ASCII, so these are character boundaries.
+        *field = body.get(from..tab)?;
+        from = tab + 1;
+    }
+    fields[5] = body.get(from..end)?;
+    let [name, arch, version, priority, section, phased] = fields;
+    if phased.contains('\t') || name.is_empty() || version.is_empty() {
+        return None;
+    }
+    let listed = Listed {
+        name,
+        arch,
+        version,
+        priority: (!priority.is_empty()).then_some(priority),
+        section: (!section.is_empty()).then_some(section),
+        phased: if phased.is_empty() {
+            None
+        } else {
+            Some(phased.parse().ok().filter(|p: &u8| *p < 100)?)
+        },
+        file,
+    };
+    Some((listed, end + 1))
+}
+
+/// Is `body` one [`encode_packages`] writes: every line whole, names in order?
+pub fn is_body(body: &str) -> bool {
+    let mut at = 0;
+    let mut last = "";
+    while at < body.len() {
+        let Some((listed, next)) = body_line(body, at, 0) else {
+            return false;
+        };
+        if listed.name < last {
+            return false;
+        }
+        last = listed.name;
+        at = next;
+    }
+    true
+}
+
 /// Everything apt has downloaded.
 #[derive(Debug, Default)]
 pub struct AptLists {
@@ -71,11 +178,21 @@ pub struct AptLists {
     pub releases: Vec<ReleaseInfo>,
     /// Packages indexes.
     pub files: Vec<IndexFile>,
-    /// Every version of every index.
-    pub versions: Vec<ListedVersion>,
+    /// The versions of each index (one body per entry of `files`).
+    pub bodies: Vec<IndexBody>,
     /// `Packages` lists left in the folder by sources apt is no longer configured with (not
     /// read).
     pub ignored: Vec<String>,
+}
+
+impl AptLists {
+    /// Every version of every index, index by index.
+    pub fn versions(&self) -> impl Iterator<Item = Listed<'_>> {
+        self.bodies
+            .iter()
+            .enumerate()
+            .flat_map(|(file, body)| body.versions(u32::try_from(file).unwrap_or(u32::MAX)))
+    }
 }
 
 /// A lists file that cannot be read.
@@ -244,32 +361,43 @@ pub fn read_lists(root: &Path, cache: &MetadataCache) -> Result<AptLists, ListsE
     )
 }
 
-/// The cache entries of `Packages` indexes.
-const CACHE_KIND: &str = "apt-packages";
+/// The cache entries of `Packages` indexes (sorted bodies; the unsorted entries of earlier
+/// versions are another kind, not read).
+const CACHE_KIND: &str = "apt-packages-by-name";
 
-/// The body of a `Packages` cache entry: one line per version, name, arch, version, priority,
-/// section and phased percentage tab-separated (an absent field empty); `None` when a field
-/// holds a tab or a newline, or an optional field is present but empty (such an index is not
-/// cached: its entry could not say so).
-pub fn encode_packages(versions: &[ListedVersion]) -> Option<String> {
-    let mut body = String::with_capacity(versions.len() * 64);
-    for v in versions {
-        let optional = [v.priority.as_deref(), v.section.as_deref()];
-        if [&v.name, &v.arch, &v.version]
-            .iter()
-            .any(|f| f.contains(['\t', '\n']))
-            || optional
-                .iter()
-                .flatten()
-                .any(|f| f.is_empty() || f.contains(['\t', '\n']))
-        {
-            return None;
-        }
+/// The version as a cache body can hold it: `None` when its name, architecture or version is
+/// empty or holds a tab or newline (no Debian package is named so: apt rejects such a stanza
+/// too); an empty `Priority` or `Section`, or one holding a tab or newline, reads as absent.
+pub fn cacheable(version: &ListedVersion) -> Option<ListedVersion> {
+    let plain = |f: &str| !f.is_empty() && !f.contains(['\t', '\n']);
+    if ![&version.name, &version.arch, &version.version]
+        .iter()
+        .all(|f| plain(f))
+    {
+        return None;
+    }
+    Some(ListedVersion {
+        priority: version.priority.clone().filter(|f| plain(f)),
+        section: version.section.clone().filter(|f| plain(f)),
+        phased: version.phased.filter(|p| *p < 100),
+        ..version.clone()
+    })
+}
+
+/// The body of a `Packages` cache entry, which is also the form a scan reads every index in:
+/// one line per version, name, arch, version, priority, section and phased percentage
+/// tab-separated (an absent field empty), sorted by name (stable: an index's order among
+/// versions of one name), of the versions [`cacheable`] keeps.
+pub fn encode_packages(versions: &[ListedVersion]) -> String {
+    let mut kept: Vec<ListedVersion> = versions.iter().filter_map(cacheable).collect();
+    kept.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut body = String::with_capacity(kept.len() * 64);
+    for v in &kept {
         for field in [v.name.as_str(), &v.arch, &v.version] {
             body.push_str(field);
             body.push('\t');
         }
-        for field in optional {
+        for field in [v.priority.as_deref(), v.section.as_deref()] {
             body.push_str(field.unwrap_or(""));
             body.push('\t');
         }
@@ -278,70 +406,49 @@ pub fn encode_packages(versions: &[ListedVersion]) -> Option<String> {
         }
         body.push('\n');
     }
-    Some(body)
+    body
 }
 
 /// Reads a body written by [`encode_packages`] as the versions of index `file`; `None` when it
 /// is not one.
-pub fn decode_packages(body: &str, file: u32, out: &mut Vec<ListedVersion>) -> Option<()> {
-    let bytes = body.as_bytes();
-    out.reserve(memchr::memchr_iter(b'\n', bytes).count());
-    let mut start = 0;
-    while start < bytes.len() {
-        // Every line ends with a newline and has exactly five tabs.
-        let end = start + memchr::memchr(b'\n', &bytes[start..])?;
-        let mut fields = [""; 6];
-        let mut at = start;
-        for field in fields.iter_mut().take(5) {
-            let tab = at + memchr::memchr(b'\t', &bytes[at..end])?;
-            // Tabs and newlines are ASCII, so these are character boundaries.
-            *field = body.get(at..tab)?;
-            at = tab + 1;
-        }
-        fields[5] = body.get(at..end)?;
-        if fields[5].contains('\t') {
-            return None;
-        }
-        let [name, arch, version, priority, section, phased] = fields;
-        let optional = |text: &str| (!text.is_empty()).then(|| CompactString::from(text));
-        out.push(ListedVersion {
-            name: name.into(),
-            arch: arch.into(),
-            version: version.into(),
-            priority: optional(priority),
-            section: optional(section),
-            phased: if phased.is_empty() {
-                None
-            } else {
-                Some(phased.parse().ok()?)
-            },
-            file,
-        });
-        start = end + 1;
+pub fn decode_packages(body: &str, file: u32) -> Option<Vec<ListedVersion>> {
+    if !is_body(body) {
+        return None;
     }
-    Some(())
+    let own = |f: Option<&str>| f.map(CompactString::from);
+    let body = IndexBody {
+        text: body.to_string(),
+        start: 0,
+    };
+    Some(
+        body.versions(file)
+            .map(|l| ListedVersion {
+                name: l.name.into(),
+                arch: l.arch.into(),
+                version: l.version.into(),
+                priority: own(l.priority),
+                section: own(l.section),
+                phased: l.phased,
+                file: l.file,
+            })
+            .collect(),
+    )
 }
 
-/// The versions of one `Packages` index (number `file`): from the cache while `path` is
-/// unchanged, else parsed (and the cache entry written, unless it is read-only).
-fn index_versions(
-    path: &Path,
-    file: u32,
-    cache: &MetadataCache,
-) -> Result<Vec<ListedVersion>, ListsError> {
-    let mut versions = Vec::new();
-    if let Some((text, body)) = cache.read(path, CACHE_KIND) {
-        if decode_packages(&text[body..], file, &mut versions).is_some() {
-            return Ok(versions);
-        }
-        versions.clear();
+/// The versions of one `Packages` index: from the cache while `path` is unchanged, else parsed
+/// (and the cache entry written, unless it is read-only).
+fn index_body(path: &Path, cache: &MetadataCache) -> Result<IndexBody, ListsError> {
+    if let Some((text, start)) = cache.read(path, CACHE_KIND)
+        && text.get(start..).is_some_and(is_body)
+    {
+        return Ok(IndexBody { text, start });
     }
     let reader = open_decompressed(path)?;
-    parse_packages(reader, file, &mut versions).map_err(|e| error(path, e))?;
-    if let Some(body) = encode_packages(&versions) {
-        cache.write(path, CACHE_KIND, &body);
-    }
-    Ok(versions)
+    let mut versions = Vec::new();
+    parse_packages(reader, 0, &mut versions).map_err(|e| error(path, e))?;
+    let text = encode_packages(&versions);
+    cache.write(path, CACHE_KIND, &text);
+    Ok(IndexBody { text, start: 0 })
 }
 
 /// Reads the lists in `directory` whose names start with one of `prefixes` (all of them when
@@ -406,15 +513,12 @@ pub fn read_lists_in(
             component: component.into(),
         });
     }
-    let read = |(file, index): (usize, &IndexFile)| {
-        index_versions(&index.path, u32::try_from(file).unwrap_or(u32::MAX), cache)
-    };
-    let parts: Vec<Result<Vec<ListedVersion>, ListsError>> = if lists.files.len() > 1 {
+    let read = |index: &IndexFile| index_body(&index.path, cache);
+    let parts: Vec<Result<IndexBody, ListsError>> = if lists.files.len() > 1 {
         std::thread::scope(|scope| {
             let readers: Vec<_> = lists
                 .files
                 .iter()
-                .enumerate()
                 .map(|job| scope.spawn(move || read(job)))
                 .collect();
             readers
@@ -427,13 +531,9 @@ pub fn read_lists_in(
                 .collect()
         })
     } else {
-        lists.files.iter().enumerate().map(read).collect()
+        lists.files.iter().map(read).collect()
     };
-    let mut parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
-    lists.versions = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-    for part in &mut parts {
-        lists.versions.append(part);
-    }
+    lists.bodies = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(lists)
 }
 
@@ -447,14 +547,35 @@ mod tests {
         let lists = dir.path().join("lists");
         std::fs::create_dir(&lists).unwrap();
         let index = lists.join("example.org_dists_stable_main_binary-amd64_Packages");
-        let text = "Package: a\nVersion: 1.0\nArchitecture: amd64\nPriority: optional\nSection: utils\n\nPackage: b\nVersion: 2\nArchitecture: all\nPhased-Update-Percentage: 10\n";
+        let text = "Package: b\nVersion: 2\nArchitecture: all\nPhased-Update-Percentage: 10\n\nPackage: a\nVersion: 1.0\nArchitecture: amd64\nPriority: optional\nSection: utils\n";
         std::fs::write(&index, text).unwrap();
         let cache = MetadataCache::new(dir.path(), true);
-        let parsed = read_lists_in(&lists, None, &cache).unwrap().versions;
-        assert_eq!(parsed.len(), 2);
-        let body = encode_packages(&parsed).unwrap();
-        let mut decoded = Vec::new();
-        decode_packages(&body, 0, &mut decoded).unwrap();
+        let read = |cache: &MetadataCache| -> Vec<(String, String, Option<String>)> {
+            read_lists_in(&lists, None, cache)
+                .unwrap()
+                .versions()
+                .map(|l| {
+                    (
+                        l.name.to_string(),
+                        l.version.to_string(),
+                        l.section.map(str::to_string),
+                    )
+                })
+                .collect()
+        };
+        // Read in name order, whatever the index's order.
+        assert_eq!(
+            read(&cache),
+            [
+                ("a".into(), "1.0".into(), Some("utils".into())),
+                ("b".into(), "2".into(), None)
+            ]
+        );
+        let mut parsed = Vec::new();
+        parse_packages(text.as_bytes(), 0, &mut parsed).unwrap();
+        let body = encode_packages(&parsed);
+        let decoded = decode_packages(&body, 0).unwrap();
+        parsed.sort_by(|a, b| a.name.cmp(&b.name));
         assert_eq!(decoded, parsed);
         // The entry is used while the index is unchanged: a changed entry shows it was read.
         let (entry_text, start) = cache.read(&index, CACHE_KIND).unwrap();
@@ -471,32 +592,32 @@ mod tests {
             format!("{header}{}", body.replace("utils", "games")),
         )
         .unwrap();
-        let cached = read_lists_in(&lists, None, &cache).unwrap().versions;
-        assert_eq!(cached[0].section.as_deref(), Some("games"));
+        assert_eq!(read(&cache)[0].2.as_deref(), Some("games"));
         // A changed index (size) is parsed again; a read-only cache is not written.
         std::fs::write(&index, text.replace("1.0", "1.01")).unwrap();
         let read_only = MetadataCache::new(dir.path(), false);
-        let fresh = read_lists_in(&lists, None, &read_only).unwrap().versions;
         assert_eq!(
-            (fresh[0].version.as_str(), fresh[0].section.as_deref()),
-            ("1.01", Some("utils"))
+            read(&read_only)[0],
+            ("a".into(), "1.01".into(), Some("utils".into()))
         );
         assert!(read_only.read(&index, CACHE_KIND).is_none());
-        // A broken entry is parsed again too.
+        // A broken entry, or one out of name order, is parsed again too.
         std::fs::write(&entry, format!("{header}a\tb\n")).unwrap();
-        assert_eq!(
-            read_lists_in(&lists, None, &cache).unwrap().versions[0].version,
-            "1.01"
-        );
-        // What an entry cannot say is not cached.
-        let mut empty_priority = parsed.clone();
-        empty_priority[0].priority = Some(CompactString::default());
-        assert_eq!(encode_packages(&empty_priority), None);
-        empty_priority[0].priority = None;
-        empty_priority[0].name = "a\tb".into();
-        assert_eq!(encode_packages(&empty_priority), None);
-        let mut truncated = Vec::new();
-        assert!(decode_packages(&body[..body.len() - 3], 0, &mut truncated).is_none());
+        assert_eq!(read(&cache)[0].1, "1.01");
+        std::fs::write(
+            &entry,
+            format!("{header}b\tall\t2\t\t\t\na\tamd64\t9\t\t\t\n"),
+        )
+        .unwrap();
+        assert_eq!(read(&cache)[0].1, "1.01");
+        // What a body cannot say is left out or read as absent.
+        let mut odd = parsed.clone();
+        odd[0].priority = Some(CompactString::default());
+        odd[1].name = "a\tb".into();
+        let kept = decode_packages(&encode_packages(&odd), 0).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].priority, None);
+        assert!(decode_packages(&body[..body.len() - 3], 0).is_none());
     }
 
     #[test]

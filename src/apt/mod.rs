@@ -23,7 +23,7 @@ use crate::model::PackageManagerKind;
 use crate::platform::Platform;
 use crate::repositories::Repositories;
 use crate::version::compare_deb;
-use lists::AptLists;
+use lists::{AptLists, BodyLines, Listed};
 use policy::{Preferences, STATUS_PRIORITY};
 
 /// What an apt scan found, besides the inventory.
@@ -100,43 +100,16 @@ pub fn scan(
             arch.into()
         }
     };
-    // Groups numbered in the order they first appear (the lists' own order, so the loop below
-    // walks the versions nearly in memory order), their indexes in one flat array: no
-    // allocation per group.
-    let mut group_of: FastMap<(&str, &str), u32> = FastMap::default();
-    group_of.reserve(lists.versions.len());
-    let mut keys: Vec<(&str, &str)> = Vec::new();
-    let mut version_group: Vec<u32> = Vec::with_capacity(lists.versions.len());
-    for version in &lists.versions {
-        let key = (version.name.as_str(), group_arch(&version.arch, &native));
-        let next = u32::try_from(keys.len()).unwrap_or(u32::MAX);
-        let group = *group_of.entry(key).or_insert_with(|| {
-            keys.push(key);
-            next
-        });
-        version_group.push(group);
-    }
-    let mut starts: Vec<u32> = vec![0; keys.len() + 1];
-    for &group in &version_group {
-        starts[group as usize + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut filled = starts.clone();
-    let mut members: Vec<u32> = vec![0; version_group.len()];
-    for (index, &group) in version_group.iter().enumerate() {
-        members[filled[group as usize] as usize] = u32::try_from(index).unwrap_or(u32::MAX);
-        filled[group as usize] += 1;
-    }
-    drop((version_group, filled));
-    let installed_by_key: FastMap<(&str, &str), &dpkg::DpkgPackage> = installed
-        .iter()
-        .map(|p| ((p.name.as_str(), group_arch(&p.arch, &native)), p))
-        .collect();
-
-    // Most groups give one version: reserved once, not grown (the entries are large).
-    let mut available = Vec::with_capacity(keys.len() + keys.len() / 8);
+    // Every index is sorted by name (its cache body is), and so is the installed list here:
+    // one merge walks them all, a name at a time, without hashing the lists' hundred thousand
+    // versions. Installed packages get every version judged in full; the rest are kept
+    // compact, one kind per distinct priority, section and set of releases.
+    let mut by_name: Vec<&dpkg::DpkgPackage> = installed.iter().collect();
+    by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut installed_at = 0usize;
+    let mut available = Vec::with_capacity(installed.len() * 2);
+    let mut not_installed = crate::inventory::NotInstalled::default();
+    let mut kinds: FastMap<(Option<&str>, Option<&str>, u64), usize> = FastMap::default();
     let mut phased = 0usize;
     // The origin each index gives its versions, made once per index, not once per version.
     let file_origins: Vec<Option<AptOrigin>> = lists
@@ -156,24 +129,71 @@ pub fn scan(
             })
         })
         .collect();
+    let mut merge = Merge::new(&lists);
+    let mut batch: Vec<Listed<'_>> = Vec::new();
+    let mut group: Vec<Listed<'_>> = Vec::new();
+    let mut group_arches: Vec<&str> = Vec::new();
     let mut chosen: Vec<&str> = Vec::with_capacity(8);
-    for (group, key) in keys.iter().enumerate() {
-        let indexes = &members[starts[group] as usize..starts[group + 1] as usize];
-        let current = installed_by_key.get(key).copied();
-        chosen.clear();
-        choose(
-            &lists,
-            &preferences,
-            indexes,
-            current,
-            &mut phased,
-            &mut chosen,
-        );
-        available.extend(
-            chosen
+    let mut chosen_kinds: Vec<(&str, usize)> = Vec::with_capacity(8);
+    while let Some(name) = merge.next_name(&mut batch) {
+        while by_name
+            .get(installed_at)
+            .is_some_and(|p| p.name.as_str() < name)
+        {
+            installed_at += 1;
+        }
+        let same_name = by_name[installed_at..]
+            .iter()
+            .take_while(|p| p.name.as_str() == name)
+            .count();
+        let installed_here = &by_name[installed_at..installed_at + same_name];
+        group_arches.clear();
+        for listed in &batch {
+            let arch = group_arch(listed.arch, &native);
+            if !group_arches.contains(&arch) {
+                group_arches.push(arch);
+            }
+        }
+        for &arch in &group_arches {
+            group.clear();
+            group.extend(batch.iter().filter(|l| group_arch(l.arch, &native) == arch));
+            // The last status entry of a (name, arch) is the one dpkg means.
+            let current = installed_here
                 .iter()
-                .filter_map(|version| to_available(&lists, &file_origins, indexes, version, key.1)),
-        );
+                .rev()
+                .find(|p| group_arch(&p.arch, &native) == arch)
+                .copied();
+            chosen.clear();
+            choose(
+                &lists,
+                &preferences,
+                &group,
+                current,
+                &mut phased,
+                &mut chosen,
+            );
+            if current.is_none() {
+                chosen_kinds.clear();
+                let compact = chosen.iter().all(|version| {
+                    let Some(key) = kind_key(&lists, &group, version) else {
+                        return false;
+                    };
+                    let kind = *kinds.entry(key).or_insert_with(|| {
+                        not_installed.add_kind(kind_of(&lists, &file_origins, key))
+                    });
+                    chosen_kinds.push((version, kind));
+                    true
+                });
+                if compact && not_installed.push_package(name, arch, chosen_kinds.iter().copied()) {
+                    continue;
+                }
+            }
+            available.extend(
+                chosen
+                    .iter()
+                    .filter_map(|version| to_available(&file_origins, &group, version, arch)),
+            );
+        }
     }
     if phased > 0 {
         warnings.push(format!(
@@ -206,6 +226,7 @@ pub fn scan(
             pending_reboot: Vec::new(),
             native_architecture: Some(native.clone()),
             sources: Vec::new(),
+            not_installed,
         },
         warnings,
     })
@@ -278,32 +299,136 @@ pub fn native_architecture(installed: &[dpkg::DpkgPackage]) -> CompactString {
     }
 }
 
+/// A merge of every index's versions (each index in name order) into one walk by name.
+struct Merge<'l> {
+    /// Each index's lines, with the one at its head.
+    cursors: Vec<(Option<Listed<'l>>, BodyLines<'l>)>,
+}
+
+impl<'l> Merge<'l> {
+    fn new(lists: &'l AptLists) -> Self {
+        let cursors = lists
+            .bodies
+            .iter()
+            .enumerate()
+            .map(|(file, body)| {
+                let mut lines = body.versions(u32::try_from(file).unwrap_or(u32::MAX));
+                (lines.next(), lines)
+            })
+            .collect();
+        Merge { cursors }
+    }
+
+    /// The next name, with every version of it (index by index, each index's in its order)
+    /// in `batch`; `None` when every index is done.
+    fn next_name(&mut self, batch: &mut Vec<Listed<'l>>) -> Option<&'l str> {
+        let name = self
+            .cursors
+            .iter()
+            .filter_map(|(head, _)| head.map(|h| h.name))
+            .min()?;
+        batch.clear();
+        for (head, lines) in &mut self.cursors {
+            while let Some(listed) = head.filter(|h| h.name == name) {
+                batch.push(listed);
+                *head = lines.next();
+            }
+        }
+        Some(name)
+    }
+}
+
+/// The (priority, section, releases) of `version` in `group`, the key of its kind: the first
+/// stanza's fields and a bit per release of the indexes listing it; `None` past 64 releases.
+fn kind_key<'l>(
+    lists: &AptLists,
+    group: &[Listed<'l>],
+    version: &str,
+) -> Option<(Option<&'l str>, Option<&'l str>, u64)> {
+    let mut listing = group.iter().filter(|l| l.version == version);
+    let first = listing.next()?;
+    let mut releases = 0u64;
+    for listed in std::iter::once(first).chain(listing) {
+        if let Some(release) = lists
+            .files
+            .get(listed.file as usize)
+            .and_then(|f| f.release)
+        {
+            releases |= 1u64.checked_shl(u32::try_from(release).ok()?)?;
+        }
+    }
+    Some((first.priority, first.section, releases))
+}
+
+/// The kind `key` ([`kind_key`]) stands for: its priority (folded to lower case), section and
+/// the origins of its releases, in the releases' order.
+fn kind_of(
+    lists: &AptLists,
+    file_origins: &[Option<AptOrigin>],
+    (priority, section, releases): (Option<&str>, Option<&str>, u64),
+) -> AvailableVersion {
+    let mut origins: Vec<AptOrigin> = Vec::new();
+    for release in (0..64usize).filter(|r| releases & (1u64 << r) != 0) {
+        let origin = lists
+            .files
+            .iter()
+            .position(|f| f.release == Some(release))
+            .and_then(|file| file_origins.get(file).cloned().flatten());
+        if let Some(origin) = origin
+            && !origins.contains(&origin)
+        {
+            origins.push(origin);
+        }
+    }
+    AvailableVersion {
+        name: CompactString::default(),
+        arch: CompactString::default(),
+        version: CompactString::default(),
+        advisories: Vec::new(),
+        build_time: None,
+        origins,
+        priority: priority.map(fold_priority),
+        section: section.map(CompactString::from),
+        repository: None,
+    }
+}
+
+/// A Priority as the rules compare it: lower case (Packages files write it so; folded only
+/// when needed).
+fn fold_priority(priority: &str) -> CompactString {
+    if priority.bytes().any(|b| b.is_ascii_uppercase()) {
+        priority.to_ascii_lowercase().into()
+    } else {
+        priority.into()
+    }
+}
+
 /// The versions of one package to put in the inventory: every version at or above the installed
 /// one (every version when nothing is installed) from an archive of default priority, apt's
-/// candidate, and the installed version as the archives offer it.
+/// candidate, and the installed version as the archives offer it. `group` is every listed
+/// version of the package.
 fn choose<'l>(
-    lists: &'l AptLists,
+    lists: &AptLists,
     preferences: &Preferences,
-    indexes: &[u32],
+    group: &[Listed<'l>],
     installed: Option<&dpkg::DpkgPackage>,
     phased: &mut usize,
     chosen: &mut Vec<&'l str>,
 ) {
-    if let ([only], None) = (indexes, installed) {
+    let release_of = |listed: &Listed<'_>| {
+        let file = &lists.files[listed.file as usize];
+        (file, file.release.map(|r| &lists.releases[r]))
+    };
+    if let ([listed], None) = (group, installed) {
         // The common case: one version of a package that is not installed. It is the candidate
         // if its priority allows installing it at all.
-        let listed = &lists.versions[*only as usize];
-        let file = &lists.files[listed.file as usize];
-        let release = file.release.map(|r| &lists.releases[r]);
-        if preferences.priority(&listed.name, &listed.version, release, file) > 0 {
-            chosen.push(listed.version.as_str());
+        let (file, release) = release_of(listed);
+        if preferences.priority(listed.name, listed.version, release, file) > 0 {
+            chosen.push(listed.version);
         }
         return;
     }
-    let mut versions: Vec<&str> = indexes
-        .iter()
-        .map(|&i| lists.versions[i as usize].version.as_str())
-        .collect();
+    let mut versions: Vec<&str> = group.iter().map(|l| l.version).collect();
     if let Some(p) = installed {
         versions.push(p.version.as_str());
     }
@@ -323,23 +448,21 @@ fn choose<'l>(
             } else {
                 i32::MIN
             };
-            for listed in indexes.iter().map(|&i| &lists.versions[i as usize]) {
-                if !compare_deb(&listed.version, version).is_eq() {
+            for listed in group {
+                if !compare_deb(listed.version, version).is_eq() {
                     continue;
                 }
-                let file = &lists.files[listed.file as usize];
-                let release = file.release.map(|r| &lists.releases[r]);
-                priority = priority.max(preferences.priority(&listed.name, version, release, file));
+                let (file, release) = release_of(listed);
+                priority = priority.max(preferences.priority(listed.name, version, release, file));
             }
             priority
         })
         .collect();
     let offered = |version: &str| {
-        indexes
+        group
             .iter()
-            .map(|&i| &lists.versions[i as usize])
-            .find(|listed| compare_deb(&listed.version, version).is_eq())
-            .map(|listed| listed.version.as_str())
+            .find(|listed| compare_deb(listed.version, version).is_eq())
+            .map(|listed| listed.version)
     };
     let candidate = policy::candidate(&priorities, installed_index);
     if let Some(candidate) = candidate
@@ -347,9 +470,8 @@ fn choose<'l>(
         && installed.is_some()
         && let Some(version) = offered(versions[candidate])
     {
-        let is_phased = indexes
+        let is_phased = group
             .iter()
-            .map(|&i| &lists.versions[i as usize])
             .any(|l| l.version == version && l.phased.is_some());
         if is_phased {
             *phased += 1;
@@ -375,16 +497,12 @@ fn choose<'l>(
 /// The available version `version` of a group (filed under `arch`), with the origins of every
 /// index listing it (`file_origins`: each index's); `None` when no index of the group lists it.
 fn to_available(
-    lists: &AptLists,
     file_origins: &[Option<AptOrigin>],
-    indexes: &[u32],
+    group: &[Listed<'_>],
     version: &str,
     arch: &str,
 ) -> Option<AvailableVersion> {
-    let mut listed = indexes
-        .iter()
-        .map(|&i| &lists.versions[i as usize])
-        .filter(|l| l.version == version);
+    let mut listed = group.iter().filter(|l| l.version == version);
     let first = listed.next()?;
     let mut origins: Vec<AptOrigin> = Vec::with_capacity(1);
     for l in std::iter::once(first).chain(listed) {
@@ -395,21 +513,14 @@ fn to_available(
         }
     }
     Some(AvailableVersion {
-        name: first.name.clone(),
+        name: first.name.into(),
         arch: arch.into(),
-        version: first.version.clone(),
+        version: first.version.into(),
         advisories: Vec::new(),
         build_time: None,
         origins,
-        // Priorities are lower case in Packages files; fold only when needed.
-        priority: first.priority.as_ref().map(|p| {
-            if p.bytes().any(|b| b.is_ascii_uppercase()) {
-                p.to_ascii_lowercase()
-            } else {
-                p.clone()
-            }
-        }),
-        section: first.section.clone(),
+        priority: first.priority.map(fold_priority),
+        section: first.section.map(CompactString::from),
         repository: None,
     })
 }

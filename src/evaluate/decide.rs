@@ -5,7 +5,9 @@ use std::cmp::Ordering;
 
 use crate::baseline::{Baseline, RejectedAction};
 use crate::fasthash::FastMap as FnvMap;
-use crate::inventory::{AvailableVersion, InstalledPackage, Inventory, classification_of};
+use crate::inventory::{
+    AvailableVersion, InstalledPackage, Inventory, NotInstalled, classification_of,
+};
 use crate::model::{ComplianceLevel, Family, OperatingSystem, PatchState};
 use crate::pattern::PackageRef;
 use crate::version::VersionScheme;
@@ -181,10 +183,63 @@ pub fn evaluate<'a>(
         baseline_name: &baseline.name,
         now: options.now,
         operation: options.operation,
+        not_installed_approved: not_installed_approved(&judge, &inventory.not_installed),
         decisions,
         judge,
         grouped: ordered,
     })
+}
+
+/// How many packages of `set` the baseline approves a version of (each NotApplicable). A
+/// version's verdict depends on its kind alone unless the approved or rejected list names it:
+/// each kind is judged once, a named version on its own, as any other.
+fn not_installed_approved(judge: &Judge<'_>, set: &NotInstalled) -> usize {
+    if set.is_empty() {
+        return 0;
+    }
+    let baseline = judge.baseline;
+    let lists = !baseline.approved_patches.is_empty() || !baseline.rejected_patches.is_empty();
+    let mut views = Vec::new();
+    let mut kinds: Vec<Option<bool>> = vec![None; set.kinds().len()];
+    let mut approved = 0;
+    for package in set.packages() {
+        let any = package.versions().any(|(version, kind)| {
+            let named = lists && {
+                let package = PackageRef {
+                    name: package.name,
+                    arch: package.arch,
+                    version,
+                };
+                let family = judge.family;
+                baseline
+                    .approved_patches
+                    .match_package(family, package)
+                    .is_some()
+                    || baseline
+                        .rejected_patches
+                        .match_package(family, package)
+                        .is_some()
+            };
+            let Some(of_kind) = set.kinds().get(kind) else {
+                return false;
+            };
+            if named {
+                let version = AvailableVersion {
+                    name: package.name.into(),
+                    arch: package.arch.into(),
+                    version: version.into(),
+                    ..of_kind.clone()
+                };
+                return judge.judge(&version, &mut Vec::new(), false).approved;
+            }
+            *kinds[kind].get_or_insert_with(|| {
+                // Judged without a name: the lists do not name this version.
+                judge.judge_unnamed(of_kind, &mut views).approved
+            })
+        });
+        approved += usize::from(any);
+    }
+    approved
 }
 
 /// The verdict index that stands for the installed package itself, which no repository offers.

@@ -226,7 +226,18 @@ impl<'a> Judge<'a> {
             arch: &version.arch,
             version: &version.version,
         };
-        self.judge_views(package, &version.advisories, views, want_reasons)
+        self.judge_views(Some(package), &version.advisories, views, want_reasons)
+    }
+
+    /// Judges a version the approved and rejected lists do not name, by its fields and origins
+    /// alone (its name, architecture and version are not looked at).
+    pub(super) fn judge_unnamed(
+        &self,
+        version: &'a AvailableVersion,
+        views: &mut Vec<View<'a>>,
+    ) -> Verdict<'a> {
+        self.views(version, views);
+        self.judge_views(None, &version.advisories, views, false)
     }
 
     /// Judges the installed version itself, as the payload does on dnf, zypper and apt: on RPM
@@ -268,24 +279,27 @@ impl<'a> Judge<'a> {
             version: &installed.version,
         };
         let first = offered.map_or(&[][..], |v| &v.advisories[..]);
-        let mut verdict = self.judge_views(package, first, views, want_reasons);
+        let mut verdict = self.judge_views(Some(package), first, views, want_reasons);
         verdict.of_installed = true;
         verdict
     }
 
-    /// Judges `package` as `views` show it; `advisory_ids` are its advisories.
+    /// Judges `package` as `views` show it; `advisory_ids` are its advisories. Without a
+    /// package the approved and rejected lists are not looked at (the caller knows they do not
+    /// name it).
     fn judge_views(
         &self,
-        package: PackageRef<'a>,
+        package: Option<PackageRef<'a>>,
         advisory_ids: &'a [compact_str::CompactString],
         views: &[View<'a>],
         want_reasons: bool,
     ) -> Verdict<'a> {
         let baseline = self.baseline;
-        if let Some(entry) = baseline
-            .rejected_patches
-            .match_package(self.family, package)
-        {
+        if let Some(entry) = package.and_then(|package| {
+            baseline
+                .rejected_patches
+                .match_package(self.family, package)
+        }) {
             return Verdict {
                 approved: false,
                 compliance: ComplianceLevel::Unspecified,
@@ -322,11 +336,17 @@ impl<'a> Judge<'a> {
         };
 
         // The approved list wins over global filters (project decision).
-        let listed = baseline
-            .approved_patches
-            .match_package(self.family, package)
+        let listed = package
+            .and_then(|package| {
+                baseline
+                    .approved_patches
+                    .match_package(self.family, package)
+            })
             .or_else(|| {
-                if self.family == Family::Apt || baseline.approved_patches.is_empty() {
+                if package.is_none()
+                    || self.family == Family::Apt
+                    || baseline.approved_patches.is_empty()
+                {
                     return None;
                 }
                 views.iter().find_map(|v| {

@@ -473,6 +473,10 @@ pub struct Evaluation<'a> {
     /// Available versions grouped by package, newest first within a group.
     #[serde(skip)]
     grouped: Vec<&'a AvailableVersion>,
+    /// The packages of the inventory's compact not-installed set the baseline approves a
+    /// version of: NotApplicable, counted but not itemised.
+    #[serde(skip)]
+    not_installed_approved: usize,
 }
 
 #[expect(
@@ -577,7 +581,10 @@ impl<'a> Evaluation<'a> {
 
     /// The per-state counts.
     pub fn counts(&self) -> Counts {
-        let mut counts = Counts::default();
+        let mut counts = Counts {
+            not_applicable: self.not_installed_approved,
+            ..Counts::default()
+        };
         for decision in &self.decisions {
             match decision.state {
                 PatchState::Installed => counts.installed += 1,

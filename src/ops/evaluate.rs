@@ -46,7 +46,7 @@ pub(crate) fn run_evaluate(
         system_root: None,
     };
     evaluate_and_report(
-        &inventory,
+        &mut inventory,
         &inventory_name,
         &args.report,
         &run,

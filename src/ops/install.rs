@@ -277,7 +277,7 @@ pub(crate) fn run_install(
         system_root: Some(&args.system.root),
     };
     let (outcome, counts) =
-        evaluate_and_report(&after, &source, &args.report, &run, context, stdout)?;
+        evaluate_and_report(&mut after, &source, &args.report, &run, context, stdout)?;
     checkpoint(context, "after-state");
     crate::state::InstallJournal::clear(&paths).map_err(CliError::State)?;
     if request_reboot {

@@ -329,7 +329,7 @@ fn discover_instance_id(root: &Path, context: &Context) -> Result<String, String
 }
 
 pub(crate) fn evaluate_and_report(
-    inventory: &Inventory,
+    inventory: &mut Inventory,
     source: &str,
     args: &ReportSettings,
     run: &RunInfo<'_>,
@@ -337,6 +337,11 @@ pub(crate) fn evaluate_and_report(
     stdout: &mut dyn Write,
 ) -> Result<(Outcome, crate::evaluate::Counts), CliError> {
     let (operation, override_list) = (run.operation, run.override_list);
+    // JSON lists every package, NotApplicable ones too.
+    if args.output == OutputFormat::Json {
+        inventory.expand_not_installed();
+    }
+    let inventory: &Inventory = inventory;
     let mut warnings = run.warnings.clone();
     let now = match &args.now {
         None => context.now,

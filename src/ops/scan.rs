@@ -61,6 +61,7 @@ pub(crate) fn run_scan(
     )?;
     inventory.pending_reboot = still_pending(&states, boot_time(&context.env));
     if let Some(path) = &args.save_inventory {
+        inventory.expand_not_installed();
         let mut bytes = serde_json::to_vec(&inventory).map_err(|e| CliError::Write {
             path: path.clone(),
             source: std::io::Error::other(e),
@@ -80,6 +81,6 @@ pub(crate) fn run_scan(
         baseline: baseline.as_ref(),
         system_root: Some(&args.system.root),
     };
-    evaluate_and_report(&inventory, &source, &args.report, &run, context, stdout)
+    evaluate_and_report(&mut inventory, &source, &args.report, &run, context, stdout)
         .map(|(outcome, _)| outcome)
 }

@@ -493,6 +493,7 @@ pub fn scan(
         pending_reboot: Vec::new(),
         native_architecture: None,
         sources: Vec::new(),
+        not_installed: crate::inventory::NotInstalled::default(),
     })
 }
 

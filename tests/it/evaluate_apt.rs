@@ -417,3 +417,102 @@ fn payload_apt_fields_and_versions() {
         ("Security", "optional")
     );
 }
+
+/// The apt scan keeps packages that are not installed compact ([`NotInstalled`]): judged per
+/// kind, by name only when a list names them. Every baseline counts them as the same packages
+/// listed in full do.
+#[test]
+fn compact_not_installed_packages_count_as_listed_ones() {
+    use patch_baseline::inventory::NotInstalled;
+    let security = origin("bookworm-security", "security.debian.org", true);
+    let updates = origin("bookworm-updates", "deb.debian.org", true);
+    let plain = origin("bookworm", "deb.debian.org", true);
+    let mut full = sample();
+    let extra: Vec<Value> = vec![
+        avail(
+            "n-sec",
+            "1.0",
+            json!([security.clone()]),
+            "optional",
+            "libs",
+        ),
+        avail(
+            "n-sec",
+            "1.1",
+            json!([security.clone(), plain.clone()]),
+            "optional",
+            "libs",
+        ),
+        avail("n-sec2", "2", json!([security.clone()]), "optional", "libs"),
+        avail("n-upd", "1", json!([updates.clone()]), "required", "admin"),
+        avail("n-opt", "1", json!([plain.clone()]), "optional", "utils"),
+        avail("n-extra", "1", json!([plain.clone()]), "extra", "net"),
+        avail("n-rej", "3", json!([security.clone()]), "important", "libs"),
+        avail("n-appr", "4", json!([plain.clone()]), "standard", "misc"),
+        json!({"name": "n-bare", "arch": "amd64", "version": "5", "origins": [plain.clone()]}),
+    ];
+    let extra: Vec<patch_baseline::inventory::AvailableVersion> =
+        serde_json::from_value(Value::Array(extra)).unwrap();
+    full.available.extend(extra.iter().cloned());
+    let mut compact = sample();
+    let mut set = NotInstalled::default();
+    let mut at = 0;
+    while at < extra.len() {
+        let name = extra[at].name.clone();
+        let same: Vec<_> = extra[at..].iter().take_while(|v| v.name == name).collect();
+        let versions: Vec<(&str, usize)> = same
+            .iter()
+            .map(|v| {
+                let kind = patch_baseline::inventory::AvailableVersion {
+                    name: Default::default(),
+                    arch: Default::default(),
+                    version: Default::default(),
+                    ..(*v).clone()
+                };
+                (v.version.as_str(), set.add_kind(kind))
+            })
+            .collect();
+        assert!(set.push_package(&name, "amd64", versions));
+        at += same.len();
+    }
+    compact.not_installed = set;
+    let baselines = [
+        debian_default(),
+        baseline(
+            "DEBIAN",
+            json!([rule(
+                json!({"PRIORITY": ["Required", "Optional"]}),
+                0,
+                "HIGH",
+                true
+            )]),
+            json!({}),
+        ),
+        baseline(
+            "DEBIAN",
+            json!([rule(json!({"SECTION": ["libs"]}), 0, "HIGH", false)]),
+            json!({"RejectedPatches": ["n-rej"], "ApprovedPatches": ["n-appr", "n-opt.amd64:1"],
+                   "ApprovedPatchesEnableNonSecurity": true}),
+        ),
+        baseline(
+            "DEBIAN",
+            json!([rule(json!({"PRIORITY": ["*"]}), 0, "HIGH", true)]),
+            json!({"GlobalFilters": {"PatchFilters": [{"Key": "SECTION", "Values": ["libs", "net"]}]},
+                   "RejectedPatches": ["n-sec:1.1"], "RejectedPatchesAction": "BLOCK"}),
+        ),
+    ];
+    let mut seen = Vec::new();
+    for b in &baselines {
+        let listed = run_scan(&full, b).counts();
+        let counted = run_scan(&compact, b).counts();
+        assert_eq!(counted, listed, "baseline {}", b.name);
+        seen.push(listed.not_applicable);
+    }
+    // The baselines approve different not-installed packages: the counts are not all alike.
+    assert!(seen.windows(2).any(|w| w[0] != w[1]), "{seen:?}");
+    assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+    // Expanded, the compact set is the listed versions again.
+    compact.expand_not_installed();
+    assert!(compact.not_installed.is_empty());
+    assert_eq!(compact.available, full.available);
+}
