@@ -98,25 +98,65 @@ impl IndexBody {
             body: self.text.get(self.start..).unwrap_or(""),
             at: 0,
             file,
+            last: "",
+            last_key: 0,
+            broken: false,
         }
     }
 }
 
-/// The versions of one [`IndexBody`], in its (name) order.
+/// The first eight bytes of `name`, big-endian, zero-padded: ordered as the names are (no name
+/// holds a NUL), so most comparisons of two names are one comparison of two integers.
+pub fn name_key(name: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    let head = name.as_bytes().get(..8).unwrap_or(name.as_bytes());
+    bytes[..head.len()].copy_from_slice(head);
+    u64::from_be_bytes(bytes)
+}
+
+/// The versions of one [`IndexBody`], in its (name) order. A line that is not one of
+/// [`encode_packages`], or a name out of order, ends the walk and marks it broken: the body
+/// is then not to be used ([`BodyLines::is_broken`]).
 #[derive(Debug, Clone)]
 pub struct BodyLines<'a> {
     body: &'a str,
     at: usize,
     file: u32,
+    last: &'a str,
+    last_key: u64,
+    broken: bool,
+}
+
+impl<'a> BodyLines<'a> {
+    /// The next version with its [`name_key`].
+    pub fn next_keyed(&mut self) -> Option<(u64, Listed<'a>)> {
+        if self.broken || self.at >= self.body.len() {
+            return None;
+        }
+        if let Some((listed, next)) = body_line(self.body, self.at, self.file) {
+            let key = name_key(listed.name);
+            if key > self.last_key || (key == self.last_key && listed.name >= self.last) {
+                self.at = next;
+                self.last = listed.name;
+                self.last_key = key;
+                return Some((key, listed));
+            }
+        }
+        self.broken = true;
+        None
+    }
+
+    /// Did the walk stop at a line that is not one of [`encode_packages`]?
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
 }
 
 impl<'a> Iterator for BodyLines<'a> {
     type Item = Listed<'a>;
 
     fn next(&mut self) -> Option<Listed<'a>> {
-        let (listed, next) = body_line(self.body, self.at, self.file)?;
-        self.at = next;
-        Some(listed)
+        self.next_keyed().map(|(_, listed)| listed)
     }
 }
 
@@ -124,18 +164,28 @@ impl<'a> Iterator for BodyLines<'a> {
 /// the end or on a line that is not one of [`encode_packages`].
 fn body_line(body: &str, at: usize, file: u32) -> Option<(Listed<'_>, usize)> {
     let bytes = body.as_bytes();
-    let end = at + memchr::memchr(b'\n', bytes.get(at..)?)?;
+    // One pass over the line: five tabs, then its newline.
     let mut fields = [""; 6];
     let mut from = at;
-    for field in fields.iter_mut().take(5) {
-        let tab = from + memchr::memchr(b'\t', &bytes[from..end])?;
+    let mut end = None;
+    for (found, position) in memchr::memchr2_iter(b'\t', b'\n', bytes.get(at..)?).enumerate() {
+        let position = at + position;
         // Tabs and newlines are ASCII, so these are character boundaries.
-        *field = body.get(from..tab)?;
-        from = tab + 1;
+        let text = body.get(from..position)?;
+        if bytes[position] == b'\n' {
+            if found != 5 {
+                return None;
+            }
+            fields[5] = text;
+            end = Some(position);
+            break;
+        }
+        *fields.get_mut(found).filter(|_| found < 5)? = text;
+        from = position + 1;
     }
-    fields[5] = body.get(from..end)?;
+    let end = end?;
     let [name, arch, version, priority, section, phased] = fields;
-    if phased.contains('\t') || name.is_empty() || version.is_empty() {
+    if name.is_empty() || version.is_empty() {
         return None;
     }
     let listed = Listed {
@@ -154,23 +204,6 @@ fn body_line(body: &str, at: usize, file: u32) -> Option<(Listed<'_>, usize)> {
     Some((listed, end + 1))
 }
 
-/// Is `body` one [`encode_packages`] writes: every line whole, names in order?
-pub fn is_body(body: &str) -> bool {
-    let mut at = 0;
-    let mut last = "";
-    while at < body.len() {
-        let Some((listed, next)) = body_line(body, at, 0) else {
-            return false;
-        };
-        if listed.name < last {
-            return false;
-        }
-        last = listed.name;
-        at = next;
-    }
-    true
-}
-
 /// Everything apt has downloaded.
 #[derive(Debug, Default)]
 pub struct AptLists {
@@ -186,6 +219,15 @@ pub struct AptLists {
 }
 
 impl AptLists {
+    /// Parses index `file` again, not from the cache (whose entry was found broken), and
+    /// writes its entry again.
+    pub fn reread(&mut self, file: usize, cache: &MetadataCache) -> Result<(), ListsError> {
+        if let (Some(index), Some(body)) = (self.files.get(file), self.bodies.get_mut(file)) {
+            *body = parsed_body(&index.path, cache)?;
+        }
+        Ok(())
+    }
+
     /// Every version of every index, index by index.
     pub fn versions(&self) -> impl Iterator<Item = Listed<'_>> {
         self.bodies
@@ -412,37 +454,41 @@ pub fn encode_packages(versions: &[ListedVersion]) -> String {
 /// Reads a body written by [`encode_packages`] as the versions of index `file`; `None` when it
 /// is not one.
 pub fn decode_packages(body: &str, file: u32) -> Option<Vec<ListedVersion>> {
-    if !is_body(body) {
-        return None;
-    }
     let own = |f: Option<&str>| f.map(CompactString::from);
     let body = IndexBody {
         text: body.to_string(),
         start: 0,
     };
-    Some(
-        body.versions(file)
-            .map(|l| ListedVersion {
-                name: l.name.into(),
-                arch: l.arch.into(),
-                version: l.version.into(),
-                priority: own(l.priority),
-                section: own(l.section),
-                phased: l.phased,
-                file: l.file,
-            })
-            .collect(),
-    )
+    let mut lines = body.versions(file);
+    let versions = lines
+        .by_ref()
+        .map(|l| ListedVersion {
+            name: l.name.into(),
+            arch: l.arch.into(),
+            version: l.version.into(),
+            priority: own(l.priority),
+            section: own(l.section),
+            phased: l.phased,
+            file: l.file,
+        })
+        .collect();
+    (!lines.is_broken()).then_some(versions)
 }
 
 /// The versions of one `Packages` index: from the cache while `path` is unchanged, else parsed
 /// (and the cache entry written, unless it is read-only).
 fn index_body(path: &Path, cache: &MetadataCache) -> Result<IndexBody, ListsError> {
-    if let Some((text, start)) = cache.read(path, CACHE_KIND)
-        && text.get(start..).is_some_and(is_body)
-    {
+    // A broken entry is found while the scan reads it ([`BodyLines::is_broken`]), which then
+    // parses the index again ([`AptLists::reread`]).
+    if let Some((text, start)) = cache.read(path, CACHE_KIND) {
         return Ok(IndexBody { text, start });
     }
+    parsed_body(path, cache)
+}
+
+/// The versions of one `Packages` index, parsed (and the cache entry written, unless it is
+/// read-only).
+fn parsed_body(path: &Path, cache: &MetadataCache) -> Result<IndexBody, ListsError> {
     let reader = open_decompressed(path)?;
     let mut versions = Vec::new();
     parse_packages(reader, 0, &mut versions).map_err(|e| error(path, e))?;
@@ -601,15 +647,22 @@ mod tests {
             ("a".into(), "1.01".into(), Some("utils".into()))
         );
         assert!(read_only.read(&index, CACHE_KIND).is_none());
-        // A broken entry, or one out of name order, is parsed again too.
-        std::fs::write(&entry, format!("{header}a\tb\n")).unwrap();
-        assert_eq!(read(&cache)[0].1, "1.01");
-        std::fs::write(
-            &entry,
-            format!("{header}b\tall\t2\t\t\t\na\tamd64\t9\t\t\t\n"),
-        )
-        .unwrap();
-        assert_eq!(read(&cache)[0].1, "1.01");
+        // A broken entry (a line cut short, names out of order) is found broken by the walk,
+        // and the index parsed again.
+        read(&cache);
+        let (entry_text, start) = cache.read(&index, CACHE_KIND).unwrap();
+        let header = entry_text[..start].to_string();
+        for broken in ["a\tb\n", "b\tall\t2\t\t\t\na\tamd64\t9\t\t\t\n"] {
+            std::fs::write(&entry, format!("{header}{broken}")).unwrap();
+            let mut found = read_lists_in(&lists, None, &cache).unwrap();
+            let mut walk = found.bodies[0].versions(0);
+            walk.by_ref().for_each(drop);
+            assert!(walk.is_broken(), "{broken:?}");
+            found.reread(0, &cache).unwrap();
+            let versions: Vec<_> = found.versions().map(|l| l.version).collect();
+            assert_eq!(versions, ["1.01", "2"]);
+            assert!(!std::fs::read_to_string(&entry).unwrap().contains(broken));
+        }
         // What a body cannot say is left out or read as absent.
         let mut odd = parsed.clone();
         odd[0].priority = Some(CompactString::default());

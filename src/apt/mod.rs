@@ -100,14 +100,100 @@ pub fn scan(
             arch.into()
         }
     };
-    // Every index is sorted by name (its cache body is), and so is the installed list here:
-    // one merge walks them all, a name at a time, without hashing the lists' hundred thousand
-    // versions. Installed packages get every version judged in full; the rest are kept
-    // compact, one kind per distinct priority, section and set of releases.
     let mut by_name: Vec<&dpkg::DpkgPackage> = installed.iter().collect();
     by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut lists = lists;
+    // dpkg's file times (a stat per package) are read beside the walk.
+    let (times, mut walked) = std::thread::scope(|scope| {
+        let times = scope.spawn(|| {
+            installed
+                .iter()
+                .map(|p| dpkg::installed_time(root, p))
+                .collect::<Vec<_>>()
+        });
+        let walked = walk(&lists, &preferences, &by_name, &native);
+        let times = times
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (times, walked)
+    });
+    if let Err(broken) = &walked {
+        // A cache entry that is not whole: those indexes are parsed again, once.
+        for &file in broken {
+            lists.reread(file, cache)?;
+        }
+        walked = walk(&lists, &preferences, &by_name, &native);
+    }
+    let Walked {
+        available,
+        not_installed,
+        phased,
+    } = walked.map_err(|broken| lists::ListsError {
+        path: broken
+            .first()
+            .and_then(|&f| lists.files.get(f))
+            .map(|f| f.path.display().to_string())
+            .unwrap_or_default(),
+        message: "its versions cannot be read in name order".into(),
+    })?;
+    if phased > 0 {
+        warnings.push(format!(
+            "{phased} candidate update(s) are phased: `apt-get dist-upgrade` keeps them back until \
+             this machine is in the phase; they are reported, and installed when approved, as \
+             AWS does"
+        ));
+    }
+    let installed = installed
+        .iter()
+        .zip(times)
+        .map(|(p, installed_time)| InstalledPackage {
+            name: p.name.clone(),
+            arch: arch_of(&p.arch),
+            version: p.version.clone(),
+            installed_time,
+            held: p.held,
+            priority: p.priority.clone(),
+            section: p.section.clone(),
+        })
+        .collect();
+    Ok(AptScan {
+        inventory: Inventory {
+            operating_system: platform.operating_system,
+            product: platform.product.clone(),
+            package_manager: PackageManagerKind::Apt,
+            instance_id: None,
+            advisories: Vec::new(),
+            installed,
+            available,
+            pending_reboot: Vec::new(),
+            native_architecture: Some(native.clone()),
+            sources: Vec::new(),
+            not_installed,
+        },
+        warnings,
+    })
+}
+
+/// What [`walk`] makes of the lists.
+struct Walked {
+    available: Vec<AvailableVersion>,
+    not_installed: crate::inventory::NotInstalled,
+    phased: usize,
+}
+
+/// Walks every index and the installed packages (`by_name`, sorted by name) together, a name
+/// at a time: each index is sorted by name (its cache body is), so one merge groups them
+/// without hashing the lists' hundred thousand versions. Installed packages get every version
+/// judged in full; the rest are kept compact, one kind per distinct priority, section and set
+/// of releases. `Err`: the indexes whose bodies are broken.
+fn walk(
+    lists: &AptLists,
+    preferences: &Preferences,
+    by_name: &[&dpkg::DpkgPackage],
+    native: &str,
+) -> Result<Walked, Vec<usize>> {
     let mut installed_at = 0usize;
-    let mut available = Vec::with_capacity(installed.len() * 2);
+    let mut available = Vec::with_capacity(by_name.len() * 2);
     let mut not_installed = crate::inventory::NotInstalled::default();
     let mut kinds: FastMap<(Option<&str>, Option<&str>, u64), usize> = FastMap::default();
     let mut phased = 0usize;
@@ -129,7 +215,7 @@ pub fn scan(
             })
         })
         .collect();
-    let mut merge = Merge::new(&lists);
+    let mut merge = Merge::new(lists);
     let mut batch: Vec<Listed<'_>> = Vec::new();
     let mut group: Vec<Listed<'_>> = Vec::new();
     let mut group_arches: Vec<&str> = Vec::new();
@@ -149,24 +235,24 @@ pub fn scan(
         let installed_here = &by_name[installed_at..installed_at + same_name];
         group_arches.clear();
         for listed in &batch {
-            let arch = group_arch(listed.arch, &native);
+            let arch = group_arch(listed.arch, native);
             if !group_arches.contains(&arch) {
                 group_arches.push(arch);
             }
         }
         for &arch in &group_arches {
             group.clear();
-            group.extend(batch.iter().filter(|l| group_arch(l.arch, &native) == arch));
+            group.extend(batch.iter().filter(|l| group_arch(l.arch, native) == arch));
             // The last status entry of a (name, arch) is the one dpkg means.
             let current = installed_here
                 .iter()
                 .rev()
-                .find(|p| group_arch(&p.arch, &native) == arch)
+                .find(|p| group_arch(&p.arch, native) == arch)
                 .copied();
             chosen.clear();
             choose(
-                &lists,
-                &preferences,
+                lists,
+                preferences,
                 &group,
                 current,
                 &mut phased,
@@ -175,11 +261,11 @@ pub fn scan(
             if current.is_none() {
                 chosen_kinds.clear();
                 let compact = chosen.iter().all(|version| {
-                    let Some(key) = kind_key(&lists, &group, version) else {
+                    let Some(key) = kind_key(lists, &group, version) else {
                         return false;
                     };
                     let kind = *kinds.entry(key).or_insert_with(|| {
-                        not_installed.add_kind(kind_of(&lists, &file_origins, key))
+                        not_installed.add_kind(kind_of(lists, &file_origins, key))
                     });
                     chosen_kinds.push((version, kind));
                     true
@@ -195,40 +281,14 @@ pub fn scan(
             );
         }
     }
-    if phased > 0 {
-        warnings.push(format!(
-            "{phased} candidate update(s) are phased: `apt-get dist-upgrade` keeps them back until \
-             this machine is in the phase; they are reported, and installed when approved, as \
-             AWS does"
-        ));
+    let broken = merge.broken();
+    if !broken.is_empty() {
+        return Err(broken);
     }
-    let installed = installed
-        .iter()
-        .map(|p| InstalledPackage {
-            name: p.name.clone(),
-            arch: arch_of(&p.arch),
-            version: p.version.clone(),
-            installed_time: dpkg::installed_time(root, p),
-            held: p.held,
-            priority: p.priority.clone(),
-            section: p.section.clone(),
-        })
-        .collect();
-    Ok(AptScan {
-        inventory: Inventory {
-            operating_system: platform.operating_system,
-            product: platform.product.clone(),
-            package_manager: PackageManagerKind::Apt,
-            instance_id: None,
-            advisories: Vec::new(),
-            installed,
-            available,
-            pending_reboot: Vec::new(),
-            native_architecture: Some(native.clone()),
-            sources: Vec::new(),
-            not_installed,
-        },
-        warnings,
+    Ok(Walked {
+        available,
+        not_installed,
+        phased,
     })
 }
 
@@ -301,8 +361,8 @@ pub fn native_architecture(installed: &[dpkg::DpkgPackage]) -> CompactString {
 
 /// A merge of every index's versions (each index in name order) into one walk by name.
 struct Merge<'l> {
-    /// Each index's lines, with the one at its head.
-    cursors: Vec<(Option<Listed<'l>>, BodyLines<'l>)>,
+    /// Each index's lines, with the one at its head and its name's [`lists::name_key`].
+    cursors: Vec<(Option<(u64, Listed<'l>)>, BodyLines<'l>)>,
 }
 
 impl<'l> Merge<'l> {
@@ -313,7 +373,7 @@ impl<'l> Merge<'l> {
             .enumerate()
             .map(|(file, body)| {
                 let mut lines = body.versions(u32::try_from(file).unwrap_or(u32::MAX));
-                (lines.next(), lines)
+                (lines.next_keyed(), lines)
             })
             .collect();
         Merge { cursors }
@@ -322,19 +382,29 @@ impl<'l> Merge<'l> {
     /// The next name, with every version of it (index by index, each index's in its order)
     /// in `batch`; `None` when every index is done.
     fn next_name(&mut self, batch: &mut Vec<Listed<'l>>) -> Option<&'l str> {
-        let name = self
+        let (key, name) = self
             .cursors
             .iter()
-            .filter_map(|(head, _)| head.map(|h| h.name))
+            .filter_map(|(head, _)| head.map(|(key, h)| (key, h.name)))
             .min()?;
         batch.clear();
         for (head, lines) in &mut self.cursors {
-            while let Some(listed) = head.filter(|h| h.name == name) {
+            while let Some((_, listed)) = head.filter(|(k, h)| *k == key && h.name == name) {
                 batch.push(listed);
-                *head = lines.next();
+                *head = lines.next_keyed();
             }
         }
         Some(name)
+    }
+
+    /// The indexes whose walk stopped at a broken line.
+    fn broken(&self) -> Vec<usize> {
+        self.cursors
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, lines))| lines.is_broken())
+            .map(|(file, _)| file)
+            .collect()
     }
 }
 
@@ -419,12 +489,18 @@ fn choose<'l>(
         let file = &lists.files[listed.file as usize];
         (file, file.release.map(|r| &lists.releases[r]))
     };
-    if let ([listed], None) = (group, installed) {
-        // The common case: one version of a package that is not installed. It is the candidate
-        // if its priority allows installing it at all.
-        let (file, release) = release_of(listed);
-        if preferences.priority(listed.name, listed.version, release, file) > 0 {
-            chosen.push(listed.version);
+    if let (Some(first), None) = (group.first(), installed)
+        && group.iter().all(|l| l.version == first.version)
+    {
+        // The common case: one version of a package that is not installed (in one index, or
+        // in several: `Architecture: all` in each architecture's). It is the candidate if its
+        // priority allows installing it at all.
+        let allowed = group.iter().any(|listed| {
+            let (file, release) = release_of(listed);
+            preferences.priority(listed.name, listed.version, release, file) > 0
+        });
+        if allowed {
+            chosen.push(first.version);
         }
         return;
     }

@@ -71,6 +71,10 @@ impl PartialOrd for DebVersion<'_> {
 
 /// Compares two Debian version strings exactly as `dpkg --compare-versions` does.
 pub fn compare_deb(a: &str, b: &str) -> Ordering {
+    // The same text is the same version (the lists repeat versions across indexes).
+    if a == b {
+        return Ordering::Equal;
+    }
     DebVersion::parse(a).cmp(&DebVersion::parse(b))
 }
 

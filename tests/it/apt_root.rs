@@ -1308,4 +1308,26 @@ fn warm_scans_read_the_lists_cache_while_the_lists_are_unchanged() {
     let after_update = apt.scan(&["--no-refresh"]);
     assert_eq!(after_update["packages"], cold["packages"]);
     assert!(!std::fs::read_to_string(&edited).unwrap().contains(&bumped));
+    // A broken entry (a line cut short; names out of order) is found while the scan reads it:
+    // the index is parsed again, the entry rewritten, and the scan is as the cold one.
+    for breakage in ["cut short", "out of order"] {
+        let text = std::fs::read_to_string(&edited).unwrap();
+        let (header, body) = text.split_once('\n').unwrap();
+        let broken = if breakage == "cut short" {
+            format!("{header}\n{body}zzz\tamd64\n")
+        } else {
+            let mut lines: Vec<&str> = body.lines().collect();
+            lines.reverse();
+            assert!(lines.first() != lines.last(), "one line only: {body}");
+            format!("{header}\n{}\n", lines.join("\n"))
+        };
+        std::fs::write(&edited, &broken).unwrap();
+        let scanned = apt.scan(&["--no-refresh"]);
+        assert_eq!(scanned["packages"], cold["packages"], "{breakage}");
+        assert_ne!(
+            std::fs::read_to_string(&edited).unwrap(),
+            broken,
+            "{breakage}"
+        );
+    }
 }
