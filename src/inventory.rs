@@ -278,6 +278,17 @@ impl NotInstalled {
         Some((start, len))
     }
 
+    /// The index of `arch` in the set's architectures, added when new.
+    fn arch_index(&mut self, arch: &str) -> usize {
+        self.archs
+            .iter()
+            .position(|a| a == arch)
+            .unwrap_or_else(|| {
+                self.archs.push(arch.into());
+                self.archs.len() - 1
+            })
+    }
+
     /// Adds a kind: the priority, section and origins of `kind` (its name, architecture and
     /// version are not used); returns its index.
     pub fn add_kind(&mut self, kind: AvailableVersion) -> usize {
@@ -300,14 +311,7 @@ impl NotInstalled {
         versions: impl IntoIterator<Item = (&'v str, usize)>,
     ) -> bool {
         let (text_len, versions_len) = (self.text.len(), self.versions.len());
-        let arch_index = self
-            .archs
-            .iter()
-            .position(|a| a == arch)
-            .unwrap_or_else(|| {
-                self.archs.push(arch.into());
-                self.archs.len() - 1
-            });
+        let arch_index = self.arch_index(arch);
         let added = (|| {
             let name = self.push_text(name)?;
             for (version, kind) in versions {
@@ -332,6 +336,60 @@ impl NotInstalled {
             self.versions.truncate(versions_len);
         }
         added.is_some()
+    }
+
+    /// Adds every package of `other` after this set's; `false` (nothing added) when the set
+    /// would be full (4 GB of text).
+    pub fn append(&mut self, other: &NotInstalled) -> bool {
+        let (Ok(text), Ok(versions), Ok(kinds)) = (
+            u32::try_from(self.text.len()),
+            u32::try_from(self.versions.len()),
+            u32::try_from(self.kinds.len()),
+        ) else {
+            return false;
+        };
+        if u32::try_from(self.text.len() + other.text.len()).is_err()
+            || u32::try_from(self.versions.len() + other.versions.len()).is_err()
+        {
+            return false;
+        }
+        let arches: Vec<u32> = other
+            .archs
+            .iter()
+            .map(|arch| u32::try_from(self.arch_index(arch)).unwrap_or(u32::MAX))
+            .collect();
+        self.text.push_str(&other.text);
+        self.kinds.extend(other.kinds.iter().cloned());
+        self.versions
+            .extend(other.versions.iter().map(|v| CompactVersion {
+                version: (v.version.0 + text, v.version.1),
+                kind: v.kind + kinds,
+            }));
+        self.packages
+            .extend(other.packages.iter().map(|p| CompactPackage {
+                name: (p.name.0 + text, p.name.1),
+                arch: arches.get(p.arch as usize).copied().unwrap_or(u32::MAX),
+                end: p.end + versions,
+            }));
+        true
+    }
+
+    /// Every version as an `available` entry.
+    pub fn to_available(&self) -> Vec<AvailableVersion> {
+        let mut available = Vec::with_capacity(self.versions.len());
+        for package in self.packages() {
+            for (version, kind) in package.versions() {
+                if let Some(kind) = self.kinds.get(kind) {
+                    available.push(AvailableVersion {
+                        name: package.name.into(),
+                        arch: package.arch.into(),
+                        version: version.into(),
+                        ..kind.clone()
+                    });
+                }
+            }
+        }
+        available
     }
 
     /// The number of packages.
@@ -411,20 +469,7 @@ impl Inventory {
     /// every package (`--output json`, `--save-inventory`).
     pub fn expand_not_installed(&mut self) {
         let set = std::mem::take(&mut self.not_installed);
-        self.available.reserve(set.versions.len());
-        for package in set.packages() {
-            for (version, kind) in package.versions() {
-                let Some(kind) = set.kinds.get(kind) else {
-                    continue;
-                };
-                self.available.push(AvailableVersion {
-                    name: package.name.into(),
-                    arch: package.arch.into(),
-                    version: version.into(),
-                    ..kind.clone()
-                });
-            }
-        }
+        self.available.extend(set.to_available());
     }
 
     /// Loads and validates an inventory from JSON text.

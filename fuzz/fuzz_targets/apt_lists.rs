@@ -5,13 +5,13 @@
 //! Asserts: no panic; the paragraph reader's line numbers only grow and its paragraphs are
 //! slices of the input; every listed version has a name; what the metadata cache can hold of
 //! the listed versions comes back from it unchanged, in name order; a cache body read from
-//! arbitrary text is whole or refused.
+//! arbitrary text is whole or refused; the body read straight from the stream is the same.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use patch_baseline::apt::deb822::{Paragraphs, field_value};
 use patch_baseline::apt::lists::{
-    cacheable, decode_packages, encode_packages, parse_packages, parse_release,
+    cacheable, decode_packages, encode_packages, packages_body, parse_packages, parse_release,
 };
 use patch_baseline::apt::sources::{deb822_sources, one_line_sources, text_prefixes};
 
@@ -22,6 +22,8 @@ fuzz_target!(|data: &[u8]| {
             assert!(!version.name.is_empty(), "a listed version without a name");
         }
         let body = encode_packages(&listed);
+        let streamed = packages_body(data);
+        assert_eq!(streamed.ok().as_ref(), Some(&body), "streamed body");
         let cached = decode_packages(&body, 0);
         assert!(cached.is_some(), "cache body: {body}");
         let mut kept: Vec<_> = listed.iter().filter_map(cacheable).collect();

@@ -4,6 +4,7 @@
 //! and kept reduced in the metadata cache while the index file is unchanged (as dnf's and
 //! zypper's metadata are: [`crate::rpm::cache`]).
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -92,16 +93,81 @@ pub struct IndexBody {
 }
 
 impl IndexBody {
+    /// A body of [`encode_packages`]'s form (a broken one is found broken when walked).
+    pub fn new(text: String) -> Self {
+        IndexBody { text, start: 0 }
+    }
+
+    fn body(&self) -> &str {
+        self.text.get(self.start..).unwrap_or("")
+    }
+
+    /// The body's length.
+    pub fn len(&self) -> usize {
+        self.body().len()
+    }
+
+    /// No versions?
+    pub fn is_empty(&self) -> bool {
+        self.body().is_empty()
+    }
+
     /// The body's lines as versions of index `file`, in name order.
     pub fn versions(&self, file: u32) -> BodyLines<'_> {
+        self.versions_between(file, 0..self.len(), "", None)
+    }
+
+    /// The lines in bytes `range` of the body (from [`IndexBody::position_of`]) as versions of
+    /// index `file`: each name at least `low` and, with `high`, below it; a line out of those
+    /// bounds breaks the walk as a line out of order does.
+    pub fn versions_between<'a>(
+        &'a self,
+        file: u32,
+        range: std::ops::Range<usize>,
+        low: &'a str,
+        high: Option<&'a str>,
+    ) -> BodyLines<'a> {
+        let body = self.body().get(range);
         BodyLines {
-            body: self.text.get(self.start..).unwrap_or(""),
+            broken: body.is_none(),
+            body: body.unwrap_or(""),
             at: 0,
             file,
-            last: "",
-            last_key: 0,
-            broken: false,
+            last: low,
+            last_key: name_key(low),
+            high: high.map(|h| (name_key(h), h)),
         }
+    }
+
+    /// Where the first line whose name is not below `name` starts (the body's length when
+    /// there is none): a binary search over the lines, which are in name order (in a body that
+    /// is not, some line start: the walk then finds it broken).
+    pub fn position_of(&self, name: &str) -> usize {
+        let body = self.body();
+        let bytes = body.as_bytes();
+        let (mut low, mut high) = (0usize, bytes.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let start = memchr::memrchr(b'\n', &bytes[low..middle]).map_or(low, |i| low + i + 1);
+            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
+            let line = &bytes[start..end];
+            let line_name = &line[..memchr::memchr(b'\t', line).unwrap_or(line.len())];
+            if line_name < name.as_bytes() {
+                low = end;
+            } else {
+                high = start;
+            }
+        }
+        low
+    }
+
+    /// The name of the line around the middle of the body, if any.
+    pub fn middle_name(&self) -> Option<&str> {
+        let body = self.body();
+        let middle = body.len() / 2;
+        let start = memchr::memrchr(b'\n', body.as_bytes().get(..middle)?).map_or(0, |i| i + 1);
+        let line = body.get(start..)?;
+        line.split(['\t', '\n']).next().filter(|n| !n.is_empty())
     }
 }
 
@@ -124,6 +190,7 @@ pub struct BodyLines<'a> {
     file: u32,
     last: &'a str,
     last_key: u64,
+    high: Option<(u64, &'a str)>,
     broken: bool,
 }
 
@@ -135,7 +202,12 @@ impl<'a> BodyLines<'a> {
         }
         if let Some((listed, next)) = body_line(self.body, self.at, self.file) {
             let key = name_key(listed.name);
-            if key > self.last_key || (key == self.last_key && listed.name >= self.last) {
+            let below_high = self.high.is_none_or(|(high_key, high)| {
+                key < high_key || (key == high_key && listed.name < high)
+            });
+            if below_high
+                && (key > self.last_key || (key == self.last_key && listed.name >= self.last))
+            {
                 self.at = next;
                 self.last = listed.name;
                 self.last_key = key;
@@ -144,6 +216,11 @@ impl<'a> BodyLines<'a> {
         }
         self.broken = true;
         None
+    }
+
+    /// The index these are versions of.
+    pub fn file(&self) -> u32 {
+        self.file
     }
 
     /// Did the walk stop at a line that is not one of [`encode_packages`]?
@@ -306,9 +383,73 @@ fn open_decompressed(path: &Path) -> Result<Box<dyn Read>, ListsError> {
 /// Reads the fields the rules need from a `Packages` stream. The stream is read in large
 /// chunks and scanned in place (no copy per line): Packages files run to tens of megabytes.
 pub fn parse_packages(
-    mut reader: impl Read,
+    reader: impl Read,
     file: u32,
     out: &mut Vec<ListedVersion>,
+) -> std::io::Result<()> {
+    each_stanza(reader, file, |version| out.push(version.clone()))
+}
+
+/// Reads a `Packages` stream straight into the body [`encode_packages`] makes of its versions
+/// (without holding every version first): what a scan reads and the cache keeps.
+pub fn packages_body(reader: impl Read) -> std::io::Result<String> {
+    let mut body = String::new();
+    // (name, line) ranges of each line in `body`, to sort by name.
+    let mut lines: Vec<(u32, u32, u32)> = Vec::new();
+    let mut phased = String::new();
+    each_stanza(reader, 0, |v| {
+        let plain = |f: &str| !f.is_empty() && !f.contains(['\t', '\n']);
+        if !(plain(&v.name) && plain(&v.arch) && plain(&v.version)) {
+            return;
+        }
+        let start = body.len();
+        for field in [v.name.as_str(), &v.arch, &v.version] {
+            body.push_str(field);
+            body.push('\t');
+        }
+        for field in [v.priority.as_deref(), v.section.as_deref()] {
+            body.push_str(field.filter(|f| plain(f)).unwrap_or(""));
+            body.push('\t');
+        }
+        if let Some(percentage) = v.phased.filter(|p| *p < 100) {
+            phased.clear();
+            let _ = write!(phased, "{percentage}");
+            body.push_str(&phased);
+        }
+        body.push('\n');
+        let (Ok(start), Ok(name), Ok(end)) = (
+            u32::try_from(start),
+            u32::try_from(v.name.len()),
+            u32::try_from(body.len()),
+        ) else {
+            return;
+        };
+        lines.push((start, name, end));
+    })?;
+    if u32::try_from(body.len()).is_err() {
+        return Err(std::io::Error::other(
+            "the index holds more than 4 GB of versions",
+        ));
+    }
+    let name = |&(start, len, _): &(u32, u32, u32)| &body[start as usize..(start + len) as usize];
+    if lines.windows(2).all(|w| name(&w[0]) <= name(&w[1])) {
+        return Ok(body);
+    }
+    // Most of an index is in name order already, which the stable sort makes quick work of.
+    lines.sort_by(|a, b| name(a).cmp(name(b)));
+    let mut sorted = String::with_capacity(body.len());
+    for &(start, _, end) in &lines {
+        sorted.push_str(&body[start as usize..end as usize]);
+    }
+    Ok(sorted)
+}
+
+/// Calls `each` with every stanza of a `Packages` stream that has a name and a version, as
+/// the version of index `file` it describes.
+fn each_stanza(
+    mut reader: impl Read,
+    file: u32,
+    mut each: impl FnMut(&ListedVersion),
 ) -> std::io::Result<()> {
     const CHUNK: usize = 1 << 20;
     let mut buffer: Vec<u8> = Vec::with_capacity(2 * CHUNK);
@@ -340,18 +481,17 @@ pub fn parse_packages(
             buffer.push(b'\n');
         }
         let mut start = 0;
-        while let Some(length) = memchr::memchr(b'\n', &buffer[start..]) {
-            let line = &buffer[start..start + length];
-            start += length + 1;
-            take_line(line, &mut current, out);
+        for end in memchr::memchr_iter(b'\n', &buffer) {
+            take_line(&buffer[start..end], &mut current, &mut each);
+            start = end + 1;
         }
         buffer.drain(..start);
     }
-    take_line(b"", &mut current, out);
+    take_line(b"", &mut current, &mut each);
     Ok(())
 }
 
-fn take_line(line: &[u8], current: &mut ListedVersion, out: &mut Vec<ListedVersion>) {
+fn take_line(line: &[u8], current: &mut ListedVersion, each: &mut impl FnMut(&ListedVersion)) {
     let value = |prefix: usize| -> CompactString {
         let text = String::from_utf8_lossy(&line[prefix..]);
         CompactString::from(text.trim())
@@ -359,7 +499,7 @@ fn take_line(line: &[u8], current: &mut ListedVersion, out: &mut Vec<ListedVersi
     match line.first() {
         None | Some(b'\r') => {
             if !current.name.is_empty() && !current.version.is_empty() {
-                out.push(current.clone());
+                each(current);
             }
             current.name.clear();
             current.version.clear();
@@ -490,9 +630,7 @@ fn index_body(path: &Path, cache: &MetadataCache) -> Result<IndexBody, ListsErro
 /// read-only).
 fn parsed_body(path: &Path, cache: &MetadataCache) -> Result<IndexBody, ListsError> {
     let reader = open_decompressed(path)?;
-    let mut versions = Vec::new();
-    parse_packages(reader, 0, &mut versions).map_err(|e| error(path, e))?;
-    let text = encode_packages(&versions);
+    let text = packages_body(reader).map_err(|e| error(path, e))?;
     cache.write(path, CACHE_KIND, &text);
     Ok(IndexBody { text, start: 0 })
 }
@@ -701,6 +839,17 @@ mod tests {
         assert_eq!(
             (out[1].arch.as_str(), out[1].phased, out[1].file),
             ("all", Some(10), 3)
+        );
+        // The body read straight from the stream is the one made of the parsed versions.
+        let unsorted = b"Package: z\nVersion: 1\nArchitecture: all\nPriority:\n\nPackage: a\tb\nVersion: 1\n\nPackage: m\nVersion: 2\nArchitecture: amd64\nSection: net\nPhased-Update-Percentage: 100\n";
+        for text in [&text[..], &unsorted[..]] {
+            let mut parsed = Vec::new();
+            parse_packages(text, 0, &mut parsed).unwrap();
+            assert_eq!(packages_body(text).unwrap(), encode_packages(&parsed));
+        }
+        assert_eq!(
+            packages_body(&unsorted[..]).unwrap(),
+            "m\tamd64\t2\t\tnet\t\nz\tall\t1\t\t\t\n"
         );
         assert!(is_packages_index(
             "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4"

@@ -111,7 +111,7 @@ pub fn scan(
                 .map(|p| dpkg::installed_time(root, p))
                 .collect::<Vec<_>>()
         });
-        let walked = walk(&lists, &preferences, &by_name, &native);
+        let walked = walk_all(&lists, &preferences, &by_name, &native);
         let times = times
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -122,7 +122,7 @@ pub fn scan(
         for &file in broken {
             lists.reread(file, cache)?;
         }
-        walked = walk(&lists, &preferences, &by_name, &native);
+        walked = walk_all(&lists, &preferences, &by_name, &native);
     }
     let Walked {
         available,
@@ -174,6 +174,94 @@ pub fn scan(
     })
 }
 
+/// [`walk`] on two threads when the lists are large: the names below the middle name of the
+/// largest index on one, the rest on another; the halves are put together in name order.
+fn walk_all(
+    lists: &AptLists,
+    preferences: &Preferences,
+    by_name: &[&dpkg::DpkgPackage],
+    native: &str,
+) -> Result<Walked, Vec<usize>> {
+    /// Below this many bytes of bodies, one thread.
+    const SPLIT_ABOVE: usize = 4 << 20;
+    let file = |f: usize| u32::try_from(f).unwrap_or(u32::MAX);
+    let whole = || -> Vec<BodyLines<'_>> {
+        lists
+            .bodies
+            .iter()
+            .enumerate()
+            .map(|(f, body)| body.versions(file(f)))
+            .collect()
+    };
+    let total: usize = lists.bodies.iter().map(lists::IndexBody::len).sum();
+    let split = lists
+        .bodies
+        .iter()
+        .max_by_key(|b| b.len())
+        .and_then(lists::IndexBody::middle_name)
+        .filter(|_| total > SPLIT_ABOVE);
+    match split {
+        None => walk(lists, whole(), preferences, by_name, native),
+        Some(split) => walk_split(lists, preferences, by_name, native, split),
+    }
+}
+
+/// [`walk`] on two threads: the names below `split` on one, the rest on the other.
+fn walk_split(
+    lists: &AptLists,
+    preferences: &Preferences,
+    by_name: &[&dpkg::DpkgPackage],
+    native: &str,
+    split: &str,
+) -> Result<Walked, Vec<usize>> {
+    let file = |f: usize| u32::try_from(f).unwrap_or(u32::MAX);
+    let cuts: Vec<usize> = lists.bodies.iter().map(|b| b.position_of(split)).collect();
+    let below = lists
+        .bodies
+        .iter()
+        .zip(&cuts)
+        .enumerate()
+        .map(|(f, (body, &cut))| body.versions_between(file(f), 0..cut, "", Some(split)))
+        .collect();
+    let above = lists
+        .bodies
+        .iter()
+        .zip(&cuts)
+        .enumerate()
+        .map(|(f, (body, &cut))| body.versions_between(file(f), cut..body.len(), split, None))
+        .collect();
+    let installed_cut = by_name.partition_point(|p| p.name.as_str() < split);
+    let (first, second) = std::thread::scope(|scope| {
+        let second =
+            scope.spawn(|| walk(lists, above, preferences, &by_name[installed_cut..], native));
+        let first = walk(lists, below, preferences, &by_name[..installed_cut], native);
+        let second = second
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (first, second)
+    });
+    match (first, second) {
+        (Ok(mut first), Ok(second)) => {
+            first.available.extend(second.available);
+            first.phased += second.phased;
+            if !first.not_installed.append(&second.not_installed) {
+                first.available.extend(second.not_installed.to_available());
+            }
+            Ok(first)
+        }
+        (first, second) => {
+            let mut broken: Vec<usize> = [first.err(), second.err()]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .collect();
+            broken.sort_unstable();
+            broken.dedup();
+            Err(broken)
+        }
+    }
+}
+
 /// What [`walk`] makes of the lists.
 struct Walked {
     available: Vec<AvailableVersion>,
@@ -186,8 +274,9 @@ struct Walked {
 /// without hashing the lists' hundred thousand versions. Installed packages get every version
 /// judged in full; the rest are kept compact, one kind per distinct priority, section and set
 /// of releases. `Err`: the indexes whose bodies are broken.
-fn walk(
-    lists: &AptLists,
+fn walk<'l>(
+    lists: &'l AptLists,
+    parts: Vec<BodyLines<'l>>,
     preferences: &Preferences,
     by_name: &[&dpkg::DpkgPackage],
     native: &str,
@@ -215,7 +304,7 @@ fn walk(
             })
         })
         .collect();
-    let mut merge = Merge::new(lists);
+    let mut merge = Merge::new(parts);
     let mut batch: Vec<Listed<'_>> = Vec::new();
     let mut group: Vec<Listed<'_>> = Vec::new();
     let mut group_arches: Vec<&str> = Vec::new();
@@ -366,15 +455,10 @@ struct Merge<'l> {
 }
 
 impl<'l> Merge<'l> {
-    fn new(lists: &'l AptLists) -> Self {
-        let cursors = lists
-            .bodies
-            .iter()
-            .enumerate()
-            .map(|(file, body)| {
-                let mut lines = body.versions(u32::try_from(file).unwrap_or(u32::MAX));
-                (lines.next_keyed(), lines)
-            })
+    fn new(parts: Vec<BodyLines<'l>>) -> Self {
+        let cursors = parts
+            .into_iter()
+            .map(|mut lines| (lines.next_keyed(), lines))
             .collect();
         Merge { cursors }
     }
@@ -401,9 +485,8 @@ impl<'l> Merge<'l> {
     fn broken(&self) -> Vec<usize> {
         self.cursors
             .iter()
-            .enumerate()
-            .filter(|(_, (_, lines))| lines.is_broken())
-            .map(|(file, _)| file)
+            .filter(|(_, lines)| lines.is_broken())
+            .map(|(_, lines)| lines.file() as usize)
             .collect()
     }
 }
@@ -599,4 +682,162 @@ fn to_available(
         section: first.section.map(CompactString::from),
         repository: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lists::{IndexBody, IndexFile, ReleaseInfo};
+    use std::fmt::Write as _;
+
+    /// Two indexes (a security archive and the main one) of generated packages: some names in
+    /// both, some `all`, some of a foreign architecture, a few installed.
+    fn generated() -> (AptLists, Vec<dpkg::DpkgPackage>) {
+        let release = |suite: &str| ReleaseInfo {
+            origin: "Debian".into(),
+            label: "Debian".into(),
+            suite: suite.into(),
+            codename: suite.into(),
+            ..ReleaseInfo::default()
+        };
+        let file = |release: usize| IndexFile {
+            path: std::path::PathBuf::from(format!("index-{release}")),
+            release: Some(release),
+            component: "main".into(),
+        };
+        let mut bodies = [String::new(), String::new()];
+        for n in 0..3000 {
+            let name = format!("p{:05}", (n * 7919) % 3000);
+            let (arch, section) = match n % 5 {
+                0 => ("all", "libs"),
+                1 => ("arm64", "net"),
+                _ => ("amd64", "utils"),
+            };
+            let priority = ["optional", "required", "Important"][n % 3];
+            let _ = writeln!(bodies[0], "{name}\t{arch}\t1.{n}\t{priority}\t{section}\t");
+            if n % 4 == 0 {
+                let _ = writeln!(
+                    bodies[1],
+                    "{name}\t{arch}\t1.{n}+s1\t{priority}\t{section}\t"
+                );
+            }
+        }
+        let sorted = |body: &str| {
+            let mut lines: Vec<&str> = body.lines().collect();
+            lines.sort_by_key(|l| l.split('\t').next().unwrap_or("").to_string());
+            lines.iter().fold(String::new(), |mut all, l| {
+                all.push_str(l);
+                all.push('\n');
+                all
+            })
+        };
+        let lists = AptLists {
+            releases: vec![release("bookworm"), release("bookworm-security")],
+            files: vec![file(0), file(1)],
+            bodies: bodies.iter().map(|b| IndexBody::new(sorted(b))).collect(),
+            ignored: Vec::new(),
+        };
+        let installed = (0..3000)
+            .step_by(13)
+            .map(|n| dpkg::DpkgPackage {
+                name: format!("p{n:05}").into(),
+                arch: "amd64".into(),
+                version: "1.0".into(),
+                held: false,
+                priority: None,
+                section: None,
+                unfinished: None,
+            })
+            .collect();
+        (lists, installed)
+    }
+
+    /// Every index walked whole.
+    fn whole(lists: &AptLists) -> Vec<BodyLines<'_>> {
+        lists
+            .bodies
+            .iter()
+            .enumerate()
+            .map(|(f, b)| b.versions(u32::try_from(f).unwrap()))
+            .collect()
+    }
+
+    /// The walk on two threads, split anywhere, is the walk on one; a body out of order is
+    /// found broken either way.
+    #[test]
+    fn split_walks_are_the_whole_walk() {
+        let (mut lists, installed) = generated();
+        let mut by_name: Vec<&dpkg::DpkgPackage> = installed.iter().collect();
+        by_name.sort_by(|a, b| a.name.cmp(&b.name));
+        let preferences = Preferences::default();
+        let one = walk(&lists, whole(&lists), &preferences, &by_name, "amd64").unwrap();
+        assert!(one.not_installed.len() > 1000 && one.available.len() > 100);
+        let middle = lists.bodies[0].middle_name().unwrap().to_string();
+        for split in [
+            "",
+            "a",
+            "p00000",
+            "p01500",
+            "p01500x",
+            middle.as_str(),
+            "p02999",
+            "q",
+        ] {
+            let two = walk_split(&lists, &preferences, &by_name, "amd64", split).unwrap();
+            assert_eq!(two.available, one.available, "split at {split:?}");
+            assert_eq!(
+                two.not_installed.to_available(),
+                one.not_installed.to_available(),
+                "split at {split:?}"
+            );
+            assert_eq!(two.phased, one.phased);
+        }
+        // Out of order: two lines of the security index swapped.
+        let text: Vec<String> = lists.bodies[1]
+            .versions(1)
+            .map(|l| {
+                format!(
+                    "{}\t{}\t{}\t{}\t{}\t\n",
+                    l.name,
+                    l.arch,
+                    l.version,
+                    l.priority.unwrap_or(""),
+                    l.section.unwrap_or("")
+                )
+            })
+            .collect();
+        let mut swapped = text.clone();
+        swapped.swap(100, 500);
+        lists.bodies[1] = IndexBody::new(swapped.concat());
+        assert_eq!(
+            walk(&lists, whole(&lists), &preferences, &by_name, "amd64").err(),
+            Some(vec![1])
+        );
+        for split in ["p00000", middle.as_str(), "p02000"] {
+            assert_eq!(
+                walk_split(&lists, &preferences, &by_name, "amd64", split).err(),
+                Some(vec![1]),
+                "split at {split:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn position_of_finds_the_first_line_not_below() {
+        let body =
+            IndexBody::new("a\tx\t1\t\t\t\nb\tx\t1\t\t\t\nb\tx\t2\t\t\t\nd\tx\t1\t\t\t\n".into());
+        let line = "a\tx\t1\t\t\t\n".len();
+        for (name, at) in [
+            ("", 0),
+            ("a", 0),
+            ("b", line),
+            ("c", 3 * line),
+            ("d", 3 * line),
+            ("e", 4 * line),
+        ] {
+            assert_eq!(body.position_of(name), at, "{name}");
+        }
+        assert_eq!(IndexBody::new(String::new()).position_of("a"), 0);
+        assert_eq!(body.middle_name(), Some("b"));
+    }
 }
