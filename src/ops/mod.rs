@@ -156,6 +156,7 @@ impl Context {
             env: std::env::vars().collect(),
             steps: StepLog {
                 terminal: std::io::stderr().is_terminal(),
+                every: std::env::var_os("PATCH_BASELINE_STEP_TIMES").is_some_and(|v| v == "1"),
                 ..StepLog::default()
             },
         }
@@ -170,6 +171,10 @@ impl Context {
 pub struct StepLog {
     collect: bool,
     terminal: bool,
+    /// `PATCH_BASELINE_STEP_TIMES=1`: every step to stderr as it ends, in milliseconds
+    /// (`step install: 1234 ms`), for the benchmarks to tell the package manager's time
+    /// from ours.
+    every: bool,
     lines: std::cell::RefCell<Vec<String>>,
 }
 
@@ -193,6 +198,9 @@ impl StepLog {
             started.format("%Y-%m-%dT%H:%M:%SZ"),
             took.as_secs_f64()
         );
+        if self.every {
+            let _ = writeln!(std::io::stderr(), "step {name}: {} ms", took.as_millis());
+        }
         if self.collect {
             self.lines.borrow_mut().push(line);
         } else if self.terminal && took >= std::time::Duration::from_secs(1) {
