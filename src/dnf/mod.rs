@@ -163,7 +163,7 @@ pub fn scan(
     warnings: &mut Vec<String>,
 ) -> Result<Inventory, DnfError> {
     let (installed, metadata) = std::thread::scope(|scope| {
-        let reading = scope.spawn(|| installed(runner, root));
+        let reading = scope.spawn(|| installed(runner, root, cache));
         let metadata = read_metadata(runner, root, repositories, tool, from, cache);
         let installed = reading.join().unwrap_or_else(|_| {
             Err(DnfError::Exec(ExecError::Spawn {

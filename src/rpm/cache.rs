@@ -1,15 +1,16 @@
-//! A cache of what the scan reads from repository metadata, as dnf keeps its own (libsolv)
-//! cache: for each cached `primary` and `updateinfo` file, the few fields the scan uses, in
-//! `var/cache/patch-baseline` under the root. An entry is used only while its source file has
-//! the recorded path, size and modification time; anything else (missing, stale, unreadable,
-//! malformed) means the source is parsed again. A scan with `--read-only` reads entries but
-//! never writes them.
+//! A cache of what the scan reads from repository metadata and the rpm database, as dnf keeps
+//! its own (libsolv) cache: for each cached `primary` and `updateinfo` file, and for the sqlite
+//! rpm database, the few fields the scan uses, in `var/cache/patch-baseline` under the root. An
+//! entry is used only while its source files have the recorded paths, sizes and modification
+//! times (the database with its write-ahead log, where rpm's changes land first); anything else
+//! (missing, stale, unreadable, malformed) means the source is parsed again. A scan with
+//! `--read-only` reads entries but never writes them.
 
 use std::path::{Path, PathBuf};
 
 use compact_str::CompactString;
 
-use crate::inventory::Advisory;
+use crate::inventory::{Advisory, InstalledPackage};
 use crate::rpm::primary::{self, PrimaryPackage};
 use crate::rpm::updateinfo::{self, UpdateinfoError};
 
@@ -33,6 +34,11 @@ const VERSION: &str = "patch-baseline metadata cache 1";
 
 fn identity(source: &Path) -> Option<String> {
     let metadata = std::fs::metadata(source).ok()?;
+    Some(format!("{VERSION}\t{}", stamp(source, &metadata)?))
+}
+
+/// Path, size and modification time (nanoseconds) of a file.
+fn stamp(source: &Path, metadata: &std::fs::Metadata) -> Option<String> {
     let modified = metadata
         .modified()
         .ok()?
@@ -40,10 +46,30 @@ fn identity(source: &Path) -> Option<String> {
         .ok()?
         .as_nanos();
     Some(format!(
-        "{VERSION}\t{}\t{}\t{modified}",
+        "{}\t{}\t{modified}",
         source.display(),
         metadata.len()
     ))
+}
+
+/// The write-ahead log beside an sqlite database (`rpmdb.sqlite-wal`).
+fn wal_of(database: &Path) -> PathBuf {
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
+}
+
+/// The identity of an sqlite database: its own and its write-ahead log's (or `-` while there
+/// is none), since a committed change may live only in the log until a checkpoint.
+fn database_identity(database: &Path) -> Option<String> {
+    let own = identity(database)?;
+    let wal = wal_of(database);
+    let log = match std::fs::metadata(&wal) {
+        Ok(metadata) => stamp(&wal, &metadata)?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => "-".to_string(),
+        Err(_) => return None,
+    };
+    Some(format!("{own}\t{log}"))
 }
 
 impl MetadataCache {
@@ -65,7 +91,10 @@ impl MetadataCache {
     /// A valid entry of `kind` for `source`, with where its body starts (the apt lists keep
     /// theirs here too).
     pub(crate) fn read(&self, source: &Path, kind: &str) -> Option<(String, usize)> {
-        let identity = identity(source)?;
+        self.read_as(source, kind, &identity(source)?)
+    }
+
+    fn read_as(&self, source: &Path, kind: &str, identity: &str) -> Option<(String, usize)> {
         let text = std::fs::read_to_string(self.entry(source, kind)).ok()?;
         let (header, _) = text.split_once('\n')?;
         (header == identity).then(|| (text, identity.len() + 1))
@@ -73,12 +102,15 @@ impl MetadataCache {
 
     /// Records `body` as the entry of `kind` for `source`, unless the cache is read-only.
     pub(crate) fn write(&self, source: &Path, kind: &str, body: &str) {
+        if let Some(identity) = identity(source) {
+            self.write_as(source, kind, &identity, body);
+        }
+    }
+
+    fn write_as(&self, source: &Path, kind: &str, identity: &str, body: &str) {
         if !self.writable {
             return;
         }
-        let Some(identity) = identity(source) else {
-            return;
-        };
         // A cache that cannot be written is no error: the next scan parses again.
         let _ = std::fs::create_dir_all(&self.dir).and_then(|()| {
             crate::state::write_atomically(
@@ -86,6 +118,31 @@ impl MetadataCache {
                 format!("{identity}\n{body}").as_bytes(),
             )
         });
+    }
+
+    /// The installed packages of the sqlite rpm database at `database`, from its entry while
+    /// the database and its write-ahead log are unchanged, else from `read` (which is then
+    /// recorded). The identity is taken before `read` runs, so a change made while it reads
+    /// leaves an entry that no longer matches.
+    pub fn installed<E>(
+        &self,
+        database: &Path,
+        read: impl FnOnce() -> Result<Vec<InstalledPackage>, E>,
+    ) -> Result<Vec<InstalledPackage>, E> {
+        let identity = database_identity(database);
+        if let Some(identity) = &identity
+            && let Some((text, body)) = self.read_as(database, "installed", identity)
+            && let Some(packages) = decode_installed(&text[body..])
+        {
+            return Ok(packages);
+        }
+        let packages = read()?;
+        if let Some(identity) = identity
+            && let Some(body) = encode_installed(&packages)
+        {
+            self.write_as(database, "installed", &identity, &body);
+        }
+        Ok(packages)
     }
 
     /// The packages of a primary file.
@@ -212,6 +269,58 @@ fn decode_primary_line(line: &str) -> Option<PrimaryPackage> {
             Some(build.parse().ok()?)
         },
     })
+}
+
+/// The body of an installed-packages entry: name, arch, version and install time (seconds, or
+/// empty) per line; `None` when a package cannot be written so (a tab or newline in a field, or
+/// what the rpm database reader never returns: an empty name, a held or apt-only field).
+pub fn encode_installed(packages: &[InstalledPackage]) -> Option<String> {
+    use std::fmt::Write as _;
+    let mut body = String::with_capacity(packages.len() * 40);
+    for p in packages {
+        let fields = [&p.name, &p.arch, &p.version];
+        if p.name.is_empty()
+            || p.held
+            || p.priority.is_some()
+            || p.section.is_some()
+            || fields.iter().any(|f| f.contains(['\t', '\n']))
+        {
+            return None;
+        }
+        let _ = write!(body, "{}\t{}\t{}\t", p.name, p.arch, p.version);
+        if let Some(time) = p.installed_time {
+            let _ = write!(body, "{}", time.timestamp());
+        }
+        body.push('\n');
+    }
+    Some(body)
+}
+
+/// Reads a body written by [`encode_installed`]; `None` when it is not one.
+pub fn decode_installed(body: &str) -> Option<Vec<InstalledPackage>> {
+    use chrono::TimeZone as _;
+    let mut packages = Vec::with_capacity(memchr::memchr_iter(b'\n', body.as_bytes()).count());
+    for line in body.split_terminator('\n') {
+        let mut f = line.split('\t');
+        let (name, arch, version, time) = (f.next()?, f.next()?, f.next()?, f.next()?);
+        if f.next().is_some() || name.is_empty() {
+            return None;
+        }
+        packages.push(InstalledPackage {
+            name: name.into(),
+            arch: arch.into(),
+            version: version.into(),
+            installed_time: if time.is_empty() {
+                None
+            } else {
+                Some(chrono::Utc.timestamp_opt(time.parse().ok()?, 0).single()?)
+            },
+            held: false,
+            priority: None,
+            section: None,
+        });
+    }
+    Some(packages)
 }
 
 /// An advisory line (`A`, id, type, severity or `-`, issued and updated seconds or empty,
@@ -390,6 +499,113 @@ mod tests {
             decode_notices("P\ta\tb\tc\n").is_none(),
             "a package before any advisory"
         );
+    }
+
+    fn package(name: &str, version: &str, time: Option<i64>) -> InstalledPackage {
+        InstalledPackage {
+            name: name.into(),
+            arch: "x86_64".into(),
+            version: version.into(),
+            installed_time: time.and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+            held: false,
+            priority: None,
+            section: None,
+        }
+    }
+
+    #[test]
+    fn installed_entries_follow_the_database_and_its_log() {
+        use std::cell::Cell;
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("rpmdb.sqlite");
+        let wal = dir.path().join("rpmdb.sqlite-wal");
+        std::fs::write(&database, "one").unwrap();
+        let cache = MetadataCache::new(dir.path(), true);
+        let reader = MetadataCache::new(dir.path(), false);
+        let reads = Cell::new(0);
+        let scan = |cache: &MetadataCache, packages: Vec<InstalledPackage>| {
+            cache
+                .installed(&database, || {
+                    reads.set(reads.get() + 1);
+                    Ok::<_, String>(packages)
+                })
+                .unwrap()
+        };
+        let first = vec![
+            package("bash", "5.2-1", Some(1_700_000_000)),
+            package("tar", "2:1.34-1", None),
+        ];
+        assert_eq!(scan(&cache, first.clone()), first);
+        assert_eq!(reads.get(), 1);
+        // Unchanged: the entry, for a writer and a read-only scan alike.
+        assert_eq!(scan(&cache, Vec::new()), first);
+        assert_eq!(scan(&reader, Vec::new()), first);
+        assert_eq!(reads.get(), 1);
+        // A change that lives only in the write-ahead log: read again.
+        let second = vec![package("bash", "5.2-2", Some(1_700_000_100))];
+        std::fs::write(&wal, "frame").unwrap();
+        assert_eq!(scan(&cache, second.clone()), second);
+        assert_eq!(scan(&cache, Vec::new()), second);
+        assert_eq!(reads.get(), 2);
+        std::fs::write(&wal, "frame, frame").unwrap();
+        assert_eq!(scan(&cache, first.clone()), first);
+        // The log checkpointed away, or the database itself changed: read again.
+        std::fs::remove_file(&wal).unwrap();
+        assert_eq!(scan(&cache, second.clone()), second);
+        std::fs::write(&database, "two!").unwrap();
+        assert_eq!(scan(&cache, first.clone()), first);
+        assert_eq!(reads.get(), 5);
+        // A read-only scan of a changed database reads it and leaves the entry alone.
+        std::fs::write(&database, "three").unwrap();
+        assert_eq!(scan(&reader, second.clone()), second);
+        assert_eq!(scan(&reader, second.clone()), second);
+        assert_eq!(reads.get(), 7);
+        // A corrupt entry is read again; a read that fails is the caller's error.
+        assert_eq!(scan(&cache, first.clone()), first);
+        std::fs::write(cache.entry(&database, "installed"), "garbage").unwrap();
+        assert_eq!(scan(&cache, second.clone()), second);
+        assert_eq!(reads.get(), 9);
+        std::fs::write(&database, "four").unwrap();
+        let failed = cache.installed(&database, || Err::<Vec<InstalledPackage>, _>("locked"));
+        assert_eq!(failed, Err("locked"));
+        // No database at all: nothing cached, every scan reads.
+        std::fs::remove_file(&database).unwrap();
+        assert_eq!(scan(&cache, first.clone()), first);
+        assert_eq!(scan(&cache, second.clone()), second);
+        assert_eq!(reads.get(), 11);
+    }
+
+    #[test]
+    fn installed_lines_round_trip() {
+        let packages = vec![
+            package("bash", "5.2-1", Some(1_700_000_000)),
+            package("a", "1:0-0", None),
+        ];
+        let body = encode_installed(&packages).unwrap();
+        assert_eq!(
+            body,
+            "bash\tx86_64\t5.2-1\t1700000000\na\tx86_64\t1:0-0\t\n"
+        );
+        assert_eq!(decode_installed(&body), Some(packages.clone()));
+        for broken in [
+            "bash\tx86_64\t5.2-1\n",
+            "bash\tx86_64\t5.2-1\t\tmore\n",
+            "\tx86_64\t1-1\t\n",
+            "a\tb\tc\tsoon\n",
+        ] {
+            assert_eq!(decode_installed(broken), None, "{broken:?}");
+        }
+        let mut held = packages[0].clone();
+        held.held = true;
+        let mut tab = packages[1].clone();
+        tab.version = "1\t2".into();
+        for odd in [held, tab] {
+            assert_eq!(
+                encode_installed(std::slice::from_ref(&odd)),
+                None,
+                "{odd:?}"
+            );
+        }
     }
 
     #[test]

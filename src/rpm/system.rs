@@ -51,11 +51,16 @@ pub(crate) fn evr(epoch: &str, version: &str, release: &str) -> String {
     }
 }
 
-/// Installed packages: read from the sqlite rpm database when it is the only one, else (and on
-/// any error reading it) from `rpm -qa` in a machine format, which reads every backend.
-pub fn installed(runner: &dyn Runner, root: &Path) -> Result<Vec<InstalledPackage>, RpmError> {
+/// Installed packages: read from the sqlite rpm database when it is the only one (through
+/// `cache`, which keeps them while the database is unchanged), else (and on any error reading
+/// it) from `rpm -qa` in a machine format, which reads every backend.
+pub fn installed(
+    runner: &dyn Runner,
+    root: &Path,
+    cache: &crate::rpm::cache::MetadataCache,
+) -> Result<Vec<InstalledPackage>, RpmError> {
     if let Some(path) = crate::rpm::rpmdb::sqlite_path(root)
-        && let Ok(packages) = crate::rpm::rpmdb::read_sqlite(&path)
+        && let Ok(packages) = cache.installed(&path, || crate::rpm::rpmdb::read_sqlite(&path))
     {
         return Ok(packages);
     }

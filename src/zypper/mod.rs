@@ -448,7 +448,7 @@ pub fn scan(
     warnings: &mut Vec<String>,
 ) -> Result<Inventory, ZypperError> {
     let (installed, metadata) = std::thread::scope(|scope| {
-        let reading = scope.spawn(|| crate::rpm::system::installed(runner, root));
+        let reading = scope.spawn(|| crate::rpm::system::installed(runner, root, cache));
         let metadata = read_metadata(runner, root, repositories, from, cache);
         let installed = reading.join().unwrap_or_else(|_| {
             Err(crate::rpm::system::RpmError::Exec(ExecError::Spawn {

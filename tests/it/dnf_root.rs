@@ -3,7 +3,7 @@
 //! `dnf --installroot`. Missing must equal what dnf's own `updateinfo list` and `check-update`
 //! report for the same baseline rules.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -977,6 +977,90 @@ fn native_rpmdb_equals_rpm_qa() {
     assert!(patch_baseline::rpm::rpmdb::sqlite_path(&dnf.root).is_none());
     let scan = dnf.scan(&["--no-refresh"]);
     assert_eq!(missing(&scan).len(), 3);
+}
+
+/// The installed packages read from the sqlite rpm database are kept in
+/// `var/cache/patch-baseline` and believed while the database and its write-ahead log keep
+/// their sizes and times; a real rpm transaction (here rpm itself, no dnf) changes one of them,
+/// so the next scan, read-only or not, reads the database again.
+#[test]
+fn the_installed_entry_follows_real_rpm_transactions() {
+    let dnf = DnfRoot::new();
+    for name in ["app", "tool"] {
+        dnf.rpm(name, None, "1.0");
+    }
+    dnf.publish("");
+    dnf.dnf(&["-y", "install", "app", "tool"]);
+    let root = dnf.root.to_str().unwrap();
+    let home = [("HOME", dnf.home.to_str().unwrap())];
+    let installed = |extra: &[&str]| -> BTreeMap<String, String> {
+        let mut args = vec!["--root", root, "--no-refresh"];
+        args.extend_from_slice(extra);
+        let scan = scan_json_env(&args, &home);
+        scan["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p["name"].as_str()?.to_string(),
+                    p["installedVersion"].as_str()?.to_string(),
+                ))
+            })
+            .collect()
+    };
+    let entries = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dnf.root.join("var/cache/patch-baseline"))
+            .map(|dir| {
+                dir.map(|e| e.unwrap().path())
+                    .filter(|p| {
+                        p.file_name()
+                            .unwrap()
+                            .to_string_lossy()
+                            .starts_with("installed-")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let both = |app: &str, tool: Option<&str>| -> BTreeMap<String, String> {
+        let mut expected = BTreeMap::from([("app".to_string(), app.to_string())]);
+        if let Some(tool) = tool {
+            expected.insert("tool".to_string(), tool.to_string());
+        }
+        expected
+    };
+    assert_eq!(installed(&["--read-only"]), both("1.0-1", Some("1.0-1")));
+    assert!(entries().is_empty(), "a read-only scan writes no entry");
+    assert_eq!(installed(&[]), both("1.0-1", Some("1.0-1")));
+    assert_eq!(entries().len(), 1);
+    // rpm upgrades one package and then erases the other, each a transaction of its own.
+    dnf.rpm("app", None, "1.1");
+    let rpm = |args: &[&str]| {
+        run(Command::new("rpm")
+            .env("HOME", &dnf.home)
+            .env("LC_ALL", "C")
+            .arg(format!("--root={root}"))
+            .args(args));
+    };
+    rpm(&[
+        "-U",
+        dnf.repo
+            .join("noarch/app-1.1-1.noarch.rpm")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(installed(&["--read-only"]), both("1.1-1", Some("1.0-1")));
+    rpm(&["-e", "tool"]);
+    assert_eq!(installed(&["--read-only"]), both("1.1-1", None));
+    assert_eq!(installed(&[]), both("1.1-1", None));
+    // While nothing changes the entry is what the scan believes: doctored, it shows.
+    let [entry] = entries().try_into().unwrap();
+    let text = std::fs::read_to_string(&entry).unwrap();
+    let doctored = text.replace("app\tnoarch\t1.1-1\t", "app\tnoarch\t9.9-1\t");
+    assert_ne!(doctored, text, "{text}");
+    std::fs::write(&entry, doctored).unwrap();
+    assert_eq!(installed(&["--read-only"]), both("9.9-1", None));
 }
 
 /// The install override list overrides the baseline, as AWS payload 1.80 does on dnf: `plain`,
