@@ -9,12 +9,6 @@ use patch_baseline::cli::{Cli, run};
 use patch_baseline::exit::Outcome;
 use patch_baseline::ops::Context;
 
-/// mimalloc, for the scan's many short-lived allocations: on this project's benchmark roots it
-/// made the release (musl) binary's dnf and zypper scans about a third faster than musl's own
-/// allocator (and faster than glibc's), at the price of a larger peak RSS (docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
