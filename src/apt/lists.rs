@@ -630,9 +630,12 @@ fn index_body(path: &Path, cache: &MetadataCache) -> Result<IndexBody, ListsErro
 /// The versions of one `Packages` index, parsed (and the cache entry written, unless it is
 /// read-only).
 fn parsed_body(path: &Path, cache: &MetadataCache) -> Result<IndexBody, ListsError> {
+    let identity = crate::rpm::cache::identity(path);
     let reader = open_decompressed(path)?;
     let text = packages_body(reader).map_err(|e| error(path, e))?;
-    cache.write(path, CACHE_KIND, &text);
+    if let Some(identity) = identity {
+        cache.write(path, CACHE_KIND, &identity, &text);
+    }
     Ok(IndexBody { text, start: 0 })
 }
 

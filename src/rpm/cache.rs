@@ -32,7 +32,10 @@ pub struct MetadataCache {
 
 const VERSION: &str = "patch-baseline metadata cache 1";
 
-fn identity(source: &Path) -> Option<String> {
+/// What an entry records of its source: the cache format, the path, size and modification time.
+/// Taken before the source is parsed, so that a source changed while it is parsed leaves an entry
+/// that no longer matches (the next scan parses again) instead of one that matches stale data.
+pub(crate) fn identity(source: &Path) -> Option<String> {
     let metadata = std::fs::metadata(source).ok()?;
     Some(format!("{VERSION}\t{}", stamp(source, &metadata)?))
 }
@@ -100,14 +103,9 @@ impl MetadataCache {
         (header == identity).then(|| (text, identity.len() + 1))
     }
 
-    /// Records `body` as the entry of `kind` for `source`, unless the cache is read-only.
-    pub(crate) fn write(&self, source: &Path, kind: &str, body: &str) {
-        if let Some(identity) = identity(source) {
-            self.write_as(source, kind, &identity, body);
-        }
-    }
-
-    fn write_as(&self, source: &Path, kind: &str, identity: &str, body: &str) {
+    /// Records `body` as the entry of `kind` for `source` as it was when `identity` was taken
+    /// (before parsing it), unless the cache is read-only.
+    pub(crate) fn write(&self, source: &Path, kind: &str, identity: &str, body: &str) {
         if !self.writable {
             return;
         }
@@ -120,73 +118,92 @@ impl MetadataCache {
         });
     }
 
+    /// The value of `source`'s entry of `kind` while `identity` (taken now, before any parsing)
+    /// still matches, else `parse`'s, which is then recorded when `encode` can write it.
+    fn through<T, E>(
+        &self,
+        source: &Path,
+        kind: &str,
+        identity: Option<String>,
+        decode: impl FnOnce(&str) -> Option<T>,
+        parse: impl FnOnce() -> Result<T, E>,
+        encode: impl FnOnce(&T) -> Option<String>,
+    ) -> Result<T, E> {
+        if let Some(identity) = &identity
+            && let Some((text, body)) = self.read_as(source, kind, identity)
+            && let Some(value) = decode(&text[body..])
+        {
+            return Ok(value);
+        }
+        let value = parse()?;
+        if let Some(identity) = identity
+            && let Some(body) = encode(&value)
+        {
+            self.write(source, kind, &identity, &body);
+        }
+        Ok(value)
+    }
+
     /// The installed packages of the sqlite rpm database at `database`, from its entry while
     /// the database and its write-ahead log are unchanged, else from `read` (which is then
-    /// recorded). The identity is taken before `read` runs, so a change made while it reads
-    /// leaves an entry that no longer matches.
+    /// recorded).
     pub fn installed<E>(
         &self,
         database: &Path,
         read: impl FnOnce() -> Result<Vec<InstalledPackage>, E>,
     ) -> Result<Vec<InstalledPackage>, E> {
         let identity = database_identity(database);
-        if let Some(identity) = &identity
-            && let Some((text, body)) = self.read_as(database, "installed", identity)
-            && let Some(packages) = decode_installed(&text[body..])
-        {
-            return Ok(packages);
-        }
-        let packages = read()?;
-        if let Some(identity) = identity
-            && let Some(body) = encode_installed(&packages)
-        {
-            self.write_as(database, "installed", &identity, &body);
-        }
-        Ok(packages)
+        self.through(
+            database,
+            "installed",
+            identity,
+            decode_installed,
+            read,
+            |p| encode_installed(p),
+        )
     }
 
     /// The packages of a primary file.
     pub fn primary(&self, source: &Path) -> Result<Vec<PrimaryPackage>, UpdateinfoError> {
-        if let Some((text, body)) = self.read(source, "primary")
-            && let Some(packages) = decode_primary(&text[body..])
-        {
-            return Ok(packages);
-        }
-        let packages = primary::parse_file(source)?;
-        if let Some(body) = encode_primary(&packages) {
-            self.write(source, "primary", &body);
-        }
-        Ok(packages)
+        self.through(
+            source,
+            "primary",
+            identity(source),
+            decode_primary,
+            || primary::parse_file(source),
+            |p| encode_primary(p),
+        )
     }
 
     /// The notices of an updateinfo file.
     pub fn updateinfo(&self, source: &Path) -> Result<Vec<Notice>, UpdateinfoError> {
-        if let Some((text, body)) = self.read(source, "updateinfo")
-            && let Some(notices) = decode_notices(&text[body..])
-        {
-            return Ok(notices);
-        }
-        let notices: Vec<Notice> = updateinfo::parse_file(source)?
-            .into_iter()
-            .map(|notice| Notice {
-                packages: notice
-                    .packages
-                    .iter()
-                    .map(|p| {
-                        (
-                            p.name.as_str().into(),
-                            p.arch.as_str().into(),
-                            p.evr().into(),
-                        )
-                    })
-                    .collect(),
-                advisory: notice.advisory,
-            })
-            .collect();
-        if let Some(body) = encode_notices(&notices) {
-            self.write(source, "updateinfo", &body);
-        }
-        Ok(notices)
+        let parse = || -> Result<Vec<Notice>, UpdateinfoError> {
+            Ok(updateinfo::parse_file(source)?
+                .into_iter()
+                .map(|notice| Notice {
+                    packages: notice
+                        .packages
+                        .iter()
+                        .map(|p| {
+                            (
+                                p.name.as_str().into(),
+                                p.arch.as_str().into(),
+                                p.evr().into(),
+                            )
+                        })
+                        .collect(),
+                    advisory: notice.advisory,
+                })
+                .collect())
+        };
+        self.through(
+            source,
+            "updateinfo",
+            identity(source),
+            decode_notices,
+            parse,
+            |n| encode_notices(n),
+        )
     }
 }
 
@@ -573,6 +590,26 @@ mod tests {
         assert_eq!(scan(&cache, first.clone()), first);
         assert_eq!(scan(&cache, second.clone()), second);
         assert_eq!(reads.get(), 11);
+    }
+
+    #[test]
+    fn a_source_changed_while_it_is_read_leaves_no_matching_entry() {
+        // The identity is taken before the read: an entry written after the source changed
+        // under the read records the source as it was, so the next scan reads again.
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("rpmdb.sqlite");
+        std::fs::write(&database, "old").unwrap();
+        let cache = MetadataCache::new(dir.path(), true);
+        let old = vec![package("bash", "5.2-1", None)];
+        let read = cache.installed(&database, || {
+            std::fs::write(&database, "newer").unwrap();
+            Ok::<_, String>(old.clone())
+        });
+        assert_eq!(read.unwrap(), old);
+        assert!(cache.entry(&database, "installed").exists(), "written");
+        let new = vec![package("bash", "5.2-2", None)];
+        let again = cache.installed(&database, || Ok::<_, String>(new.clone()));
+        assert_eq!(again.unwrap(), new, "the stale entry was believed");
     }
 
     #[test]
