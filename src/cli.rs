@@ -50,6 +50,10 @@ pub enum Command {
     Install(InstallArgs),
     /// Evaluate a recorded inventory (JSON) against a baseline, offline.
     Evaluate(EvaluateArgs),
+    /// Why each named package is (or is not) being patched: every version offered at or above
+    /// the installed one, each check the baseline makes of it, and which version wins. Records
+    /// nothing on the system.
+    Explain(ExplainArgs),
     /// Work with one baseline file.
     Baseline {
         /// What to do with it.
@@ -313,7 +317,35 @@ pub struct EvaluateArgs {
     pub report: ReportArgs,
 }
 
+/// `explain …`
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The packages: names, `name.arch`, or glob patterns (`kernel*`, `'openssl*.x86_64'`).
+    #[arg(required = true)]
+    pub packages: Vec<String>,
+    /// Explain a recorded inventory (the `evaluate --inventory` format) instead of scanning.
+    #[arg(long, conflicts_with = "root")]
+    pub inventory: Option<PathBuf>,
+    /// The system, when no inventory is given.
+    #[command(flatten)]
+    pub system: SystemArgs,
+    /// A baseline file (API or snapshot shape) or a built-in baseline's name; default: the
+    /// built-in baseline for the operating system.
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// "Now", RFC 3339 (e.g. 2024-06-01T00:00:00Z); default: the current time.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// The product PRODUCT filters compare; default: the one the OS release files give.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Output format: the readable trace, or one JSON document.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
 use crate::ops::evaluate::run_evaluate;
+use crate::ops::explain::run_explain;
 use crate::ops::install::run_install;
 use crate::ops::load_baseline;
 use crate::ops::run::run_run;
@@ -328,6 +360,7 @@ pub fn run(cli: Cli, context: &Context, stdout: &mut dyn Write) -> Result<Outcom
         Command::Scan(args) => run_scan(&args.into(), context, stdout),
         Command::Install(args) => run_install(&args.into(), context, stdout),
         Command::Evaluate(args) => run_evaluate(&args.into(), context, stdout),
+        Command::Explain(args) => run_explain(&args.into(), context, stdout),
         Command::Baseline {
             command: BaselineCommand::Validate { files },
         } => run_validate(&files, stdout),
@@ -625,6 +658,20 @@ impl From<EvaluateArgs> for settings::EvaluateSettings {
             operation: args.operation.into(),
             install_override_list: args.install_override_list,
             report: args.report.into(),
+        }
+    }
+}
+
+impl From<ExplainArgs> for settings::ExplainSettings {
+    fn from(args: ExplainArgs) -> Self {
+        Self {
+            packages: args.packages,
+            inventory: args.inventory,
+            system: args.system.into(),
+            baseline: args.baseline,
+            now: args.now,
+            product: args.product,
+            output: args.output.into(),
         }
     }
 }

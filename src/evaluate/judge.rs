@@ -7,7 +7,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::baseline::{Baseline, PatchFilter};
+use crate::baseline::{ApprovalRule, Baseline, PatchFilter};
 use crate::fasthash::FastMap as FnvMap;
 use crate::inventory::{Advisory, AvailableVersion, InstalledPackage};
 use crate::model::{ComplianceLevel, Family, FilterKey, PackageManagerKind};
@@ -161,6 +161,40 @@ impl<'a> Judge<'a> {
         }
     }
 
+    /// One filter on `view`: whether it passes, and the view's value for the filter's key.
+    pub(super) fn filter_outcome(
+        &self,
+        filter: &PatchFilter,
+        view: &View<'a>,
+    ) -> (bool, Option<&'a str>) {
+        match filter.key {
+            FilterKey::Product => {
+                let passes = if self.family == Family::Apt {
+                    filter.passes_ignore_case(self.product)
+                } else {
+                    filter.passes_exact(self.product)
+                };
+                (passes, Some(self.product))
+            }
+            FilterKey::Classification => (
+                view.classification
+                    .map_or(filter.matches_anything(), |c| filter.passes_ignore_case(c)),
+                view.classification,
+            ),
+            FilterKey::Severity => (self.severity_passes(filter, view.severity), view.severity),
+            FilterKey::Priority => (
+                view.priority
+                    .map_or(filter.matches_anything(), |p| filter.passes_ignore_case(p)),
+                view.priority,
+            ),
+            FilterKey::Section => (
+                view.section
+                    .map_or(filter.matches_anything(), |s| filter.passes_ignore_case(s)),
+                view.section,
+            ),
+        }
+    }
+
     /// The first filter of `filters` that `view` fails: its key and the view's value.
     pub(super) fn failing_filter(
         &self,
@@ -168,34 +202,89 @@ impl<'a> Judge<'a> {
         view: &View<'a>,
     ) -> Option<(FilterKey, Option<&'a str>)> {
         filters.iter().find_map(|filter| {
-            let (passes, value) = match filter.key {
-                FilterKey::Product => {
-                    let passes = if self.family == Family::Apt {
-                        filter.passes_ignore_case(self.product)
-                    } else {
-                        filter.passes_exact(self.product)
-                    };
-                    (passes, Some(self.product))
-                }
-                FilterKey::Classification => (
-                    view.classification
-                        .map_or(filter.matches_anything(), |c| filter.passes_ignore_case(c)),
-                    view.classification,
-                ),
-                FilterKey::Severity => (self.severity_passes(filter, view.severity), view.severity),
-                FilterKey::Priority => (
-                    view.priority
-                        .map_or(filter.matches_anything(), |p| filter.passes_ignore_case(p)),
-                    view.priority,
-                ),
-                FilterKey::Section => (
-                    view.section
-                        .map_or(filter.matches_anything(), |s| filter.passes_ignore_case(s)),
-                    view.section,
-                ),
-            };
+            let (passes, value) = self.filter_outcome(filter, view);
             (!passes).then_some((filter.key, value))
         })
+    }
+
+    /// Whether a version seen through `views` counts as carrying metadata: a classified
+    /// advisory (RPM), always (SUSE), a security origin (apt). Without it only rules with
+    /// `EnableNonSecurity` (and the approved list with `ApprovedPatchesEnableNonSecurity`)
+    /// approve it.
+    pub(super) fn has_metadata(&self, views: &[View<'a>]) -> bool {
+        match self.family {
+            Family::Rpm => views.iter().any(|v| v.classification.is_some()),
+            Family::Zypper => true,
+            Family::Apt => views.iter().any(|v| v.security),
+        }
+    }
+
+    /// The non-security gate of `rule` on `view`: true when it lets the view through (zypper
+    /// has none; apt needs a security origin, RPM an advisory with a classification).
+    pub(super) fn gate_passes(
+        &self,
+        rule: &ApprovalRule,
+        view: &View<'a>,
+        has_metadata: bool,
+    ) -> bool {
+        self.family == Family::Zypper
+            || rule.enable_non_security
+            || if self.family == Family::Apt {
+                view.security
+            } else {
+                has_metadata && !view.bare
+            }
+    }
+
+    /// The release time rule `index` compares and its cutoff (a release strictly before the
+    /// cutoff passes); `None` on apt, which has no date condition. A view without a date is
+    /// taken as released at the epoch.
+    pub(super) fn dates(
+        &self,
+        index: usize,
+        view: &View<'a>,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        if self.family == Family::Apt {
+            return None;
+        }
+        let released = view.released.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let cutoff = self
+            .cutoffs
+            .get(index)
+            .copied()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Some((released, cutoff))
+    }
+
+    /// The `ApprovedPatches` entry that names `package` (or, RPM and SUSE, one of its
+    /// advisories, CVEs or bug ids as `views` show them).
+    pub(super) fn approved_entry(
+        &self,
+        package: Option<PackageRef<'a>>,
+        views: &[View<'a>],
+    ) -> Option<&'a str> {
+        let baseline = self.baseline;
+        package
+            .and_then(|package| {
+                baseline
+                    .approved_patches
+                    .match_package(self.family, package)
+            })
+            .or_else(|| {
+                if package.is_none()
+                    || self.family == Family::Apt
+                    || baseline.approved_patches.is_empty()
+                {
+                    return None;
+                }
+                views.iter().find_map(|v| {
+                    let advisory = &self.advisories[v.advisory?];
+                    std::iter::once(advisory.id.as_str())
+                        .chain(advisory.cves.iter().map(String::as_str))
+                        .chain(advisory.bugzillas.iter().map(String::as_str))
+                        .find_map(|id| baseline.approved_patches.match_id(id))
+                })
+            })
     }
 
     pub(super) fn severity_passes(&self, filter: &PatchFilter, severity: Option<&str>) -> bool {
@@ -251,6 +340,27 @@ impl<'a> Judge<'a> {
         views: &mut Vec<View<'a>>,
         want_reasons: bool,
     ) -> Verdict<'a> {
+        self.installed_views(installed, offered, views);
+        let package = PackageRef {
+            name: &installed.name,
+            arch: &installed.arch,
+            version: &installed.version,
+        };
+        let first = offered.map_or(&[][..], |v| &v.advisories[..]);
+        let mut verdict = self.judge_views(Some(package), first, views, want_reasons);
+        verdict.of_installed = true;
+        verdict
+    }
+
+    /// The views of the installed version itself: on RPM and SUSE the advisories of the offered
+    /// version equal to it (if any) and the package without metadata; on apt the offered stanza,
+    /// else dpkg's status entry.
+    pub(super) fn installed_views(
+        &self,
+        installed: &'a InstalledPackage,
+        offered: Option<&'a AvailableVersion>,
+        views: &mut Vec<View<'a>>,
+    ) {
         views.clear();
         if let Some(version) = offered {
             self.views(version, views);
@@ -273,15 +383,6 @@ impl<'a> Judge<'a> {
                 });
             }
         }
-        let package = PackageRef {
-            name: &installed.name,
-            arch: &installed.arch,
-            version: &installed.version,
-        };
-        let first = offered.map_or(&[][..], |v| &v.advisories[..]);
-        let mut verdict = self.judge_views(Some(package), first, views, want_reasons);
-        verdict.of_installed = true;
-        verdict
     }
 
     /// Judges `package` as `views` show it; `advisory_ids` are its advisories. Without a
@@ -319,11 +420,7 @@ impl<'a> Judge<'a> {
             };
         }
         let security = views.iter().any(|v| v.security);
-        let has_metadata = match self.family {
-            Family::Rpm => views.iter().any(|v| v.classification.is_some()),
-            Family::Zypper => true,
-            Family::Apt => security,
-        };
+        let has_metadata = self.has_metadata(views);
 
         let mut approved = false;
         let mut compliance = ComplianceLevel::Unspecified;
@@ -336,27 +433,7 @@ impl<'a> Judge<'a> {
         };
 
         // The approved list wins over global filters (project decision).
-        let listed = package
-            .and_then(|package| {
-                baseline
-                    .approved_patches
-                    .match_package(self.family, package)
-            })
-            .or_else(|| {
-                if package.is_none()
-                    || self.family == Family::Apt
-                    || baseline.approved_patches.is_empty()
-                {
-                    return None;
-                }
-                views.iter().find_map(|v| {
-                    let advisory = &self.advisories[v.advisory?];
-                    std::iter::once(advisory.id.as_str())
-                        .chain(advisory.cves.iter().map(String::as_str))
-                        .chain(advisory.bugzillas.iter().map(String::as_str))
-                        .find_map(|id| baseline.approved_patches.match_id(id))
-                })
-            });
+        let listed = self.approved_entry(package, views);
         if let Some(entry) = listed {
             if has_metadata || baseline.approved_enable_non_security {
                 approved = true;
@@ -409,25 +486,16 @@ impl<'a> Judge<'a> {
                         key,
                         value,
                     })
-                } else if self.family != Family::Zypper
-                    && !rule.enable_non_security
-                    && !(if self.family == Family::Apt {
-                        view.security
-                    } else {
-                        has_metadata && !view.bare
-                    })
-                {
+                } else if !self.gate_passes(rule, view, has_metadata) {
                     Some(Reason::NonSecurity { rule: number })
-                } else if self.family == Family::Apt {
-                    None
                 } else {
-                    let released = view.released.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-                    let cutoff = self.cutoffs[index];
-                    (released >= cutoff).then_some(Reason::TooRecent {
-                        rule: number,
-                        released,
-                        cutoff,
-                    })
+                    self.dates(index, view)
+                        .filter(|(released, cutoff)| released >= cutoff)
+                        .map(|(released, cutoff)| Reason::TooRecent {
+                            rule: number,
+                            released,
+                            cutoff,
+                        })
                 };
                 match failure {
                     None => {

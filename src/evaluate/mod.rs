@@ -20,9 +20,13 @@ use crate::pattern::{InstallOverrideList, PackageRef};
 
 mod decide;
 mod judge;
+mod trace;
 
 pub use decide::evaluate;
 use judge::Judge;
+pub use trace::{
+    DateTrace, FilterTrace, PackageTrace, RuleTrace, Through, VersionTrace, ViewTrace,
+};
 
 /// Scan only reports; Install reports after installing (remaining `Missing` become `Failed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

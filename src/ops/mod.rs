@@ -6,6 +6,7 @@
 //! on-host state a run records. Nothing here parses a command line.
 
 pub mod evaluate;
+pub mod explain;
 pub mod install;
 pub mod run;
 pub mod scan;
@@ -336,6 +337,41 @@ fn discover_instance_id(root: &Path, context: &Context) -> Result<String, String
     crate::ssm::aws::imds_instance_id(&context.env).map_err(|e| format!("{registration}; {e}"))
 }
 
+/// "Now": `--now` (RFC 3339) when given, else the context's time.
+pub(crate) fn parse_now(now: Option<&str>, context: &Context) -> Result<DateTime<Utc>, CliError> {
+    match now {
+        None => Ok(context.now),
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| CliError::Usage(format!("--now `{text}` is not an RFC 3339 time: {e}"))),
+    }
+}
+
+/// The baseline to evaluate `inventory` (read from `source`) against: the one the operation
+/// already loaded, else `--baseline`'s, else the built-in one for its operating system.
+pub(crate) fn baseline_for<'b>(
+    given: Option<&'b Baseline>,
+    spec: Option<&str>,
+    inventory: &Inventory,
+    source: &str,
+) -> Result<std::borrow::Cow<'b, Baseline>, CliError> {
+    use std::borrow::Cow;
+    Ok(match (given, spec) {
+        (Some(given), _) => Cow::Borrowed(given),
+        (None, Some(spec)) => Cow::Owned(load_baseline(spec)?),
+        (None, None) => Cow::Owned(
+            builtin_for(inventory.operating_system)
+                .ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "no built-in baseline for {} ({source}); pass --baseline",
+                        inventory.operating_system
+                    ))
+                })?
+                .load()?,
+        ),
+    })
+}
+
 pub(crate) fn evaluate_and_report(
     inventory: &mut Inventory,
     source: &str,
@@ -351,12 +387,7 @@ pub(crate) fn evaluate_and_report(
     }
     let inventory: &Inventory = inventory;
     let mut warnings = run.warnings.clone();
-    let now = match &args.now {
-        None => context.now,
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| CliError::Usage(format!("--now `{text}` is not an RFC 3339 time: {e}")))?,
-    };
+    let now = parse_now(args.now.as_deref(), context)?;
     if let Some(id) = &args.snapshot_id
         && uuid::Uuid::try_parse(id)
             .map_or(true, |u| u.hyphenated().to_string() != id.to_lowercase())
@@ -365,25 +396,8 @@ pub(crate) fn evaluate_and_report(
             "--snapshot-id `{id}` is not a UUID (8-4-4-4-12 hex digits)"
         )));
     }
-    let loaded;
-    let baseline = match (run.baseline, &args.baseline) {
-        (Some(given), _) => given,
-        (None, Some(spec)) => {
-            loaded = load_baseline(spec)?;
-            &loaded
-        }
-        (None, None) => {
-            loaded = builtin_for(inventory.operating_system)
-                .ok_or_else(|| {
-                    CliError::Usage(format!(
-                        "no built-in baseline for {} ({source}); pass --baseline",
-                        inventory.operating_system
-                    ))
-                })?
-                .load()?;
-            &loaded
-        }
-    };
+    let baseline = baseline_for(run.baseline, args.baseline.as_deref(), inventory, source)?;
+    let baseline: &Baseline = &baseline;
     if !inventory.sources.is_empty() {
         warnings.push(format!(
             "available packages come from the baseline's sources only ({}), not the machine's own repositories",

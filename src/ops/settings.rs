@@ -172,3 +172,23 @@ pub struct EvaluateSettings {
     /// Baseline, time, output and report options.
     pub report: ReportSettings,
 }
+
+/// `explain …`
+#[derive(Debug, Clone)]
+pub struct ExplainSettings {
+    /// The packages: names, `name.arch`, or glob patterns (`kernel*`, `openssl*.x86_64`).
+    pub packages: Vec<String>,
+    /// A recorded inventory to explain instead of scanning the system.
+    pub inventory: Option<PathBuf>,
+    /// The system (when no inventory is given).
+    pub system: SystemSettings,
+    /// A baseline file or a built-in baseline's name; default: the built-in baseline for the
+    /// operating system.
+    pub baseline: Option<String>,
+    /// "Now", RFC 3339; default: the current time.
+    pub now: Option<String>,
+    /// The product PRODUCT filters compare; default: the one the OS release files give.
+    pub product: Option<String>,
+    /// Output format (the table is the readable trace).
+    pub output: OutputFormat,
+}

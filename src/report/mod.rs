@@ -1,9 +1,11 @@
 //! Output of an evaluation: the PutInventory report (`AWS:PatchSummary` and
 //! `AWS:ComplianceItem`, spec §5), the terminal table, and the JSON document.
 
+mod explain;
 mod python_json;
 mod table;
 
+pub use explain::render_explain;
 pub use python_json::{ContentHasher, python_json_dumps, python_json_sha256};
 pub use table::{render_run, render_table, summary_line};
 

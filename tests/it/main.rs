@@ -8,6 +8,7 @@
 //!   `json.dumps` hash.
 //! - `version_crosscheck`: our version ordering against the real `dpkg` and `rpm`.
 //! - `cli`: the binary's output, messages and exit codes.
+//! - `explain`: the decision traces of `explain` on real dnf and apt roots and on an inventory.
 //! - `apt_root`: the apt backend against real apt and dpkg in a temporary alternate root.
 //! - `apt_parsers`: dpkg status and apt index readers on real files, against `dpkg-query`.
 //! - `reboot`: the reboot protocol, on-host state and crash safety of `install` (real apt).
@@ -46,6 +47,7 @@ mod dnf_root;
 mod evaluate_apt;
 mod evaluate_rpm;
 mod evaluate_zypper;
+mod explain;
 mod payload;
 mod proxy;
 mod real_debian;

@@ -80,7 +80,7 @@ pub fn run_with<'a>(
     operation: Operation,
     override_list: Option<&InstallOverrideList>,
 ) -> Evaluation<'a> {
-    evaluate(
+    let evaluation = evaluate(
         inventory,
         baseline,
         &EvaluateOptions {
@@ -89,7 +89,42 @@ pub fn run_with<'a>(
             override_list,
         },
     )
-    .unwrap()
+    .unwrap();
+    if override_list.is_none() {
+        assert_traces_agree(&evaluation);
+    }
+    evaluation
+}
+
+/// Every decision's `explain` trace agrees with the decision: the newest version the trace
+/// finds approved is the one the decision took, with the same compliance level; with none,
+/// the package is InstalledOther (or InstalledRejected). Every evaluation the table tests make
+/// goes through this check.
+pub fn assert_traces_agree(evaluation: &Evaluation) {
+    for decision in &evaluation.decisions {
+        let trace = evaluation.trace(decision);
+        let first = trace.versions.iter().find(|v| v.approved);
+        let context = || format!("{}: {:#?}", decision.id(), trace);
+        match decision.state {
+            PatchState::InstalledRejected => continue,
+            PatchState::InstalledPendingReboot if first.is_none() => continue,
+            PatchState::InstalledOther => assert!(first.is_none(), "{}", context()),
+            _ => {
+                let first = first.unwrap_or_else(|| panic!("no approved version: {}", context()));
+                assert!(first.chosen, "not the chosen version: {}", context());
+                assert_eq!(
+                    trace.versions.iter().filter(|v| v.chosen).count(),
+                    1,
+                    "{}",
+                    context()
+                );
+                if let Some(approved) = decision.approved_version() {
+                    assert_eq!(first.version, approved, "{}", context());
+                }
+                assert_eq!(first.compliance, decision.compliance, "{}", context());
+            }
+        }
+    }
 }
 
 pub fn decision<'e>(evaluation: &'e Evaluation<'e>, name: &str) -> &'e PackageDecision<'e> {
