@@ -261,6 +261,18 @@ pub struct InstallArgs {
     /// Print the install plan and stop.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: also write the plan (system, baseline fingerprint, exact targets) to
+    /// FILE, for `install --plan FILE`.
+    #[arg(long, requires = "dry_run")]
+    pub plan_out: Option<PathBuf>,
+    /// Install exactly the plan in FILE (written by `--dry-run --plan-out`) and nothing else;
+    /// refused (exit 5, naming what differs) when the system or the baseline drifted from it.
+    #[arg(long, conflicts_with = "install_override_list")]
+    pub plan: Option<String>,
+    /// With --plan: when the system drifted, install the plan's targets that still can be
+    /// (still offered, not yet installed) instead of refusing.
+    #[arg(long, requires = "plan")]
+    pub allow_drift: bool,
     /// Where the override list came from (the URL `run` downloaded it from), for the report.
     #[arg(skip)]
     pub override_list_source: Option<String>,
@@ -281,6 +293,13 @@ pub struct RunArgs {
     /// An install override list (`https://…` or `s3://BUCKET/KEY`, YAML or JSON); Install only.
     #[arg(long, default_value = "")]
     pub install_override_list: String,
+    /// An install plan (`https://…` or `s3://BUCKET/KEY`, written by `install --dry-run
+    /// --plan-out`): install exactly it, refused (exit 5) when the system drifted; Install only.
+    #[arg(long, default_value = "")]
+    pub install_plan: String,
+    /// With --install-plan: install what the plan still can when the system drifted from it.
+    #[arg(long)]
+    pub allow_plan_drift: bool,
     /// The reboot behaviour of an Install.
     #[arg(long, value_enum, default_value_t = RebootOptionArg::RebootIfNeeded)]
     pub reboot_option: RebootOptionArg,
@@ -626,6 +645,10 @@ impl From<InstallArgs> for settings::InstallSettings {
             reboot_option: args.reboot_option.into(),
             install_override_list: args.install_override_list,
             dry_run: args.dry_run,
+            plan_out: args.plan_out,
+            plan: args.plan,
+            plan_source: None,
+            allow_drift: args.allow_drift,
             override_list_source: args.override_list_source,
             report: args.report.into(),
         }
@@ -638,6 +661,8 @@ impl From<RunArgs> for settings::RunSettings {
             operation: args.operation.into(),
             snapshot_id: args.snapshot_id,
             install_override_list: args.install_override_list,
+            install_plan: args.install_plan,
+            allow_plan_drift: args.allow_plan_drift,
             reboot_option: args.reboot_option.into(),
             baseline_override: args.baseline_override,
             upload_override_compliance: match args.upload_override_compliance {

@@ -1,7 +1,7 @@
 //! Every exit code of `patch-baseline`, decided in one place (house style §2.2).
 //!
 //! The SSM agent reads 0 as success and 194 as "reboot, then run me again"; anything else is a
-//! failure. Codes 1–3 and 194 follow AWS-RunPatchBaseline (spec §7, §8); 64–76 are ours, from
+//! failure. Codes 1–3 and 194 follow AWS-RunPatchBaseline (spec §7, §8); 4, 5 and 64–76 are ours, from
 //! `sysexits.h` where one fits, so a script can tell bad input from a failed operation.
 
 /// The outcome of a command, before it becomes a process exit code.
@@ -18,6 +18,8 @@ pub enum Outcome {
     RebootNotHappened,
     /// `--fail-on-non-compliant` was given and something is non-compliant.
     NonCompliant,
+    /// `install --plan`: the system or the baseline drifted from the plan (nothing installed).
+    PlanDrift,
     /// The command line is wrong.
     Usage,
     /// An input (baseline, inventory, override list) is malformed or inconsistent.
@@ -61,6 +63,7 @@ impl Outcome {
             Self::DependencyCheckFailure => 2,
             Self::RebootNotHappened => 3,
             Self::NonCompliant => 4,
+            Self::PlanDrift => 5,
             Self::Usage => 64,
             Self::BadInput => 65,
             Self::NoInput => 66,

@@ -14,6 +14,7 @@
 //! | [`baseline`] | the baseline model, both JSON shapes, validation, built-in baselines | yes |
 //! | [`inventory`] | the inventory format (installed, available, advisories, origins) | yes |
 //! | [`evaluate`] | the evaluation core: one decision per package, with reasons | yes |
+//! | [`plan`] | install plans: the file, the system's identity, drift | yes (reads `etc/machine-id` under a root) |
 //! | [`report`] | PutInventory items, the report file, terminal table, JSON output | yes |
 //! | [`apt`], [`dnf`], [`zypper`] | the backends: scan a system under a root, install a plan | no |
 //! | [`rpm`] | what the RPM-family backends share (rpmdb, repositories, metadata cache, reboot rule); dnf and zypper do not import each other | no |
@@ -22,7 +23,7 @@
 //! | [`ssm`] | `run`: document parameters, BaselineOverride, PutInventory hashes, the AWS SDK calls | no |
 //! | [`repositories`] | where the package manager takes its repositories from: the machine's own, or the private directory of the applying baseline `Sources` | no |
 //! | [`backend`] | the one place a package manager is chosen: refresh, scan, installer | no |
-//! | [`ops`] | the pipelines behind the commands (scan, install, run, evaluate), errors, state recording | no |
+//! | [`ops`] | the pipelines behind the commands (scan, install, run, evaluate, explain), errors, state recording | no |
 //! | [`cli`] | clap definitions and the dispatch to [`ops`] | no |
 //! | [`exit`] | every exit code, decided in one place | yes |
 //!
@@ -44,6 +45,7 @@ pub mod model;
 pub mod ops;
 pub mod pattern;
 pub mod payload;
+pub mod plan;
 pub mod platform;
 pub mod report;
 pub mod repositories;

@@ -393,6 +393,11 @@ impl PatternList {
         self.patterns.is_empty()
     }
 
+    /// The entries as written, in order.
+    pub fn entries(&self) -> impl Iterator<Item = &str> {
+        self.patterns.iter().map(Pattern::as_str)
+    }
+
     /// The first entry that matches a name form of the package, if any.
     pub fn match_package(&self, family: Family, package: PackageRef<'_>) -> Option<&str> {
         if self.patterns.is_empty() {

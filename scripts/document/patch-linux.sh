@@ -14,6 +14,8 @@ step='run'
 operation='{{ Operation }}'
 snapshot_id='{{ SnapshotId }}'
 install_override_list='{{ InstallOverrideList }}'
+install_plan='{{ InstallPlan }}'
+allow_plan_drift='{{ AllowPlanDrift }}'
 reboot_option='{{ RebootOption }}'
 baseline_override='{{ BaselineOverride }}'
 upload_override_compliance='{{ UploadOverrideCompliance }}'
@@ -104,8 +106,11 @@ rm -rf "$s3_release_dir"
 
 pb="$release/patch-baseline"
 if [ "$step" = run ]; then
+  drift=
+  if [ "$allow_plan_drift" = Yes ]; then drift=--allow-plan-drift; fi
   exec "$pb" run --root "$root" --operation "$operation" \
     --snapshot-id "$snapshot_id" --install-override-list "$install_override_list" \
+    --install-plan "$install_plan" ${drift:+"$drift"} \
     --reboot-option "$reboot_option" --baseline-override "$baseline_override" \
     --upload-override-compliance "$upload_override_compliance"
 fi

@@ -199,6 +199,50 @@ impl Baseline {
         self.operating_system.family().unwrap_or(Family::Rpm)
     }
 
+    /// The SHA-256 (hex) of what the baseline decides with: operating system, global filters,
+    /// rules, the approved and rejected lists with their options, and the sources, in a fixed
+    /// form. Its id, name, description and patch group do not count, nor how the file was
+    /// written (API or snapshot shape, key order, spacing), so the same baseline fetched as a
+    /// snapshot and read from a file has the same fingerprint; any change to a rule does not.
+    pub fn fingerprint(&self) -> String {
+        let filters = |filters: &[PatchFilter]| -> Vec<serde_json::Value> {
+            filters
+                .iter()
+                .map(|f| serde_json::json!([f.key.as_str(), f.values]))
+                .collect()
+        };
+        let rules: Vec<serde_json::Value> = self
+            .rules
+            .iter()
+            .map(|r| {
+                serde_json::json!([
+                    filters(&r.filters),
+                    r.compliance.as_str(),
+                    r.approve.to_string(),
+                    r.enable_non_security
+                ])
+            })
+            .collect();
+        let sources: Vec<serde_json::Value> = self
+            .sources
+            .iter()
+            .map(|s| serde_json::json!([s.name, s.products, s.configuration]))
+            .collect();
+        let canonical = serde_json::json!([
+            1,
+            self.operating_system.as_aws(),
+            filters(&self.global_filters),
+            rules,
+            self.approved_patches.entries().collect::<Vec<_>>(),
+            self.approved_compliance.as_str(),
+            self.approved_enable_non_security,
+            self.rejected_patches.entries().collect::<Vec<_>>(),
+            self.rejected_action.as_str(),
+            sources,
+        ]);
+        crate::report::sha256_hex(canonical.to_string().as_bytes())
+    }
+
     /// The id to report as `BaselineId`/`PatchBaselineId`: the id, or the name when there is none.
     pub fn report_id(&self) -> &str {
         if self.id.is_empty() {

@@ -435,8 +435,8 @@ pub struct Counts {
 }
 
 /// One update an install applies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlannedUpdate {
     /// Name.
     pub name: String,

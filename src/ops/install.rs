@@ -16,6 +16,7 @@ use crate::ops::{
     CliError, Context, RunInfo, evaluate_and_report, load_baseline, read, still_pending, write_out,
 };
 use crate::pattern::InstallOverrideList;
+use crate::plan::{Plan, SystemIdentity};
 
 #[expect(
     clippy::too_many_lines,
@@ -63,6 +64,18 @@ pub(crate) fn run_install(
         }
         None => None,
     };
+    let approved_plan = match &args.plan {
+        Some(url) if url.starts_with("https://") || url.starts_with("s3://") => {
+            return Err(CliError::Unsupported(format!(
+                "downloading `{url}` arrives with `run`; pass a local plan file"
+            )));
+        }
+        Some(path) => {
+            let source = args.plan_source.clone().unwrap_or_else(|| path.clone());
+            Some((Plan::parse(&read(Path::new(path))?, &source)?, source))
+        }
+        None => None,
+    };
     let mut warnings = Vec::new();
     let (states, warning) = PatchStates::load(&paths, context.now);
     warnings.extend(warning);
@@ -106,7 +119,42 @@ pub(crate) fn run_install(
             override_list: None,
         },
     )?;
-    let plan = scan.install_plan(override_list.as_ref().map(|(list, _)| list));
+    let identity = SystemIdentity::of(&args.system.root, &before);
+    let (plan, override_list) = match &approved_plan {
+        None => (
+            scan.install_plan(override_list.as_ref().map(|(list, _)| list)),
+            override_list,
+        ),
+        Some((approved, source)) => {
+            let (targets, notes) = plan_targets(
+                approved,
+                source,
+                &identity,
+                &baseline,
+                &before,
+                args.allow_drift,
+            )?;
+            warnings.extend(notes);
+            // The install is reported as one with an override list naming exactly the plan.
+            let list = approved.as_override_list(before.package_manager.family());
+            (targets, Some((list, source.clone())))
+        }
+    };
+    if let Some(path) = &args.plan_out {
+        let written = Plan::new(
+            identity.clone(),
+            &baseline,
+            override_list.as_ref().map(|(_, source)| source.clone()),
+            plan.clone(),
+            context.now,
+        );
+        let mut bytes = serde_json::to_vec_pretty(&written).map_err(|e| CliError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+        crate::ops::write_atomically(path, &bytes)?;
+    }
     if args.dry_run {
         let text = match args.report.output {
             OutputFormat::Json => {
@@ -115,6 +163,9 @@ pub(crate) fn run_install(
             }
             OutputFormat::Table | OutputFormat::Run => {
                 let mut text = format!("install plan: {} update(s)\n", plan.len());
+                if let Some(path) = &args.plan_out {
+                    let _ = writeln!(text, "written to `{}`", path.display());
+                }
                 for update in &plan {
                     let _ = writeln!(
                         text,
@@ -299,6 +350,39 @@ pub(crate) fn run_install(
     } else {
         outcome
     })
+}
+
+/// The targets of an approved plan on the system as it is now: refused with every difference
+/// named when it drifted, unless `allow_drift` (then what still can be installed, and the
+/// differences as warnings).
+fn plan_targets(
+    approved: &Plan,
+    source: &str,
+    identity: &SystemIdentity,
+    baseline: &crate::baseline::Baseline,
+    before: &crate::inventory::Inventory,
+    allow_drift: bool,
+) -> Result<(Vec<crate::evaluate::PlannedUpdate>, Vec<String>), CliError> {
+    approved.check_kind(identity, source)?;
+    let drift = approved.drift(identity, baseline, before);
+    if !drift.differences.is_empty() && !allow_drift {
+        return Err(CliError::PlanDrift {
+            plan: source.to_string(),
+            differences: drift.differences,
+        });
+    }
+    let mut notes: Vec<String> = drift
+        .differences
+        .iter()
+        .map(|d| format!("drift from the plan, allowed: {d}"))
+        .collect();
+    notes.extend(drift.done.iter().map(|t| {
+        format!(
+            "{}.{} {} of the plan is installed already",
+            t.name, t.arch, t.version
+        )
+    }));
+    Ok((drift.installable, notes))
 }
 
 /// Named points inside `install` (and `run`: `before-upload`, `after-upload`) where

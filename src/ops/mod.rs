@@ -91,6 +91,17 @@ pub enum CliError {
     /// The baseline's sources cannot be used.
     #[error(transparent)]
     Repositories(#[from] crate::repositories::RepositoriesError),
+    /// A plan file cannot be used (malformed, another version, for another kind of system).
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    /// The system or baseline drifted from the plan (`--allow-drift` installs what it still can).
+    #[error("the system drifted from the plan `{plan}`, nothing installed: {}", differences.join("; "))]
+    PlanDrift {
+        /// The plan file or URL.
+        plan: String,
+        /// What differs.
+        differences: Vec<String>,
+    },
 }
 
 impl CliError {
@@ -111,11 +122,13 @@ impl CliError {
             Self::Baseline(_)
             | Self::Inventory(_)
             | Self::OverrideList(_)
+            | Self::Plan(_)
             | Self::Evaluate(_)
             | Self::Repositories(crate::repositories::RepositoriesError::Sources(_)) => {
                 Outcome::BadInput
             }
             Self::Unsupported(_) => Outcome::Unsupported,
+            Self::PlanDrift { .. } => Outcome::PlanDrift,
             Self::Ssm(error) => Outcome::Aws(error.code),
             Self::Payload(error) => match error.code() {
                 151 => Outcome::PayloadChecksum,

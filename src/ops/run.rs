@@ -35,6 +35,7 @@ pub(crate) fn run_run(
     for (name, value) in [
         ("--install-override-list", &args.install_override_list),
         ("--baseline-override", &args.baseline_override),
+        ("--install-plan", &args.install_plan),
     ] {
         if !ssm::valid_override_url(value) {
             return Err(CliError::Usage(format!(
@@ -48,6 +49,13 @@ pub(crate) fn run_run(
             "BaselineOverride and InstallOverrideList cannot be used together",
         )
         .into());
+    }
+    if !args.install_plan.is_empty() && !args.install_override_list.is_empty() {
+        return Err(CliError::Usage(
+            "--install-plan and --install-override-list cannot be used together: a plan names \
+             exactly what it installs"
+                .into(),
+        ));
     }
     let root = &args.system.root;
     let paths = crate::state::StatePaths::new(root);
@@ -146,6 +154,14 @@ pub(crate) fn run_run(
                 write_atomically(&file, &bytes)?;
                 Some(file.to_string_lossy().into_owned())
             };
+        let plan_file = if args.install_plan.is_empty() || args.operation == RunOperation::Scan {
+            None
+        } else {
+            let bytes = crate::payload::fetch_bytes(&args.install_plan, &limits, Some(&aws))?;
+            let file = work.join("install-plan.json");
+            write_atomically(&file, &bytes)?;
+            Some(file.to_string_lossy().into_owned())
+        };
         let request_file = work.join("put-inventory.json");
         let report = ReportSettings {
             baseline: Some(snapshot_file.to_string_lossy().into_owned()),
@@ -196,6 +212,10 @@ pub(crate) fn run_run(
                     reboot_option: args.reboot_option,
                     install_override_list: override_list,
                     dry_run: false,
+                    plan_out: None,
+                    plan: plan_file,
+                    plan_source: Some(args.install_plan.clone()),
+                    allow_drift: args.allow_plan_drift,
                     override_list_source: Some(args.install_override_list.clone()),
                     report,
                 },

@@ -121,6 +121,14 @@ pub struct InstallSettings {
     pub install_override_list: Option<String>,
     /// Print the install plan and stop.
     pub dry_run: bool,
+    /// With `dry_run`: also write the plan to this file.
+    pub plan_out: Option<PathBuf>,
+    /// Install exactly this plan (a file) and nothing else.
+    pub plan: Option<String>,
+    /// Where the plan came from (the URL `run` downloaded it from), for messages and the report.
+    pub plan_source: Option<String>,
+    /// With `plan`: install what the plan still can when the system drifted from it.
+    pub allow_drift: bool,
     /// Where the override list came from (the URL `run` downloaded it from), for the report.
     pub override_list_source: Option<String>,
     /// Baseline, time, output and report options.
@@ -136,6 +144,11 @@ pub struct RunSettings {
     pub snapshot_id: String,
     /// An install override list (`https://…` or `s3://BUCKET/KEY`, YAML or JSON); Install only.
     pub install_override_list: String,
+    /// An install plan (`https://…` or `s3://BUCKET/KEY`, written by `install --dry-run
+    /// --plan-out`): install exactly it; Install only.
+    pub install_plan: String,
+    /// With `install_plan`: install what the plan still can when the system drifted.
+    pub allow_plan_drift: bool,
     /// The reboot behaviour of an Install.
     pub reboot_option: RebootOption,
     /// A BaselineOverride document (`https://…` or `s3://BUCKET/KEY`): a JSON array of

@@ -290,6 +290,18 @@ pub fn write_baseline(dir: &Path, name: &str, rules: &str, extra: &str) -> Strin
     path.to_string_lossy().into_owned()
 }
 
+/// The updates the standard scenario publishes in `bookworm-security`.
+pub fn scenario_security_debs(apt: &AptRoot) -> Vec<PathBuf> {
+    vec![
+        apt.deb("sec-pkg", "1.1-1", "optional", "utils"),
+        apt.deb("pinned-pkg", "1.1-1", "optional", "utils"),
+        apt.deb("held-pkg", "1.1-1", "optional", "utils"),
+        apt.deb("extra-pkg", "1.1", "extra", "net"),
+        apt.deb("both-pkg", "3.1-1", "standard", "libs"),
+        apt.deb("notinst-pkg", "1.1-1", "optional", "utils"),
+    ]
+}
+
 /// The standard scenario: v1 of everything installed from `bookworm`, then updates published:
 /// security, updates, NotAutomatic backports, a security update pinned away, a held package, a
 /// package whose security update is overtaken by a newer one in `-updates`.
@@ -351,14 +363,7 @@ pub fn scenario() -> AptRoot {
         ));
     apt.publish(
         "bookworm-security",
-        &[
-            apt.deb("sec-pkg", "1.1-1", "optional", "utils"),
-            apt.deb("pinned-pkg", "1.1-1", "optional", "utils"),
-            apt.deb("held-pkg", "1.1-1", "optional", "utils"),
-            apt.deb("extra-pkg", "1.1", "extra", "net"),
-            apt.deb("both-pkg", "3.1-1", "standard", "libs"),
-            apt.deb("notinst-pkg", "1.1-1", "optional", "utils"),
-        ],
+        &scenario_security_debs(&apt),
         "Debian-Security",
         false,
     );

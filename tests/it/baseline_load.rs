@@ -414,3 +414,44 @@ fn truncated_and_mangled_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn a_fingerprint_ignores_shape_and_layout_and_sees_every_decision() {
+    let load = |path: &str| {
+        let text = std::fs::read_to_string(crate::util::repo_root().join(path)).unwrap();
+        Baseline::from_json(&text, path).unwrap()
+    };
+    // The same AWS baseline fetched as a snapshot and as the API's GetPatchBaseline answer.
+    let snapshot = load("fixtures/aws_snapshot/patch-baseline-snapshot.json");
+    let api = load("fixtures/aws_baselines/AWS-UbuntuDefaultPatchBaseline.json");
+    assert_eq!(snapshot.name, api.name);
+    assert_eq!(snapshot.fingerprint(), api.fingerprint());
+    assert_eq!(snapshot.fingerprint().len(), 64);
+    // Re-indented, keys reordered, another description: the same fingerprint.
+    let base = valid();
+    let mut shuffled = serde_json::Map::new();
+    for (key, value) in base.as_object().unwrap().iter().rev() {
+        shuffled.insert(key.clone(), value.clone());
+    }
+    shuffled.insert("Description".into(), "edited".into());
+    let fingerprint = |value: &Value| {
+        Baseline::from_json(&serde_json::to_string_pretty(value).unwrap(), "b.json")
+            .unwrap()
+            .fingerprint()
+    };
+    let original = fingerprint(&base);
+    assert_eq!(fingerprint(&Value::Object(shuffled)), original);
+    // Any change to what decides changes it.
+    let changes: Vec<Box<dyn Fn(&mut Value)>> = vec![
+        Box::new(|b| b["ApprovalRules"]["PatchRules"][0]["ApproveAfterDays"] = 8.into()),
+        Box::new(|b| b["ApprovalRules"]["PatchRules"][0]["EnableNonSecurity"] = true.into()),
+        Box::new(|b| b["RejectedPatches"] = serde_json::json!(["openssl"])),
+        Box::new(|b| b["ApprovedPatches"] = serde_json::json!(["curl"])),
+        Box::new(|b| b["RejectedPatchesAction"] = "ALLOW_AS_DEPENDENCY".into()),
+    ];
+    for (index, change) in changes.iter().enumerate() {
+        let mut changed = base.clone();
+        change(&mut changed);
+        assert_ne!(fingerprint(&changed), original, "change {index}");
+    }
+}

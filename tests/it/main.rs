@@ -11,6 +11,7 @@
 //! - `explain`: the decision traces of `explain` on real dnf and apt roots and on an inventory.
 //! - `apt_root`: the apt backend against real apt and dpkg in a temporary alternate root.
 //! - `apt_parsers`: dpkg status and apt index readers on real files, against `dpkg-query`.
+//! - `plan`: install plans on real apt and dnf roots: exactly the plan, drift refused, bad plans.
 //! - `reboot`: the reboot protocol, on-host state and crash safety of `install` (real apt).
 //! - `updateinfo`: the updateinfo parser on every real feed, against independent counts.
 //! - `dnf_root`: the dnf scan against real dnf and rpm in a temporary alternate root.
@@ -49,6 +50,7 @@ mod evaluate_rpm;
 mod evaluate_zypper;
 mod explain;
 mod payload;
+mod plan;
 mod proxy;
 mod real_debian;
 mod real_reboot;

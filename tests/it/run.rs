@@ -1776,3 +1776,84 @@ fn run_converges_after_a_crash_around_the_upload() {
         "installed once"
     );
 }
+
+#[test]
+fn document_installs_a_plan_from_s3_exactly_and_refuses_a_drifted_one() {
+    let dnf = scenario();
+    let snapshot = al2023_security();
+    let mut agent = dnf_agent(&dnf, &snapshot, json!({}));
+    // The plan, made on the root with the snapshot's baseline: the change that was approved.
+    let baseline_file = dnf.base.join("approved-baseline.json");
+    std::fs::write(&baseline_file, snapshot.to_string()).unwrap();
+    let plan_file = dnf.base.join("plan.json");
+    let out = dnf.install(
+        &[
+            "--dry-run",
+            "--baseline",
+            baseline_file.to_str().unwrap(),
+            "--plan-out",
+            plan_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let mut plan: Value = serde_json::from_slice(&std::fs::read(&plan_file).unwrap()).unwrap();
+    let planned: Vec<String> = plan["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(planned, ["ep", "sec-imp"], "{plan:#}");
+    // Approve only sec-imp: the operator's edit of the plan is what runs.
+    plan["targets"] = json!([plan["targets"][1].clone()]);
+    let moto = Moto::start(&dnf.base);
+    let mut drifted = plan.clone();
+    drifted["baseline"]["fingerprint"] = json!("0".repeat(64));
+    moto.put(
+        "plans",
+        &[
+            ("approved.json", &plan.to_string()),
+            ("drifted.json", &drifted.to_string()),
+        ],
+    );
+    agent.set(
+        "AWS_ENDPOINT_URL_S3",
+        &format!("http://127.0.0.1:{}", moto.port),
+    );
+    let puts = agent.ssm.requests("PutInventory").len();
+    let out = agent.step(&[
+        ("Operation", "Install"),
+        ("InstallPlan", "s3://plans/drifted.json"),
+        ("RebootOption", "NoReboot"),
+    ]);
+    assert_eq!(code(&out), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the baseline differs from the plan's"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(dnf.installed().contains("sec-imp-1.0"));
+    assert_eq!(
+        agent.ssm.requests("PutInventory").len(),
+        puts,
+        "nothing reported"
+    );
+
+    let plan_url = "s3://plans/approved.json";
+    let out = agent.step(&[
+        ("Operation", "Install"),
+        ("InstallPlan", plan_url),
+        ("RebootOption", "NoReboot"),
+    ]);
+    assert_eq!(code(&out), Some(0), "{}", stderr(&out));
+    let installed = dnf.installed();
+    assert!(
+        installed.contains("sec-imp-1.1") && installed.contains("ep-1.0"),
+        "only the plan's target: {installed:?}"
+    );
+    let (summary, _) = summary_and_items(agent.ssm.requests("PutInventory").last().unwrap());
+    assert_eq!(summary["InstallOverrideList"], plan_url);
+    assert_eq!(summary["MissingCount"], "1", "ep stays Missing: {summary}");
+    assert_eq!(summary["FailedCount"], "0", "{summary}");
+}
