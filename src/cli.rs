@@ -28,6 +28,10 @@ pub enum OutputFormat {
     Table,
     /// One JSON document.
     Json,
+    /// One self-contained HTML page (no scripts, nothing fetched).
+    Html,
+    /// Prometheus metrics, node_exporter textfile format.
+    Prometheus,
 }
 
 /// The operation an evaluation reports.
@@ -153,6 +157,13 @@ pub struct ReportArgs {
     /// Write the PutInventory request (`aws ssm put-inventory --cli-input-json file://FILE`).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Also write the HTML report to FILE (atomically), whatever --output is.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write the Prometheus metrics to FILE (atomically; for node_exporter's textfile
+    /// collector, e.g. /var/lib/prometheus/node-exporter/patch_baseline.prom).
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<PathBuf>,
     /// The product PRODUCT filters compare (e.g. `AmazonLinux2023`, `Ubuntu22.04`); default:
     /// the one the OS release files give. `run` passes the one SSM returns with the snapshot.
     #[arg(long)]
@@ -524,6 +535,8 @@ impl From<OutputFormat> for settings::OutputFormat {
         match format {
             OutputFormat::Table => Self::Table,
             OutputFormat::Json => Self::Json,
+            OutputFormat::Html => Self::Html,
+            OutputFormat::Prometheus => Self::Prometheus,
         }
     }
 }
@@ -555,6 +568,8 @@ impl From<ReportArgs> for settings::ReportSettings {
             output: args.output.into(),
             all: args.all,
             report: args.report,
+            html: args.html,
+            prometheus: args.prometheus,
             product: args.product,
             instance_id: args.instance_id,
             snapshot_id: args.snapshot_id,

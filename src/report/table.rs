@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::evaluate::Evaluation;
+use crate::evaluate::{Evaluation, PackageDecision};
 use crate::model::PatchState;
 
 /// Renders the evaluation as a table. Non-compliant packages come first; compliant ones are
@@ -102,11 +102,10 @@ pub fn summary_line(evaluation: &Evaluation) -> String {
     )
 }
 
-/// What `run` prints for Run Command, whose console shows the first 2,500 characters: the
-/// summary line first, then the non-compliant packages, most severe first (compliance level,
-/// then Failed, Missing, InstalledRejected, InstalledPendingReboot, then name), one short line
-/// each. The full report is in the JSON output and PutInventory.
-pub fn render_run(evaluation: &Evaluation) -> String {
+/// The non-compliant packages, most severe first: compliance level, then Failed, Missing,
+/// InstalledRejected, InstalledPendingReboot, then name (the order of `run`'s output and of the
+/// HTML report).
+pub fn most_severe_first<'e, 'a>(evaluation: &'e Evaluation<'a>) -> Vec<&'e PackageDecision<'a>> {
     let state_order = |state: PatchState| match state {
         PatchState::Failed => 0,
         PatchState::Missing => 1,
@@ -123,7 +122,17 @@ pub fn render_run(evaluation: &Evaluation) -> String {
             .cmp(&a.compliance)
             .then(state_order(a.state).cmp(&state_order(b.state)))
             .then(a.name.cmp(b.name))
+            .then(a.arch.cmp(b.arch))
     });
+    non_compliant
+}
+
+/// What `run` prints for Run Command, whose console shows the first 2,500 characters: the
+/// summary line first, then the non-compliant packages, most severe first (compliance level,
+/// then Failed, Missing, InstalledRejected, InstalledPendingReboot, then name), one short line
+/// each. The full report is in the JSON output and PutInventory.
+pub fn render_run(evaluation: &Evaluation) -> String {
+    let non_compliant = most_severe_first(evaluation);
     let mut out = String::new();
     let _ = writeln!(out, "{}", summary_line(evaluation));
     if !non_compliant.is_empty() {

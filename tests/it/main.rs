@@ -8,6 +8,8 @@
 //!   `json.dumps` hash.
 //! - `version_crosscheck`: our version ordering against the real `dpkg` and `rpm`.
 //! - `cli`: the binary's output, messages and exit codes.
+//! - `html`: `--output html` rendered by headless chromium and `--output prometheus` read by
+//!   python3's prometheus_client, on real apt and dnf roots and hostile `evaluate` inputs.
 //! - `apt_root`: the apt backend against real apt and dpkg in a temporary alternate root.
 //! - `apt_parsers`: dpkg status and apt index readers on real files, against `dpkg-query`.
 //! - `reboot`: the reboot protocol, on-host state and crash safety of `install` (real apt).
@@ -46,6 +48,7 @@ mod dnf_root;
 mod evaluate_apt;
 mod evaluate_rpm;
 mod evaluate_zypper;
+mod html;
 mod payload;
 mod proxy;
 mod real_debian;
