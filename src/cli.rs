@@ -303,8 +303,17 @@ pub struct RunArgs {
     #[command(flatten)]
     pub system: SystemArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, value_enum, default_value_t = RunOutputFormat::Table)]
+    pub output: RunOutputFormat,
+}
+
+/// `run`'s output format: the Run Command console shows text, so no page or metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunOutputFormat {
+    /// The framed Run Command output.
+    Table,
+    /// One JSON document.
+    Json,
 }
 
 /// `evaluate …`
@@ -537,6 +546,15 @@ impl From<OutputFormat> for settings::OutputFormat {
             OutputFormat::Json => Self::Json,
             OutputFormat::Html => Self::Html,
             OutputFormat::Prometheus => Self::Prometheus,
+        }
+    }
+}
+
+impl From<RunOutputFormat> for settings::OutputFormat {
+    fn from(format: RunOutputFormat) -> Self {
+        match format {
+            RunOutputFormat::Table => Self::Table,
+            RunOutputFormat::Json => Self::Json,
         }
     }
 }

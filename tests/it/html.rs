@@ -554,3 +554,36 @@ fn a_thousand_packages_make_a_small_page_with_every_row() {
     assert_eq!(details.matches("<tr><td>").count() as u64, compliant);
     assert_eq!(rows.len() as u64 + compliant, 1000);
 }
+
+/// The page and the metrics report an evaluation: `install --dry-run` (a plan) refuses them
+/// before touching the system, and `run` (the Run Command console) does not offer them.
+#[test]
+fn dry_run_and_run_refuse_html_and_prometheus_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("no-such-root");
+    for format in ["html", "prometheus"] {
+        let out = crate::util::run_binary(
+            &[
+                "install",
+                "--dry-run",
+                "--root",
+                root.to_str().unwrap(),
+                "--output",
+                format,
+            ],
+            dir.path(),
+        );
+        assert_code(&out, 64);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--dry-run prints the install plan"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = crate::util::run_binary(
+            &["run", "--operation", "Scan", "--output", format],
+            dir.path(),
+        );
+        assert_code(&out, 64);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value"));
+    }
+}
