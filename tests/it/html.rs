@@ -109,8 +109,9 @@ fn compliant_count(scan: &Value) -> u64 {
         .sum()
 }
 
-/// The non-compliant packages of the JSON, most severe first (compliance level, then Failed,
-/// Missing, InstalledRejected, InstalledPendingReboot, then name): (id, state, level).
+/// The non-compliant packages of the JSON, most severe first (compliance level, then on RPM and
+/// SUSE the vendor severity, then Failed, Missing, InstalledRejected, InstalledPendingReboot,
+/// then name and arch): (id, state, level).
 fn json_most_severe_first(scan: &Value) -> Vec<(String, String, String)> {
     let state_rank = |s: &str| {
         [
@@ -122,7 +123,22 @@ fn json_most_severe_first(scan: &Value) -> Vec<(String, String, String)> {
         .iter()
         .position(|x| *x == s)
     };
-    let mut rows: Vec<(usize, usize, String, String, String)> = scan["packages"]
+    let apt = scan["packageManager"] == "apt";
+    let vendor_rank = |severity: &str| {
+        let order = [
+            ["critical", ""],
+            ["important", "high"],
+            ["moderate", "medium"],
+            ["low", ""],
+        ];
+        let severity = severity.to_lowercase();
+        order
+            .iter()
+            .position(|names| !severity.is_empty() && names.contains(&severity.as_str()))
+            .filter(|_| !apt)
+            .unwrap_or(order.len())
+    };
+    let mut rows: Vec<(usize, usize, usize, String, String, String, String)> = scan["packages"]
         .as_array()
         .unwrap()
         .iter()
@@ -131,14 +147,14 @@ fn json_most_severe_first(scan: &Value) -> Vec<(String, String, String)> {
             let rank = state_rank(state)?;
             let level = p["compliance"].as_str().unwrap();
             let level_rank = LEVELS.iter().position(|l| *l == level).unwrap();
+            let name = p["name"].as_str().unwrap();
+            let arch = p["arch"].as_str().unwrap();
             Some((
                 LEVELS.len() - level_rank,
+                vendor_rank(p["patchSeverity"].as_str().unwrap()),
                 rank,
-                format!(
-                    "{}.{}",
-                    p["name"].as_str().unwrap(),
-                    p["arch"].as_str().unwrap()
-                ),
+                name.to_string(),
+                arch.to_string(),
                 state.to_string(),
                 level.to_string(),
             ))
@@ -146,7 +162,7 @@ fn json_most_severe_first(scan: &Value) -> Vec<(String, String, String)> {
         .collect();
     rows.sort();
     rows.into_iter()
-        .map(|(_, _, id, s, l)| (id, s, l))
+        .map(|(_, _, _, name, arch, s, l)| (format!("{name}.{arch}"), s, l))
         .collect()
 }
 
@@ -549,6 +565,14 @@ fn a_thousand_packages_make_a_small_page_with_every_row() {
     );
     assert!(rows.len() >= 200, "{} Missing", rows.len());
     assert_eq!(rows, json_most_severe_first(&json));
+    // Every level is UNSPECIFIED in the default baseline: the vendor's Critical come first.
+    let critical = dom.matches("<td>Critical</td>").count();
+    assert!(critical > 0);
+    let first_important = dom.find("<td>Important</td>").unwrap();
+    assert_eq!(
+        dom[..first_important].matches("<td>Critical</td>").count(),
+        critical
+    );
     let details = &dom[dom.find("<details id=\"compliant\">").unwrap()..];
     let compliant = compliant_count(&json);
     assert_eq!(details.matches("<tr><td>").count() as u64, compliant);
