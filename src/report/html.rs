@@ -59,7 +59,7 @@ gap:.1em 1em;margin:.5em 0}dt{font-weight:600}dd{margin:0}\
 .verdict{display:inline-block;padding:.1em .6em;border-radius:.3em;color:#fff;font-weight:700}\
 .ok{background:#2e7d32}.bad{background:#c62828}\
 table{border-collapse:collapse;margin:.5em 0}th,td{border-bottom:1px solid #ddd;padding:.2em .5em;\
-text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{font-family:monospace;white-space:nowrap}td a{white-space:nowrap}\
+text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{font-family:monospace;overflow-wrap:anywhere}td.p{white-space:nowrap}td.why{min-width:16em}td a{display:block;white-space:nowrap}\
 .CRITICAL{color:#b71c1c;font-weight:700}.HIGH{color:#e65100;font-weight:700}.MEDIUM{color:#f57f17}\
 summary{cursor:pointer;font-weight:600;margin:.8em 0}.warn{color:#8a6d00}";
 
@@ -266,9 +266,9 @@ fn write_non_compliant(out: &mut String, evaluation: &Evaluation<'_>) {
         let _ = writeln!(
             out,
             "<tr data-package=\"{id}\" data-state=\"{state}\" data-level=\"{level}\">\
-             <td class=\"{level}\">{level}</td><td>{state}</td><td class=\"n\">{id}</td>\
+             <td class=\"{level}\">{level}</td><td>{state}</td><td class=\"n p\">{id}</td>\
              <td class=\"n\">{installed}</td><td class=\"n\">{approved}</td><td>{class}</td>\
-             <td>{severity}</td><td>{why}</td><td>{cves}</td></tr>",
+             <td>{severity}</td><td class=\"why\">{why}</td><td>{cves}</td></tr>",
             id = escape_html(&id),
             state = d.state.as_str(),
             installed = escape_html(d.installed_version().unwrap_or_default()),
@@ -303,7 +303,7 @@ fn write_compliant(out: &mut String, evaluation: &Evaluation<'_>) {
         for d in rows {
             let _ = writeln!(
                 out,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td class=\"n p\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
                 d.state.as_str(),
                 escape_html(&d.id()),
                 escape_html(d.installed_version().unwrap_or_default()),
