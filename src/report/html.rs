@@ -59,7 +59,9 @@ gap:.1em 1em;margin:.5em 0}dt{font-weight:600}dd{margin:0}\
 .verdict{display:inline-block;padding:.1em .6em;border-radius:.3em;color:#fff;font-weight:700}\
 .ok{background:#2e7d32}.bad{background:#c62828}\
 table{border-collapse:collapse;margin:.5em 0}th,td{border-bottom:1px solid #ddd;padding:.2em .5em;\
-text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{font-family:monospace;overflow-wrap:anywhere}td.p{white-space:nowrap}td.why{min-width:16em}td a{display:block;white-space:nowrap}\
+text-align:left;vertical-align:top}th{background:#f3f3f3}\
+td.n{font-family:monospace;overflow-wrap:anywhere}td.p{white-space:nowrap}td.why{min-width:16em}\
+td a{display:block;white-space:nowrap}\
 .CRITICAL{color:#b71c1c;font-weight:700}.HIGH{color:#e65100;font-weight:700}.MEDIUM{color:#f57f17}\
 summary{cursor:pointer;font-weight:600;margin:.8em 0}.warn{color:#8a6d00}";
 

@@ -1,6 +1,6 @@
 //! `--output html` / `--html FILE` and `--output prometheus` / `--prometheus FILE`: scans of
-//! real apt and dnf roots, the page rendered by a real browser (Debian's chromium, headless,
-//! `--dump-dom` and a screenshot) and the metrics read by a real parser (python3's
+//! real apt, dnf and zypper roots, the page rendered by a real browser (Debian's chromium,
+//! headless, `--dump-dom` and a screenshot) and the metrics read by a real parser (python3's
 //! `prometheus_client`); the counts and rows checked against `--output json` of the same scan.
 //! Hostile versions, CVE ids and baseline names (pure `evaluate`) stay text in the rendered page
 //! and round-trip through the metrics' label escaping.
@@ -310,39 +310,27 @@ fn sample(
     found[0].2
 }
 
-/// A real dnf root scanned with `--output json --prometheus FILE --html FILE`: the metrics
-/// parse with prometheus_client and carry the JSON's counts, per state and per compliance
-/// level; the page links the CVEs of the JSON; `--output prometheus` prints the same metrics.
-#[test]
-fn prometheus_and_html_of_a_real_dnf_scan_agree_with_its_json() {
-    let dnf = crate::dnf_root::scenario();
-    let metrics = dnf.base.join("patch_baseline.prom");
-    let page = dnf.base.join("report.html");
-    let home = dnf.home.to_str().unwrap().to_string();
-    let out = scan(
-        &dnf.root,
-        &[
-            "--output",
-            "json",
-            "--prometheus",
-            metrics.to_str().unwrap(),
-            "--html",
-            page.to_str().unwrap(),
-        ],
-        &[("HOME", &home)],
-    );
-    assert_code(&out, 0);
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let samples = parse_metrics(&metrics);
-    for (state, count) in json_counts(&json) {
+/// Checks the metrics file and the page written beside `json` (`--output json` of the same
+/// run) against it: the counts per state and per compliance level, compliance, reboot pending,
+/// the end time (`ended`: the range it must fall in), the common labels; the page's rows in
+/// the JSON's order, each CVE linked on its package's row. Returns how many CVEs were linked.
+fn assert_page_and_metrics_match(
+    json: &Value,
+    metrics: &Path,
+    page: &Path,
+    ended: (f64, f64),
+) -> usize {
+    let samples = parse_metrics(metrics);
+    for (state, count) in json_counts(json) {
         assert_eq!(
             sample(&samples, "patch_baseline_packages", Some(("state", &state))),
             count as f64,
             "{state}"
         );
     }
-    let packages = json["packages"].as_array().unwrap();
-    let non_compliant: Vec<&Value> = packages
+    let non_compliant: Vec<&Value> = json["packages"]
+        .as_array()
+        .unwrap()
         .iter()
         .filter(|p| {
             [
@@ -382,13 +370,8 @@ fn prometheus_and_html_of_a_real_dnf_scan_agree_with_its_json() {
             1.0
         }
     );
-    let now = chrono::DateTime::parse_from_rfc3339(NOW)
-        .unwrap()
-        .timestamp() as f64;
-    assert_eq!(
-        sample(&samples, "patch_baseline_last_run_timestamp_seconds", None),
-        now
-    );
+    let end = sample(&samples, "patch_baseline_last_run_timestamp_seconds", None);
+    assert!(ended.0 <= end && end <= ended.1, "{end} not in {ended:?}");
     for (name, labels, _) in &samples {
         assert_eq!(
             labels["baseline_id"],
@@ -398,8 +381,7 @@ fn prometheus_and_html_of_a_real_dnf_scan_agree_with_its_json() {
         assert_eq!(labels["operation"], "Scan", "{name}");
     }
 
-    // The page links every CVE the JSON names, on the package's row.
-    let dom = chromium(&page, None);
+    let dom = chromium(page, None);
     let mut linked = 0;
     for p in &non_compliant {
         let id = format!(
@@ -420,8 +402,38 @@ fn prometheus_and_html_of_a_real_dnf_scan_agree_with_its_json() {
             linked += 1;
         }
     }
+    assert_eq!(page_rows(&dom), json_most_severe_first(json));
+    linked
+}
+
+/// A real dnf root scanned with `--output json --prometheus FILE --html FILE`: the metrics
+/// parse with prometheus_client and carry the JSON's counts, per state and per compliance
+/// level; the page links the CVEs of the JSON; `--output prometheus` prints the same metrics.
+#[test]
+fn prometheus_and_html_of_a_real_dnf_scan_agree_with_its_json() {
+    let dnf = crate::dnf_root::scenario();
+    let metrics = dnf.base.join("patch_baseline.prom");
+    let page = dnf.base.join("report.html");
+    let home = dnf.home.to_str().unwrap().to_string();
+    let out = scan(
+        &dnf.root,
+        &[
+            "--output",
+            "json",
+            "--prometheus",
+            metrics.to_str().unwrap(),
+            "--html",
+            page.to_str().unwrap(),
+        ],
+        &[("HOME", &home)],
+    );
+    assert_code(&out, 0);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339(NOW)
+        .unwrap()
+        .timestamp() as f64;
+    let linked = assert_page_and_metrics_match(&json, &metrics, &page, (now, now));
     assert!(linked > 0, "the scenario's advisories carry CVEs");
-    assert_eq!(page_rows(&dom), json_most_severe_first(&json));
 
     let out = scan(&dnf.root, &["--output", "prometheus"], &[("HOME", &home)]);
     assert_code(&out, 0);
@@ -429,6 +441,48 @@ fn prometheus_and_html_of_a_real_dnf_scan_agree_with_its_json() {
         String::from_utf8(out.stdout).unwrap().trim_end(),
         std::fs::read_to_string(&metrics).unwrap().trim_end()
     );
+}
+
+/// A real zypper root (SUSE patches of every severity) scanned at the current time: the
+/// metrics and the page agree with the JSON of the same run, the end time is the run's, and
+/// the vendor severity orders packages of the same compliance level (critical first).
+#[test]
+fn prometheus_and_html_of_a_real_zypper_scan_agree_with_its_json() {
+    let z = crate::zypper_root::scenario();
+    let metrics = z.build.base.join("patch_baseline.prom");
+    let page = z.build.base.join("report.html");
+    let before = chrono::Utc::now().timestamp() as f64;
+    let json = z.scan(
+        &[
+            "--prometheus",
+            metrics.to_str().unwrap(),
+            "--html",
+            page.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let after = chrono::Utc::now().timestamp() as f64 + 1.0;
+    let linked = assert_page_and_metrics_match(&json, &metrics, &page, (before, after));
+    assert!(linked > 0, "the scenario's patches carry CVEs");
+    let rows = json_most_severe_first(&json);
+    let severity = |id: &str| {
+        json["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| {
+                format!(
+                    "{}.{}",
+                    p["name"].as_str().unwrap(),
+                    p["arch"].as_str().unwrap()
+                ) == id
+            })
+            .unwrap()["patchSeverity"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(severity(&rows[0].0), "critical", "{rows:?}");
 }
 
 /// An Amazon Linux 2023 inventory of `count` installed packages, every other one with an

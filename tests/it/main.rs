@@ -9,7 +9,7 @@
 //! - `version_crosscheck`: our version ordering against the real `dpkg` and `rpm`.
 //! - `cli`: the binary's output, messages and exit codes.
 //! - `html`: `--output html` rendered by headless chromium and `--output prometheus` read by
-//!   python3's prometheus_client, on real apt and dnf roots and hostile `evaluate` inputs.
+//!   python3's prometheus_client, on real apt, dnf and zypper roots and hostile `evaluate` inputs.
 //! - `apt_root`: the apt backend against real apt and dpkg in a temporary alternate root.
 //! - `apt_parsers`: dpkg status and apt index readers on real files, against `dpkg-query`.
 //! - `reboot`: the reboot protocol, on-host state and crash safety of `install` (real apt).
