@@ -195,6 +195,15 @@ fn scan(root: &Path, extra: &[&str], env: &[(&str, &str)]) -> std::process::Outp
     command.output().unwrap()
 }
 
+/// `scan … --output json` with `extra`: it must succeed; its JSON.
+fn scan_json(root: &Path, extra: &[&str], env: &[(&str, &str)]) -> Value {
+    let mut args = vec!["--output", "json"];
+    args.extend_from_slice(extra);
+    let out = scan(root, &args, env);
+    assert_code(&out, 0);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A real apt root scanned once with `--output json --html FILE`: chromium's DOM of the page
 /// has the JSON's counts and its non-compliant packages, most severe first; `--output html`
 /// prints the same page; a screenshot renders.
@@ -202,11 +211,9 @@ fn scan(root: &Path, extra: &[&str], env: &[(&str, &str)]) -> std::process::Outp
 fn html_of_a_real_apt_scan_renders_in_chromium_with_the_json_counts_and_rows() {
     let apt = scenario();
     let page = apt.base.join("report.html");
-    let out = scan(
+    let json = scan_json(
         &apt.root,
         &[
-            "--output",
-            "json",
             "--html",
             page.to_str().unwrap(),
             "--instance-id",
@@ -214,8 +221,6 @@ fn html_of_a_real_apt_scan_renders_in_chromium_with_the_json_counts_and_rows() {
         ],
         &[("APT_CONFIG", apt.config.to_str().unwrap())],
     );
-    assert_code(&out, 0);
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     let expected_rows = json_most_severe_first(&json);
     assert!(
         expected_rows.len() >= 2,
@@ -415,11 +420,9 @@ fn prometheus_and_html_of_a_real_dnf_scan_agree_with_its_json() {
     let metrics = dnf.base.join("patch_baseline.prom");
     let page = dnf.base.join("report.html");
     let home = dnf.home.to_str().unwrap().to_string();
-    let out = scan(
+    let json = scan_json(
         &dnf.root,
         &[
-            "--output",
-            "json",
             "--prometheus",
             metrics.to_str().unwrap(),
             "--html",
@@ -427,8 +430,6 @@ fn prometheus_and_html_of_a_real_dnf_scan_agree_with_its_json() {
         ],
         &[("HOME", &home)],
     );
-    assert_code(&out, 0);
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     let now = chrono::DateTime::parse_from_rfc3339(NOW)
         .unwrap()
         .timestamp() as f64;
@@ -663,5 +664,56 @@ fn dry_run_and_run_refuse_html_and_prometheus_output() {
         );
         assert_code(&out, 64);
         assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value"));
+    }
+}
+
+/// The metric's value in a textfile, read by prometheus_client.
+fn metric(file: &Path, name: &str) -> f64 {
+    sample(&parse_metrics(file), name, None)
+}
+
+/// Reboot pending on a real apt root: a `NoReboot` install's metrics say 1 (its packages are
+/// InstalledPendingReboot), a scan before the next boot too, a scan after it 0; each time as
+/// the JSON of the same run counts InstalledPendingReboot.
+#[test]
+fn reboot_pending_follows_a_real_no_reboot_install_until_the_boot() {
+    let apt = scenario();
+    let metrics = apt.base.join("patch_baseline.prom");
+    let boot_before = "1000000000";
+    let out = crate::apt_root::patch_env(
+        &apt,
+        &[
+            "--reboot-option",
+            "NoReboot",
+            "--prometheus",
+            metrics.to_str().unwrap(),
+        ],
+        &[("PATCH_BASELINE_BOOT_TIME", boot_before)],
+    );
+    assert_code(&out, 0);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["counts"]["InstalledPendingReboot"].as_u64().unwrap() > 0);
+    assert_eq!(metric(&metrics, "patch_baseline_reboot_pending"), 1.0);
+    let boot_after = (chrono::Utc::now().timestamp() + 3600).to_string();
+    for (boot, pending) in [(boot_before, 1.0), (boot_after.as_str(), 0.0)] {
+        let json = scan_json(
+            &apt.root,
+            &["--prometheus", metrics.to_str().unwrap()],
+            &[
+                ("APT_CONFIG", apt.config.to_str().unwrap()),
+                ("PATCH_BASELINE_BOOT_TIME", boot),
+            ],
+        );
+        let count = json["counts"]["InstalledPendingReboot"].as_u64().unwrap();
+        assert_eq!(count > 0, pending == 1.0, "boot {boot}: {count} pending");
+        assert_eq!(metric(&metrics, "patch_baseline_reboot_pending"), pending);
+        assert_eq!(
+            sample(
+                &parse_metrics(&metrics),
+                "patch_baseline_packages",
+                Some(("state", "InstalledPendingReboot"))
+            ),
+            count as f64
+        );
     }
 }
