@@ -28,6 +28,10 @@ pub enum OutputFormat {
     Table,
     /// One JSON document.
     Json,
+    /// One self-contained HTML page (no scripts, nothing fetched).
+    Html,
+    /// Prometheus metrics, node_exporter textfile format.
+    Prometheus,
 }
 
 /// The operation an evaluation reports.
@@ -157,6 +161,13 @@ pub struct ReportArgs {
     /// Write the PutInventory request (`aws ssm put-inventory --cli-input-json file://FILE`).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Also write the HTML report to FILE (atomically), whatever --output is.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write the Prometheus metrics to FILE (atomically; for node_exporter's textfile
+    /// collector, e.g. /var/lib/prometheus/node-exporter/patch_baseline.prom).
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<PathBuf>,
     /// The product PRODUCT filters compare (e.g. `AmazonLinux2023`, `Ubuntu22.04`); default:
     /// the one the OS release files give. `run` passes the one SSM returns with the snapshot.
     #[arg(long)]
@@ -315,8 +326,18 @@ pub struct RunArgs {
     #[command(flatten)]
     pub system: SystemArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+    pub output: TableOrJson,
+}
+
+/// The output format of `run` and `explain`: text or JSON, no page or metrics (the Run Command
+/// console shows text; a trace is not a report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableOrJson {
+    /// Readable text (`run`: the framed Run Command output).
+    Table,
+    /// One JSON document.
+    Json,
 }
 
 /// `evaluate …`
@@ -359,8 +380,8 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub product: Option<String>,
     /// Output format: the readable trace, or one JSON document.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+    pub output: TableOrJson,
 }
 
 use crate::ops::evaluate::run_evaluate;
@@ -576,6 +597,17 @@ impl From<OutputFormat> for settings::OutputFormat {
         match format {
             OutputFormat::Table => Self::Table,
             OutputFormat::Json => Self::Json,
+            OutputFormat::Html => Self::Html,
+            OutputFormat::Prometheus => Self::Prometheus,
+        }
+    }
+}
+
+impl From<TableOrJson> for settings::OutputFormat {
+    fn from(format: TableOrJson) -> Self {
+        match format {
+            TableOrJson::Table => Self::Table,
+            TableOrJson::Json => Self::Json,
         }
     }
 }
@@ -607,6 +639,8 @@ impl From<ReportArgs> for settings::ReportSettings {
             output: args.output.into(),
             all: args.all,
             report: args.report,
+            html: args.html,
+            prometheus: args.prometheus,
             product: args.product,
             instance_id: args.instance_id,
             snapshot_id: args.snapshot_id,

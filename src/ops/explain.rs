@@ -109,7 +109,8 @@ pub(crate) fn run_explain(
                 source: std::io::Error::other(e),
             })?
         }
-        OutputFormat::Table | OutputFormat::Run => {
+        // The command line offers only the table and JSON here.
+        OutputFormat::Table | OutputFormat::Run | OutputFormat::Html | OutputFormat::Prometheus => {
             crate::report::render_explain(&evaluation, &traces, &unmatched, &warnings)
         }
     };

@@ -33,6 +33,18 @@ pub(crate) fn run_install(
     use crate::state::{
         OperationLock, PatchStates, StatePaths, boot_time, clear_markers, write_marker,
     };
+    if args.dry_run
+        && matches!(
+            args.report.output,
+            OutputFormat::Html | OutputFormat::Prometheus
+        )
+    {
+        return Err(CliError::Usage(
+            "--dry-run prints the install plan, as a table or JSON; --output html and \
+             prometheus report an evaluation"
+                .to_string(),
+        ));
+    }
     crate::state::set_crash_point(context.env.get("PATCH_BASELINE_CRASH_AT"));
     let paths = StatePaths::new(&args.system.root);
     let lock_timeout = std::time::Duration::from_secs(args.system.lock_timeout);
@@ -161,7 +173,10 @@ pub(crate) fn run_install(
                 serde_json::to_string_pretty(&serde_json::json!({ "plan": plan }))
                     .unwrap_or_default()
             }
-            OutputFormat::Table | OutputFormat::Run => {
+            OutputFormat::Table
+            | OutputFormat::Run
+            | OutputFormat::Html
+            | OutputFormat::Prometheus => {
                 let mut text = format!("install plan: {} update(s)\n", plan.len());
                 if let Some(path) = &args.plan_out {
                     let _ = writeln!(text, "written to `{}`", path.display());

@@ -495,6 +495,14 @@ pub(crate) fn evaluate_and_report(
         bytes.push(b'\n');
         write_atomically(path, &bytes)?;
     }
+    if let Some(path) = &args.html {
+        let page = crate::report::render_html(&evaluation, &report_context, warnings);
+        write_atomically(path, page.as_bytes())?;
+    }
+    if let Some(path) = &args.prometheus {
+        let metrics = crate::report::render_prometheus(&evaluation, &report_context);
+        write_atomically(path, metrics.as_bytes())?;
+    }
 
     match args.output {
         OutputFormat::Table => {
@@ -510,6 +518,18 @@ pub(crate) fn evaluate_and_report(
                 let _ = writeln!(text, "warning: {warning}");
             }
             write_out(stdout, text.trim_end())?;
+        }
+        OutputFormat::Html => {
+            let page = crate::report::render_html(&evaluation, &report_context, warnings);
+            write_out(stdout, page.trim_end())?;
+        }
+        OutputFormat::Prometheus => {
+            // Warnings are not metrics: they go to stderr.
+            for warning in warnings {
+                let _ = writeln!(std::io::stderr(), "warning: {warning}");
+            }
+            let metrics = crate::report::render_prometheus(&evaluation, &report_context);
+            write_out(stdout, metrics.trim_end())?;
         }
         OutputFormat::Json => {
             let mut document = evaluation_json(&evaluation);

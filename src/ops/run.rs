@@ -173,6 +173,8 @@ pub(crate) fn run_run(
             },
             all: false,
             report: report_compliance.then(|| request_file.clone()),
+            html: None,
+            prometheus: None,
             product: Some(product.clone()).filter(|p| !p.is_empty()),
             instance_id: Some(instance_id.clone()),
             snapshot_id: Some(snapshot_id.clone()),

@@ -10,6 +10,10 @@ pub enum OutputFormat {
     Table,
     /// One JSON document.
     Json,
+    /// One self-contained HTML page.
+    Html,
+    /// Prometheus metrics in the text exposition format (node_exporter's textfile collector).
+    Prometheus,
     /// `run`'s Run Command output: the summary, then the non-compliant packages, most severe
     /// first (not a command-line choice; `run` frames it with its header).
     Run,
@@ -38,6 +42,11 @@ pub struct ReportSettings {
     pub all: bool,
     /// Write the PutInventory request (`aws ssm put-inventory --cli-input-json file://FILE`).
     pub report: Option<PathBuf>,
+    /// Also write the HTML page to this file (atomically).
+    pub html: Option<PathBuf>,
+    /// Also write the Prometheus metrics to this file (atomically: a node_exporter textfile
+    /// collector `.prom` file).
+    pub prometheus: Option<PathBuf>,
     /// The product PRODUCT filters compare (e.g. `AmazonLinux2023`, `Ubuntu22.04`); default:
     /// the one the OS release files give. `run` passes the one SSM returns with the snapshot.
     pub product: Option<String>,

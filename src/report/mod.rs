@@ -1,13 +1,18 @@
 //! Output of an evaluation: the PutInventory report (`AWS:PatchSummary` and
-//! `AWS:ComplianceItem`, spec §5), the terminal table, and the JSON document.
+//! `AWS:ComplianceItem`, spec §5), the terminal table, the JSON document, the HTML page and the
+//! Prometheus metrics.
 
 mod explain;
+mod html;
+mod prometheus;
 mod python_json;
 mod table;
 
 pub use explain::render_explain;
+pub use html::{escape_html, render_html};
+pub use prometheus::{escape_label_value, render_prometheus};
 pub use python_json::{ContentHasher, python_json_dumps, python_json_sha256};
-pub use table::{render_run, render_table, summary_line};
+pub use table::{most_severe_first, render_run, render_table, summary_line};
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -18,7 +23,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::evaluate::{Counts, Evaluation, PackageDecision, Reason};
-use crate::model::{Family, PatchState, format_aws_time};
+use crate::model::{ComplianceLevel, Family, PatchState, format_aws_time};
 use crate::version::RpmEvr;
 
 /// What a report says beyond the evaluation: who, which run, when.
@@ -42,6 +47,65 @@ pub struct ReportContext {
     pub install_override_list: Option<String>,
     /// The last `NoReboot` install, if any.
     pub last_no_reboot_install: Option<DateTime<Utc>>,
+}
+
+/// `text` with every character `escape` maps replaced by its mapping (borrowed when there is
+/// none): the escaping of the HTML page and of the metrics' label values.
+pub(crate) fn escape_chars(
+    text: &str,
+    escape: impl Fn(char) -> Option<&'static str>,
+) -> Cow<'_, str> {
+    if !text.chars().any(|c| escape(c).is_some()) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match escape(c) {
+            Some(replacement) => out.push_str(replacement),
+            None => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The counts per state, in the order reports list them.
+pub fn state_counts(counts: &Counts) -> [(PatchState, usize); 7] {
+    [
+        (PatchState::Installed, counts.installed),
+        (PatchState::InstalledOther, counts.installed_other),
+        (PatchState::InstalledRejected, counts.installed_rejected),
+        (
+            PatchState::InstalledPendingReboot,
+            counts.installed_pending_reboot,
+        ),
+        (PatchState::Missing, counts.missing),
+        (PatchState::Failed, counts.failed),
+        (PatchState::NotApplicable, counts.not_applicable),
+    ]
+}
+
+/// The non-compliant packages per compliance level, `UNSPECIFIED` to `CRITICAL`.
+pub fn non_compliant_by_level(evaluation: &Evaluation<'_>) -> [(ComplianceLevel, usize); 6] {
+    let mut levels = [
+        (ComplianceLevel::Unspecified, 0),
+        (ComplianceLevel::Informational, 0),
+        (ComplianceLevel::Low, 0),
+        (ComplianceLevel::Medium, 0),
+        (ComplianceLevel::High, 0),
+        (ComplianceLevel::Critical, 0),
+    ];
+    for decision in evaluation
+        .decisions
+        .iter()
+        .filter(|d| d.state.is_non_compliant())
+    {
+        for (level, count) in &mut levels {
+            if *level == decision.compliance {
+                *count += 1;
+            }
+        }
+    }
+    levels
 }
 
 /// The compliance item `Title`: `name.arch:epoch:version-release` (RPM, SUSE) or

@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use crate::evaluate::Evaluation;
-use crate::model::PatchState;
+use crate::evaluate::{Evaluation, PackageDecision};
+use crate::model::{Family, PatchState};
 
 /// Renders the evaluation as a table. Non-compliant packages come first; compliant ones are
 /// listed only with `all`; NotApplicable ones are only counted.
@@ -102,11 +102,25 @@ pub fn summary_line(evaluation: &Evaluation) -> String {
     )
 }
 
-/// What `run` prints for Run Command, whose console shows the first 2,500 characters: the
-/// summary line first, then the non-compliant packages, most severe first (compliance level,
-/// then Failed, Missing, InstalledRejected, InstalledPendingReboot, then name), one short line
-/// each. The full report is in the JSON output and PutInventory.
-pub fn render_run(evaluation: &Evaluation) -> String {
+/// The non-compliant packages, most severe first: compliance level (the baseline rule's), then
+/// on RPM and SUSE the vendor severity (critical, important or high, moderate or medium, low,
+/// then the rest: AWS's default baselines leave every level UNSPECIFIED), then Failed, Missing,
+/// InstalledRejected, InstalledPendingReboot, then name and arch (the order of `run`'s output
+/// and of the HTML report). apt's PatchSeverity is a Debian priority, not a severity: not ranked.
+pub fn most_severe_first<'e, 'a>(evaluation: &'e Evaluation<'a>) -> Vec<&'e PackageDecision<'a>> {
+    let ranked = evaluation.package_manager.family() != Family::Apt;
+    let vendor = |d: &PackageDecision<'_>| {
+        if !ranked {
+            return 0;
+        }
+        match d.patch_severity().to_ascii_lowercase().as_str() {
+            "critical" => 4,
+            "important" | "high" => 3,
+            "moderate" | "medium" => 2,
+            "low" => 1,
+            _ => 0,
+        }
+    };
     let state_order = |state: PatchState| match state {
         PatchState::Failed => 0,
         PatchState::Missing => 1,
@@ -118,12 +132,23 @@ pub fn render_run(evaluation: &Evaluation) -> String {
         .iter()
         .filter(|d| d.state.is_non_compliant())
         .collect();
-    non_compliant.sort_by(|a, b| {
-        b.compliance
-            .cmp(&a.compliance)
-            .then(state_order(a.state).cmp(&state_order(b.state)))
-            .then(a.name.cmp(b.name))
+    non_compliant.sort_by_cached_key(|d| {
+        (
+            std::cmp::Reverse(d.compliance),
+            std::cmp::Reverse(vendor(d)),
+            state_order(d.state),
+            d.name,
+            d.arch,
+        )
     });
+    non_compliant
+}
+
+/// What `run` prints for Run Command, whose console shows the first 2,500 characters: the
+/// summary line first, then the non-compliant packages, most severe first
+/// ([`most_severe_first`]), one short line each. The full report is in the JSON output and PutInventory.
+pub fn render_run(evaluation: &Evaluation) -> String {
+    let non_compliant = most_severe_first(evaluation);
     let mut out = String::new();
     let _ = writeln!(out, "{}", summary_line(evaluation));
     if !non_compliant.is_empty() {

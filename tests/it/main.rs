@@ -9,6 +9,8 @@
 //! - `version_crosscheck`: our version ordering against the real `dpkg` and `rpm`.
 //! - `cli`: the binary's output, messages and exit codes.
 //! - `explain`: the decision traces of `explain` on real dnf and apt roots and on an inventory.
+//! - `html`: `--output html` rendered by headless chromium and `--output prometheus` read by
+//!   python3's prometheus_client, on real apt, dnf and zypper roots and hostile `evaluate` inputs.
 //! - `apt_root`: the apt backend against real apt and dpkg in a temporary alternate root.
 //! - `apt_parsers`: dpkg status and apt index readers on real files, against `dpkg-query`.
 //! - `plan`: install plans on real apt and dnf roots: exactly the plan, drift refused, bad plans.
@@ -49,6 +51,7 @@ mod evaluate_apt;
 mod evaluate_rpm;
 mod evaluate_zypper;
 mod explain;
+mod html;
 mod payload;
 mod plan;
 mod proxy;
