@@ -161,6 +161,7 @@ fn main() {
         now,
         operation: Operation::Scan,
         override_list: None,
+        deferred: &[],
     };
     let mut times = Vec::new();
     for _ in 0..7 {

@@ -284,6 +284,15 @@ pub struct InstallArgs {
     /// (still offered, not yet installed) instead of refusing.
     #[arg(long, requires = "plan")]
     pub allow_drift: bool,
+    /// A maintenance window of MINUTES from now: install in batches, most severe first, and
+    /// start a batch only when it is expected to finish in time; the rest stays Missing
+    /// ("deferred: maintenance window").
+    #[arg(long, value_name = "MINUTES")]
+    pub max_duration: Option<u64>,
+    /// A maintenance window until this time (RFC 3339), as --max-duration (with both, the
+    /// earlier end counts).
+    #[arg(long, value_name = "RFC3339")]
+    pub deadline: Option<String>,
     /// Where the override list came from (the URL `run` downloaded it from), for the report.
     #[arg(skip)]
     pub override_list_source: Option<String>,
@@ -311,6 +320,9 @@ pub struct RunArgs {
     /// With --install-plan: install what the plan still can when the system drifted from it.
     #[arg(long)]
     pub allow_plan_drift: bool,
+    /// An Install's maintenance window, in minutes from now (as `install --max-duration`).
+    #[arg(long, value_name = "MINUTES")]
+    pub max_duration: Option<u64>,
     /// The reboot behaviour of an Install.
     #[arg(long, value_enum, default_value_t = RebootOptionArg::RebootIfNeeded)]
     pub reboot_option: RebootOptionArg,
@@ -683,6 +695,8 @@ impl From<InstallArgs> for settings::InstallSettings {
             plan: args.plan,
             plan_source: None,
             allow_drift: args.allow_drift,
+            max_duration: args.max_duration,
+            deadline: args.deadline,
             override_list_source: args.override_list_source,
             report: args.report.into(),
         }
@@ -697,6 +711,7 @@ impl From<RunArgs> for settings::RunSettings {
             install_override_list: args.install_override_list,
             install_plan: args.install_plan,
             allow_plan_drift: args.allow_plan_drift,
+            max_duration: args.max_duration,
             reboot_option: args.reboot_option.into(),
             baseline_override: args.baseline_override,
             upload_override_compliance: match args.upload_override_compliance {

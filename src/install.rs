@@ -101,6 +101,13 @@ pub trait Installer {
         Ok(None)
     }
 
+    /// The download size in bytes of each target, as its repository gives it; `None` where
+    /// the package manager cannot say (zypper, classic yum) or the query fails. Used only to
+    /// estimate how long an install takes (`--max-duration`).
+    fn download_sizes(&self, _runner: &dyn Runner, targets: &[Target]) -> Vec<Option<u64>> {
+        vec![None; targets.len()]
+    }
+
     /// Whether the OS says a reboot is needed, with the packages that make it so when known.
     fn reboot_required(
         &self,

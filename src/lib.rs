@@ -25,6 +25,7 @@
 //! | [`backend`] | the one place a package manager is chosen: refresh, scan, installer | no |
 //! | [`ops`] | the pipelines behind the commands (scan, install, run, evaluate, explain), errors, state recording | no |
 //! | [`cli`] | clap definitions and the dispatch to [`ops`] | no |
+//! | [`window`] | maintenance windows: batches most severe first, estimates, which fit | yes |
 //! | [`exit`] | every exit code, decided in one place | yes |
 //!
 //! The purity rule: nothing in a pure module reads the clock, the environment or a file that the
@@ -53,4 +54,5 @@ pub mod rpm;
 pub mod ssm;
 pub mod state;
 pub mod version;
+pub mod window;
 pub mod zypper;

@@ -229,7 +229,9 @@ impl fmt::Display for FilterKey {
 }
 
 /// `PatchComplianceLevel`, ordered from `Unspecified` (lowest) to `Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize, Default,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ComplianceLevel {
     /// `UNSPECIFIED` (0).

@@ -58,6 +58,12 @@ impl StatePaths {
             .join("patch-configuration/patch-baseline-zypper-locks.txt")
     }
 
+    /// The install rate measured by maintenance-window installs (`--max-duration`).
+    pub fn install_rate(&self) -> PathBuf {
+        self.ssm
+            .join("patch-configuration/patch-baseline-install-rate.json")
+    }
+
     /// The operation lock file.
     pub fn lock(&self) -> PathBuf {
         self.ssm.join("patch-configuration/.patch-baseline.lock")

@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
                 now,
                 operation,
                 override_list: None,
+                deferred: &[],
             };
             if let Ok(evaluation) = evaluate(inventory, &baseline, &options) {
                 std::hint::black_box(&evaluation);

@@ -16,6 +16,7 @@ snapshot_id='{{ SnapshotId }}'
 install_override_list='{{ InstallOverrideList }}'
 install_plan='{{ InstallPlan }}'
 allow_plan_drift='{{ AllowPlanDrift }}'
+max_duration='{{ MaxDuration }}'
 reboot_option='{{ RebootOption }}'
 baseline_override='{{ BaselineOverride }}'
 upload_override_compliance='{{ UploadOverrideCompliance }}'
@@ -108,9 +109,11 @@ pb="$release/patch-baseline"
 if [ "$step" = run ]; then
   drift=
   if [ "$allow_plan_drift" = Yes ]; then drift=--allow-plan-drift; fi
+  window=
+  if [ -n "$max_duration" ]; then window="--max-duration=$max_duration"; fi
   exec "$pb" run --root "$root" --operation "$operation" \
     --snapshot-id "$snapshot_id" --install-override-list "$install_override_list" \
-    --install-plan "$install_plan" ${drift:+"$drift"} \
+    --install-plan "$install_plan" ${drift:+"$drift"} ${window:+"$window"} \
     --reboot-option "$reboot_option" --baseline-override "$baseline_override" \
     --upload-override-compliance "$upload_override_compliance"
 fi

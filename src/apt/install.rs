@@ -293,6 +293,34 @@ pub fn parse_simulation(stdout: &str) -> Vec<(String, String, String)> {
 }
 
 impl Installer for Apt {
+    fn download_sizes(&self, runner: &dyn Runner, targets: &[Target]) -> Vec<Option<u64>> {
+        let mut spec = self.base("apt-cache").arg("show").arg("--");
+        for target in targets {
+            match target.validated(format!("{}={}", target.name, target.version)) {
+                Ok(argument) => spec = spec.arg(argument),
+                Err(_) => return vec![None; targets.len()],
+            }
+        }
+        let stanzas = runner
+            .run(&spec.timeout(Duration::from_secs(120)))
+            .map(|c| String::from_utf8_lossy(&c.stdout).into_owned())
+            .unwrap_or_default();
+        let sizes = parse_show_sizes(&stanzas);
+        targets
+            .iter()
+            .map(|t| {
+                sizes
+                    .iter()
+                    .find(|(name, version, arch, _)| {
+                        *name == t.name
+                            && *version == t.version
+                            && (*arch == t.arch || *arch == "all")
+                    })
+                    .map(|(_, _, _, size)| *size)
+            })
+            .collect()
+    }
+
     fn repair(
         &self,
         runner: &dyn Runner,
@@ -396,6 +424,28 @@ pub fn block_rejected(
         }
     }
     Ok((allowed, blocked))
+}
+
+/// (package, version, architecture, size) of every stanza `apt-cache show` printed that has
+/// all four.
+fn parse_show_sizes(text: &str) -> Vec<(String, String, String, u64)> {
+    text.split("\n\n")
+        .filter_map(|stanza| {
+            let field = |name: &str| {
+                stanza.lines().find_map(|line| {
+                    line.strip_prefix(name)
+                        .and_then(|rest| rest.strip_prefix(':'))
+                        .map(|value| value.trim().to_string())
+                })
+            };
+            Some((
+                field("Package")?,
+                field("Version")?,
+                field("Architecture")?,
+                field("Size")?.parse().ok()?,
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -228,6 +228,57 @@ fn lock_message(captured: &Captured) -> String {
 }
 
 impl Installer for Dnf {
+    fn download_sizes(&self, runner: &dyn Runner, targets: &[Target]) -> Vec<Option<u64>> {
+        // Classic yum has no `repoquery` verb.
+        if self.tool != Tool::Dnf || targets.is_empty() {
+            return vec![None; targets.len()];
+        }
+        let mut spec = self
+            .base()
+            .arg("-q")
+            .arg("repoquery")
+            .arg("--qf")
+            .arg("%{name} %{arch} %{epoch}:%{version}-%{release} %{downloadsize}");
+        for target in targets {
+            match target.validated(nevra(&target.name, &target.arch, &target.version)) {
+                Ok(argument) => spec = spec.arg(argument),
+                Err(_) => return vec![None; targets.len()],
+            }
+        }
+        let text = runner
+            .run(&spec.timeout(Duration::from_secs(300)))
+            .map(|c| String::from_utf8_lossy(&c.stdout).into_owned())
+            .unwrap_or_default();
+        let rows: Vec<(&str, &str, &str, u64)> = text
+            .lines()
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                let row = (
+                    words.next()?,
+                    words.next()?,
+                    words.next()?,
+                    words.next()?.parse().ok()?,
+                );
+                Some(row)
+            })
+            .collect();
+        targets
+            .iter()
+            .map(|t| {
+                let version = if t.version.contains(':') {
+                    t.version.clone()
+                } else {
+                    format!("0:{}", t.version)
+                };
+                rows.iter()
+                    .find(|(name, arch, evr, _)| {
+                        *name == t.name && *arch == t.arch && *evr == version
+                    })
+                    .map(|(_, _, _, size)| *size)
+            })
+            .collect()
+    }
+
     fn repair(
         &self,
         runner: &dyn Runner,

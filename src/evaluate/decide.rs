@@ -480,7 +480,13 @@ fn decide<'a>(
                 )
                 .is_some()
             });
-            if covered {
+            let deferred = options
+                .deferred
+                .iter()
+                .any(|(n, a)| n.as_str() == name && a.as_str() == arch);
+            if deferred {
+                decision.basis.deferred = true;
+            } else if covered {
                 decision.state = PatchState::Failed;
             } else {
                 decision.basis.not_in_override_list = true;

@@ -56,6 +56,9 @@ pub struct EvaluateOptions<'a> {
     pub operation: Operation,
     /// The install override list of an Install, if any.
     pub override_list: Option<&'a InstallOverrideList>,
+    /// The (name, arch) of updates an Install deferred to the next maintenance window: they
+    /// stay Missing, not Failed.
+    pub deferred: &'a [(String, String)],
 }
 
 /// Why a version was (or was not) approved; rule numbers are 1-based. Strings borrow from the
@@ -138,6 +141,8 @@ pub enum Reason<'a> {
     /// The administrator holds the package (dpkg hold, versionlock, zypper lock): an install
     /// leaves it alone.
     Held,
+    /// The install's maintenance window ended before this update's batch could start.
+    DeferredByWindow,
 }
 
 fn day(time: &DateTime<Utc>) -> String {
@@ -218,6 +223,9 @@ impl fmt::Display for Reason<'_> {
                 "in the install override list, which installs it whatever the baseline says",
             ),
             Self::Held => f.write_str("held by the administrator; an install leaves it alone"),
+            Self::DeferredByWindow => f.write_str(
+                "deferred: maintenance window (its batch would not have finished before the deadline)",
+            ),
         }
     }
 }
@@ -400,6 +408,8 @@ struct Basis<'a> {
     pending_reboot: bool,
     /// An Install with an override list that leaves this update out.
     not_in_override_list: bool,
+    /// An Install deferred this update to the next maintenance window.
+    deferred: bool,
     /// The install override list names this update (it is installed whatever the baseline says).
     in_override_list: bool,
     /// The apt family (PatchSeverity is the Debian priority).
@@ -448,6 +458,16 @@ pub struct PlannedUpdate {
     pub version: String,
     /// Why it is in the plan.
     pub reason: String,
+    /// Its compliance level (a maintenance window installs the most severe first).
+    #[serde(default)]
+    pub compliance: ComplianceLevel,
+    /// Its classification (`Security` goes before the rest of its level).
+    #[serde(default)]
+    pub classification: String,
+    /// Installing it asks for a reboot (an advisory says so, or it is a kernel, glibc, …):
+    /// a maintenance window installs those together, last.
+    #[serde(default)]
+    pub reboot: bool,
 }
 
 /// The result of evaluating a baseline against an inventory.
@@ -518,6 +538,9 @@ impl<'a> Evaluation<'a> {
         }
         if basis.not_in_override_list {
             reasons.push(Reason::NotInOverrideList);
+        }
+        if basis.deferred {
+            reasons.push(Reason::DeferredByWindow);
         }
         if basis.in_override_list {
             reasons.push(Reason::InOverrideList);
@@ -639,6 +662,9 @@ impl<'a> Evaluation<'a> {
             from_version: d.installed_version().unwrap_or_default().to_string(),
             version: version.to_string(),
             reason,
+            compliance: d.compliance,
+            classification: d.classification().into_owned(),
+            reboot: d.reboot_suggested || crate::window::asks_for_reboot(family, d.name),
         };
         let Some(list) = override_list else {
             return self

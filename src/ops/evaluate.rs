@@ -44,6 +44,8 @@ pub(crate) fn run_evaluate(
         state: None,
         baseline: None,
         system_root: None,
+        deferred: &[],
+        window: None,
     };
     evaluate_and_report(
         &mut inventory,

@@ -64,6 +64,7 @@ pub(crate) fn run_explain(
         now,
         operation: Operation::Scan,
         override_list: None,
+        deferred: &[],
     };
     let evaluation = evaluate(&inventory, &baseline, &options)?;
     let mut chosen: Vec<&PackageDecision<'_>> = Vec::new();

@@ -10,6 +10,7 @@ use crate::backend::{installer_for, scan_system};
 use crate::baseline::builtin_for;
 use crate::evaluate::{EvaluateOptions, Operation, evaluate};
 use crate::exit::Outcome;
+use crate::install::Target;
 use crate::ops::run::resume_after_reboot;
 use crate::ops::settings::{InstallSettings, OutputFormat, RebootOption};
 use crate::ops::{
@@ -17,6 +18,7 @@ use crate::ops::{
 };
 use crate::pattern::InstallOverrideList;
 use crate::plan::{Plan, SystemIdentity};
+use crate::window::{Batch, Rate, batches, schedule};
 
 #[expect(
     clippy::too_many_lines,
@@ -29,7 +31,6 @@ pub(crate) fn run_install(
     stdout: &mut dyn Write,
 ) -> Result<Outcome, CliError> {
     use crate::exec::SystemRunner;
-    use crate::install::Target;
     use crate::state::{
         OperationLock, PatchStates, StatePaths, boot_time, clear_markers, write_marker,
     };
@@ -46,6 +47,8 @@ pub(crate) fn run_install(
         ));
     }
     crate::state::set_crash_point(context.env.get("PATCH_BASELINE_CRASH_AT"));
+    // A maintenance window counts from here (the context's clock reading was taken just now).
+    let started = std::time::Instant::now();
     let paths = StatePaths::new(&args.system.root);
     let lock_timeout = std::time::Duration::from_secs(args.system.lock_timeout);
     let _lock = OperationLock::acquire(&paths, lock_timeout)?;
@@ -129,6 +132,7 @@ pub(crate) fn run_install(
             now: context.now,
             operation: Operation::Scan,
             override_list: None,
+            deferred: &[],
         },
     )?;
     let identity = SystemIdentity::of(&args.system.root, &before);
@@ -228,6 +232,19 @@ pub(crate) fn run_install(
             target.name, target.arch, target.version
         ));
     }
+    // A maintenance window: batches, most severe first, as many as fit before the deadline.
+    let budget = window_budget(args, context)?;
+    let mut window = budget.map(|budget| {
+        let (rate, warning) = load_rate(&paths);
+        warnings.extend(warning);
+        WindowRun::plan(&plan, &targets, installer.as_ref(), rate, budget, started)
+    });
+    let batches: Vec<Vec<Target>> = match &window {
+        Some(run) => run.chosen.iter().map(|(_, t)| t.clone()).collect(),
+        None if targets.is_empty() => Vec::new(),
+        None => vec![targets.clone()],
+    };
+    let targets: Vec<Target> = batches.iter().flatten().cloned().collect();
     // The journal: what this run sets out to install, plus what an interrupted run had set out to.
     let mut journal = journal.unwrap_or_default();
     for target in &targets {
@@ -249,9 +266,16 @@ pub(crate) fn run_install(
     }
     checkpoint(context, "after-download");
     let mut failed_transaction = None;
-    if !targets.is_empty() {
+    for (index, batch) in batches.iter().enumerate() {
+        if let Some(run) = &mut window
+            && !run.fits(index)
+        {
+            run.defer_from(index);
+            break;
+        }
+        let began = std::time::Instant::now();
         match context.steps.time("install", || {
-            installer.install(&SystemRunner, &targets, lock_timeout)
+            installer.install(&SystemRunner, batch, lock_timeout)
         }) {
             Ok(()) => {}
             // The transaction failed part way: re-read the system and report what happened.
@@ -264,6 +288,18 @@ pub(crate) fn run_install(
                 failed_transaction = Some(error);
             }
             Err(error) => return Err(error.into()),
+        }
+        if let Some(run) = &mut window {
+            run.finished(index, began.elapsed());
+        }
+    }
+    if let Some(run) = &window {
+        // The measured rate is kept for the next window; losing it only costs an estimate.
+        if let Err(error) = save_rate(&paths, run.measured) {
+            warnings.push(format!(
+                "cannot keep the measured install rate in `{}`: {error}",
+                paths.install_rate().display()
+            ));
         }
     }
     checkpoint(context, "after-install");
@@ -332,6 +368,10 @@ pub(crate) fn run_install(
         }
         after.pending_reboot = pending;
     }
+    let deferred: Vec<(String, String)> = window
+        .as_ref()
+        .map(WindowRun::deferred_keys)
+        .unwrap_or_default();
     let source = format!("the system under `{}`", args.system.root.display());
     let run = RunInfo {
         operation: Operation::Install,
@@ -341,6 +381,8 @@ pub(crate) fn run_install(
         state: Some((&paths, last_no_reboot)),
         baseline: Some(&baseline),
         system_root: Some(&args.system.root),
+        deferred: &deferred,
+        window: window.as_ref().map(WindowRun::report),
     };
     let (outcome, counts) =
         evaluate_and_report(&mut after, &source, &args.report, &run, context, stdout)?;
@@ -365,6 +407,199 @@ pub(crate) fn run_install(
     } else {
         outcome
     })
+}
+
+/// How long the install may take: until `--deadline`, or `--max-duration` minutes from now,
+/// whichever comes first; `None` without either.
+fn window_budget(
+    args: &InstallSettings,
+    context: &Context,
+) -> Result<Option<(std::time::Duration, chrono::DateTime<chrono::Utc>)>, CliError> {
+    let mut deadline = None;
+    if let Some(text) = &args.deadline {
+        let at = chrono::DateTime::parse_from_rfc3339(text)
+            .map_err(|e| {
+                CliError::Usage(format!("--deadline `{text}` is not an RFC 3339 time: {e}"))
+            })?
+            .with_timezone(&chrono::Utc);
+        deadline = Some(at);
+    }
+    if let Some(minutes) = args.max_duration {
+        let minutes = i64::try_from(minutes).unwrap_or(i64::MAX / 120);
+        let at = context.now + chrono::Duration::minutes(minutes.min(i64::MAX / 120));
+        deadline = Some(deadline.map_or(at, |d: chrono::DateTime<chrono::Utc>| d.min(at)));
+    }
+    Ok(deadline.map(|at| ((at - context.now).to_std().unwrap_or_default(), at)))
+}
+
+/// The install rate measured on this machine, else the default (with a warning when the file
+/// is there but unreadable).
+fn load_rate(paths: &crate::state::StatePaths) -> (Rate, Option<String>) {
+    let path = paths.install_rate();
+    match std::fs::read(&path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => (Rate::default(), None),
+        Err(error) => (
+            Rate::default(),
+            Some(format!(
+                "cannot read `{}` ({error}): estimating at the default rate",
+                path.display()
+            )),
+        ),
+        Ok(bytes) => match serde_json::from_slice::<Rate>(&bytes) {
+            Ok(rate) => (rate, None),
+            Err(error) => (
+                Rate::default(),
+                Some(format!(
+                    "`{}` is not a rate ({error}): estimating at the default rate",
+                    path.display()
+                )),
+            ),
+        },
+    }
+}
+
+fn save_rate(paths: &crate::state::StatePaths, rate: Rate) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(&rate).map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    crate::state::write_atomically(&paths.install_rate(), &bytes)
+}
+
+/// An install within a maintenance window: its batches, which ran, which were deferred.
+struct WindowRun {
+    /// The rate the estimates use (as read before the install).
+    rate: Rate,
+    /// The rate with this install's measurements.
+    measured: Rate,
+    budget: std::time::Duration,
+    deadline: chrono::DateTime<chrono::Utc>,
+    started: std::time::Instant,
+    updates: Vec<crate::evaluate::PlannedUpdate>,
+    /// The batches to run, in order, with their targets, and how long each took once run.
+    chosen: Vec<(Batch, Vec<Target>)>,
+    took: Vec<Option<std::time::Duration>>,
+    /// The batches deferred: at planning, or when one would not have finished in time.
+    deferred: Vec<Batch>,
+}
+
+impl WindowRun {
+    fn plan(
+        plan: &[crate::evaluate::PlannedUpdate],
+        targets: &[Target],
+        installer: &dyn crate::install::Installer,
+        rate: Rate,
+        (budget, deadline): (std::time::Duration, chrono::DateTime<chrono::Utc>),
+        started: std::time::Instant,
+    ) -> Self {
+        let updates: Vec<crate::evaluate::PlannedUpdate> = targets
+            .iter()
+            .filter_map(|t| {
+                plan.iter()
+                    .find(|p| p.name == t.name && p.arch == t.arch && p.version == t.version)
+                    .cloned()
+            })
+            .collect();
+        let sizes = installer.download_sizes(&crate::exec::SystemRunner, targets);
+        let (chosen, deferred) = schedule(batches(&updates, &sizes), rate, budget);
+        let chosen: Vec<(Batch, Vec<Target>)> = chosen
+            .into_iter()
+            .map(|batch| {
+                let members = batch
+                    .updates
+                    .iter()
+                    .filter_map(|&i| targets.get(i).cloned())
+                    .collect();
+                (batch, members)
+            })
+            .collect();
+        Self {
+            rate,
+            measured: rate,
+            budget,
+            deadline,
+            started,
+            took: vec![None; chosen.len()],
+            updates,
+            chosen,
+            deferred,
+        }
+    }
+
+    /// Whether batch `index` is still expected to finish before the deadline.
+    fn fits(&self, index: usize) -> bool {
+        self.chosen.get(index).is_some_and(|(batch, _)| {
+            self.started.elapsed() + self.rate.estimate(batch.bytes) <= self.budget
+        })
+    }
+
+    /// Batch `index` and every later one are deferred.
+    fn defer_from(&mut self, index: usize) {
+        let later: Vec<Batch> = self.chosen.drain(index..).map(|(b, _)| b).collect();
+        self.took.truncate(index);
+        self.deferred.splice(0..0, later);
+    }
+
+    fn finished(&mut self, index: usize, took: std::time::Duration) {
+        if let (Some(slot), Some((batch, _))) = (self.took.get_mut(index), self.chosen.get(index)) {
+            *slot = Some(took);
+            self.measured = self.measured.updated(batch.bytes, took);
+        }
+    }
+
+    fn deferred_keys(&self) -> Vec<(String, String)> {
+        self.deferred
+            .iter()
+            .flat_map(|b| &b.updates)
+            .filter_map(|&i| self.updates.get(i))
+            .map(|u| (u.name.clone(), u.arch.clone()))
+            .collect()
+    }
+
+    /// The summary line and the JSON document's `maintenanceWindow`.
+    fn report(&self) -> (String, serde_json::Value) {
+        let ids = |batch: &Batch| -> Vec<String> {
+            batch
+                .updates
+                .iter()
+                .filter_map(|&i| self.updates.get(i))
+                .map(|u| format!("{}.{}", u.name, u.arch))
+                .collect()
+        };
+        let describe = |batch: &Batch, took: Option<std::time::Duration>| {
+            serde_json::json!({
+                "updates": ids(batch),
+                "compliance": batch.compliance,
+                "reboot": batch.reboot,
+                "bytes": batch.bytes,
+                "estimateSeconds": self.rate.estimate(batch.bytes).as_secs_f64(),
+                "tookSeconds": took.map(|t| t.as_secs_f64()),
+            })
+        };
+        let deferred = self.deferred_keys();
+        let line = format!(
+            "maintenance window until {}: {} batch(es) run, {} update(s) deferred to the next window",
+            crate::model::format_aws_time(self.deadline),
+            self.chosen.len(),
+            deferred.len()
+        );
+        let value = serde_json::json!({
+            "deadline": crate::model::format_aws_time(self.deadline),
+            "budgetSeconds": self.budget.as_secs_f64(),
+            "bytesPerSecond": self.rate.bytes_per_second,
+            "measuredBytesPerSecond": self.measured.bytes_per_second,
+            "batches": self
+                .chosen
+                .iter()
+                .zip(&self.took)
+                .map(|((batch, _), took)| describe(batch, *took))
+                .collect::<Vec<_>>(),
+            "deferredBatches": self.deferred.iter().map(|b| describe(b, None)).collect::<Vec<_>>(),
+            "deferred": deferred
+                .iter()
+                .map(|(name, arch)| format!("{name}.{arch}"))
+                .collect::<Vec<_>>(),
+        });
+        (line, value)
+    }
 }
 
 /// The targets of an approved plan on the system as it is now: refused with every difference

@@ -319,6 +319,11 @@ pub(crate) struct RunInfo<'a> {
     baseline: Option<&'a Baseline>,
     /// The system scanned (`scan`, `install`), where `--report` may discover the instance id.
     system_root: Option<&'a Path>,
+    /// The updates an install deferred to the next maintenance window.
+    deferred: &'a [(String, String)],
+    /// An install's maintenance window: the summary line and the JSON document's
+    /// `maintenanceWindow`.
+    window: Option<(String, serde_json::Value)>,
 }
 
 /// The managed instance id a hybrid node's SSM agent wrote when it registered
@@ -451,6 +456,7 @@ pub(crate) fn evaluate_and_report(
         now,
         operation,
         override_list: override_list.map(|(list, _)| list),
+        deferred: run.deferred,
     };
     let evaluation = evaluate(inventory, baseline, &options)?;
 
@@ -507,6 +513,9 @@ pub(crate) fn evaluate_and_report(
     match args.output {
         OutputFormat::Table => {
             let mut text = render_table(&evaluation, args.all);
+            if let Some((line, _)) = &run.window {
+                let _ = writeln!(text, "{line}");
+            }
             for warning in warnings {
                 let _ = writeln!(text, "warning: {warning}");
             }
@@ -514,6 +523,9 @@ pub(crate) fn evaluate_and_report(
         }
         OutputFormat::Run => {
             let mut text = crate::report::render_run(&evaluation);
+            if let Some((line, _)) = &run.window {
+                let _ = writeln!(text, "{line}");
+            }
             for warning in warnings {
                 let _ = writeln!(text, "warning: {warning}");
             }
@@ -535,6 +547,9 @@ pub(crate) fn evaluate_and_report(
             let mut document = evaluation_json(&evaluation);
             document["warnings"] = serde_json::json!(warnings);
             document["sources"] = serde_json::json!(inventory.sources);
+            if let Some((_, window)) = &run.window {
+                document["maintenanceWindow"] = window.clone();
+            }
             let text = serde_json::to_string_pretty(&document).map_err(|e| CliError::Write {
                 path: PathBuf::from("<stdout>"),
                 source: std::io::Error::other(e),

@@ -218,6 +218,8 @@ pub(crate) fn run_run(
                     plan: plan_file,
                     plan_source: Some(args.install_plan.clone()),
                     allow_drift: args.allow_plan_drift,
+                    max_duration: args.max_duration,
+                    deadline: None,
                     override_list_source: Some(args.install_override_list.clone()),
                     report,
                 },

@@ -80,6 +80,8 @@ pub(crate) fn run_scan(
             .map(|_| (&paths, states.last_no_reboot_install())),
         baseline: baseline.as_ref(),
         system_root: Some(&args.system.root),
+        deferred: &[],
+        window: None,
     };
     evaluate_and_report(&mut inventory, &source, &args.report, &run, context, stdout)
         .map(|(outcome, _)| outcome)

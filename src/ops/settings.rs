@@ -138,6 +138,10 @@ pub struct InstallSettings {
     pub plan_source: Option<String>,
     /// With `plan`: install what the plan still can when the system drifted from it.
     pub allow_drift: bool,
+    /// A maintenance window of this many minutes from now.
+    pub max_duration: Option<u64>,
+    /// A maintenance window until this time (RFC 3339).
+    pub deadline: Option<String>,
     /// Where the override list came from (the URL `run` downloaded it from), for the report.
     pub override_list_source: Option<String>,
     /// Baseline, time, output and report options.
@@ -158,6 +162,8 @@ pub struct RunSettings {
     pub install_plan: String,
     /// With `install_plan`: install what the plan still can when the system drifted.
     pub allow_plan_drift: bool,
+    /// An Install's maintenance window, in minutes from now.
+    pub max_duration: Option<u64>,
     /// The reboot behaviour of an Install.
     pub reboot_option: RebootOption,
     /// A BaselineOverride document (`https://…` or `s3://BUCKET/KEY`): a JSON array of

@@ -653,6 +653,7 @@ fn family_mismatch_is_an_error() {
             now: crate::util::now(),
             operation: Operation::Scan,
             override_list: None,
+            deferred: &[],
         },
     )
     .unwrap_err();

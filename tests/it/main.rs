@@ -30,6 +30,7 @@
 //!   suite: scan, install (real maintainer scripts), scan again, apt's simulation as referee.
 //! - `sources`: baseline `Sources` on real apt, dnf, yum (shim) and zypper roots: only the
 //!   sources' repositories used, the root's configuration never written, crashes converge.
+//! - `window`: maintenance windows (`install --max-duration`) on real apt and dnf roots.
 //! - `real_reboot`: the reboot protocol across a real reboot of Debian under qemu-system-x86_64
 //!   (minutes, root; run by `scripts/test` with `--ignored` when `PATCH_BASELINE_REAL_REBOOT=1`).
 
@@ -64,5 +65,6 @@ mod sources;
 mod updateinfo;
 mod util;
 mod version_crosscheck;
+mod window;
 mod yum;
 mod zypper_root;

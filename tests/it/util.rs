@@ -87,6 +87,7 @@ pub fn run_with<'a>(
             now: now(),
             operation,
             override_list,
+            deferred: &[],
         },
     )
     .unwrap();
