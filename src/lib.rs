@@ -24,6 +24,7 @@
 //! | [`backend`] | the one place a package manager is chosen: refresh, scan, installer | no |
 //! | [`ops`] | the pipelines behind the commands (scan, install, run, evaluate), errors, state recording | no |
 //! | [`cli`] | clap definitions and the dispatch to [`ops`] | no |
+//! | [`history`] | the bounded run history under the state folder; `history` and `diff` | no |
 //! | [`exit`] | every exit code, decided in one place | yes |
 //!
 //! The purity rule: nothing in a pure module reads the clock, the environment or a file that the
@@ -38,6 +39,7 @@ pub mod evaluate;
 pub mod exec;
 pub mod exit;
 pub mod fasthash;
+pub mod history;
 pub mod install;
 pub mod inventory;
 pub mod model;

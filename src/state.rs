@@ -45,6 +45,12 @@ impl StatePaths {
         self.ssm.join(format!("patch-baseline-operations-{code}"))
     }
 
+    /// `patch-configuration/patch-baseline-history.jsonl`: the run history ([`crate::history`]).
+    pub fn history(&self) -> PathBuf {
+        self.ssm
+            .join("patch-configuration/patch-baseline-history.jsonl")
+    }
+
     /// The install journal: the plan of an install that has not finished.
     pub fn journal(&self) -> PathBuf {
         self.ssm

@@ -13,6 +13,8 @@
 //! - `reboot`: the reboot protocol, on-host state and crash safety of `install` (real apt).
 //! - `updateinfo`: the updateinfo parser on every real feed, against independent counts.
 //! - `dnf_root`: the dnf scan against real dnf and rpm in a temporary alternate root.
+//! - `history`: the run history, `history` and `diff` on real apt and dnf roots (cap, torn files,
+//!   approved by the passing of time).
 //! - `yum`: classic yum through recorded outputs and a yum shim over dnf.
 //! - `zypper_root`: the zypper backend against real zypper and rpm in a temporary alternate root.
 //! - `payload`: `payload fetch` against local files and a local HTTP server, hostile archives.
@@ -46,6 +48,7 @@ mod dnf_root;
 mod evaluate_apt;
 mod evaluate_rpm;
 mod evaluate_zypper;
+mod history;
 mod payload;
 mod proxy;
 mod real_debian;

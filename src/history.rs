@@ -1,0 +1,1113 @@
+//! The run history (issue #18): every recorded `scan`, `install` and `run` appends one compact
+//! record to `patch-configuration/patch-baseline-history.jsonl` under the state folder, and
+//! `patch-baseline history` and `patch-baseline diff` read it back.
+//!
+//! A record holds the run's time, operation, baseline, snapshot id and counts, and only the
+//! *changes* of the tracked set since the record before it: the packages in a state that asks
+//! for attention (`Missing`, `Failed`, `InstalledPendingReboot`, `InstalledRejected`), each with
+//! its versions and advisories, and those whose newest version waits for a rule's date. Compliant packages are never listed, so a 100,000-package
+//! inventory with nothing changed records a few hundred bytes. The packages a run saw newly
+//! installed are listed too. Replaying the records from the first one gives the tracked set of
+//! any run; the first record of the file is always a *base* (its changes are the whole set).
+//!
+//! The file is rewritten atomically ([`crate::state::write_atomically`]) under the operation
+//! lock, capped in size and number of records: the oldest records are dropped and the new
+//! first one becomes a base. A line that cannot be read is skipped with a warning (a torn last
+//! line loses only itself); a damaged file is kept aside as `….jsonl.corrupt`. The history
+//! never fails a scan: its errors are warnings.
+//!
+//! "Approved by the passing of time": the tracked set also keeps the installed packages whose
+//! newest offered version an approval rule refuses only for its date (`ApproveAfterDays` not
+//! yet passed; [`Evaluation::held_by_date`]), as `waiting` for that version. A package newly
+//! `Missing` since run S at a version S recorded as `waiting` was approved by the passing of
+//! time: the same version was offered then and only the moving cutoff approved it since. A
+//! version newly published, or approved through a baseline change, is plain newly `Missing`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::evaluate::{Counts, Evaluation, Reason};
+use crate::exit::Outcome;
+use crate::model::PatchState;
+use crate::ops::CliError;
+use crate::report::ReportContext;
+use crate::state::StatePaths;
+
+/// The default cap of the history file, in bytes.
+pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
+
+/// The most records the history keeps.
+pub const MAX_RECORDS: usize = 1000;
+
+/// The environment variable that sets another cap in bytes (tests, small disks).
+pub const MAX_BYTES_VARIABLE: &str = "PATCH_BASELINE_HISTORY_MAX_BYTES";
+
+/// One tracked package as a record lists it. In a record's changes, a missing `state` says the
+/// package left the tracked set (it is compliant now, or gone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// `name.arch`.
+    pub id: String,
+    /// `Missing`, `Failed`, `InstalledPendingReboot` or `InstalledRejected`; none: untracked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The installed version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed: Option<String>,
+    /// The approved version (`Missing`, `Failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved: Option<String>,
+    /// The advisories of the approved version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub advisories: Vec<String>,
+    /// The advisory that carried the approval (`Missing`), when a rule approved it through one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<String>,
+    /// The release time of the approved version, as the approving rule saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released: Option<DateTime<Utc>>,
+    /// The newest offered version, when only an approval rule's date keeps it from being
+    /// approved (it is approved by the passing of time alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+}
+
+impl Entry {
+    /// The same package and state at the same versions (what a change is measured by).
+    fn same_as(&self, other: &Self) -> bool {
+        self.state == other.state
+            && self.installed == other.installed
+            && self.approved == other.approved
+            && self.advisories == other.advisories
+            && self.waiting == other.waiting
+    }
+
+    fn untracked(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            state: None,
+            installed: None,
+            approved: None,
+            advisories: Vec::new(),
+            advisory: None,
+            released: None,
+            waiting: None,
+        }
+    }
+}
+
+/// A package a run saw newly installed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Installed {
+    /// `name.arch`.
+    pub id: String,
+    /// The version installed now.
+    pub version: String,
+    /// The version installed before, when the history knew it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+/// One run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// The run id: one more than the record before it, from 1.
+    pub run: u64,
+    /// The operation's "now" (its start).
+    pub time: DateTime<Utc>,
+    /// Its end.
+    pub end: DateTime<Utc>,
+    /// `Scan` or `Install`.
+    pub operation: String,
+    /// The baseline id.
+    pub baseline_id: String,
+    /// The baseline name.
+    pub baseline_name: String,
+    /// The snapshot id reported.
+    pub snapshot_id: String,
+    /// The per-state counts.
+    pub counts: Counts,
+    /// The changes are the whole tracked set, not changes from the record before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub base: bool,
+    /// The tracked packages that changed (or, in a base, all of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Entry>,
+    /// The packages this run saw newly installed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub installed: Vec<Installed>,
+}
+
+/// What a run observed, before it becomes a record: its header and its tracked set.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// The record without changes (its `run` and `base` are set when it is appended).
+    pub header: Record,
+    /// The tracked set, by id.
+    pub tracked: BTreeMap<String, Entry>,
+}
+
+/// The tracked set after each record, replayed from the first.
+pub type Tracked = BTreeMap<String, Entry>;
+
+/// Applies a record's changes to the tracked set before it.
+fn apply(tracked: &mut Tracked, record: &Record) {
+    if record.base {
+        tracked.clear();
+    }
+    for change in &record.changes {
+        if change.state.is_some() {
+            tracked.insert(change.id.clone(), change.clone());
+        } else {
+            tracked.remove(&change.id);
+        }
+    }
+}
+
+/// The tracked set after the records up to and including `last` (all of them when `None`).
+pub fn replay(records: &[Record], last: Option<usize>) -> Tracked {
+    let mut tracked = Tracked::new();
+    let end = last.map_or(records.len(), |last| (last + 1).min(records.len()));
+    for record in records.iter().take(end) {
+        apply(&mut tracked, record);
+    }
+    tracked
+}
+
+/// The changes from `before` to `after`: new and changed entries, and untracked ones.
+fn changes(before: &Tracked, after: &Tracked) -> Vec<Entry> {
+    let mut out: Vec<Entry> = after
+        .values()
+        .filter(|entry| before.get(&entry.id).is_none_or(|old| !old.same_as(entry)))
+        .cloned()
+        .collect();
+    out.extend(
+        before
+            .keys()
+            .filter(|id| !after.contains_key(*id))
+            .map(|id| Entry::untracked(id)),
+    );
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// The history records of a file, and what was wrong with it.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// The records read, oldest first.
+    pub records: Vec<Record>,
+    /// One warning per line that could not be read.
+    pub warnings: Vec<String>,
+    /// A line other than the last was damaged (the file is not only torn).
+    pub damaged: bool,
+}
+
+/// Reads history text: one record per line; unreadable lines are skipped with a warning.
+pub fn parse(text: &str, path: &Path) -> Loaded {
+    let mut loaded = Loaded::default();
+    let lines: Vec<&str> = text.lines().collect();
+    for (number, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(line) {
+            Ok(record) => loaded.records.push(record),
+            Err(e) => {
+                let last = number + 1 == lines.len();
+                loaded.damaged |= !last;
+                loaded.warnings.push(format!(
+                    "`{}` line {}: {} ({e}); skipped",
+                    path.display(),
+                    number + 1,
+                    if last {
+                        "torn record"
+                    } else {
+                        "unreadable record"
+                    }
+                ));
+            }
+        }
+    }
+    loaded
+}
+
+/// Loads the history file; a missing one is empty, an unreadable one too (with a warning).
+pub fn load(paths: &StatePaths) -> Loaded {
+    let path = paths.history();
+    match std::fs::read(&path) {
+        Ok(bytes) => parse(&String::from_utf8_lossy(&bytes), &path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Loaded::default(),
+        Err(e) => Loaded {
+            warnings: vec![format!("cannot read `{}` ({e})", path.display())],
+            ..Loaded::default()
+        },
+    }
+}
+
+/// Appends `observation` to `records` as the next run (computing its changes from the
+/// replayed tracked set), then drops the oldest records until the file fits `max_bytes` and
+/// [`MAX_RECORDS`] (the newest record is always kept). Returns the file's lines.
+pub fn append(
+    records: &mut Vec<Record>,
+    observation: Observation,
+    max_bytes: usize,
+) -> Vec<String> {
+    let before = replay(records, None);
+    let mut record = observation.header;
+    record.run = records.last().map_or(1, |last| last.run + 1);
+    record.base = records.is_empty();
+    record.changes = changes(&before, &observation.tracked);
+    records.push(record);
+    let line = |record: &Record| serde_json::to_string(record).unwrap_or_default();
+    let mut lines: Vec<String> = records.iter().map(line).collect();
+    let mut total: usize = lines.iter().map(|l| l.len() + 1).sum();
+    // The tracked set after the first record kept, as the records are dropped.
+    let mut running = replay(records, Some(0));
+    while records.len() > 1 && (total > max_bytes || records.len() > MAX_RECORDS) {
+        records.remove(0);
+        let dropped = lines.remove(0);
+        total -= dropped.len() + 1;
+        if let Some(first) = records.first_mut() {
+            apply(&mut running, first);
+            first.base = true;
+            first.changes = running.values().cloned().collect();
+            let rebased = line(first);
+            if let Some(old) = lines.first_mut() {
+                total = total - (old.len() + 1) + rebased.len() + 1;
+                *old = rebased;
+            }
+        }
+    }
+    lines
+}
+
+/// The cap in bytes: `$PATCH_BASELINE_HISTORY_MAX_BYTES` if set, else [`DEFAULT_MAX_BYTES`].
+pub fn max_bytes<S: std::hash::BuildHasher>(
+    env: &std::collections::HashMap<String, String, S>,
+) -> usize {
+    env.get(MAX_BYTES_VARIABLE)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_BYTES)
+}
+
+/// Whether a state is tracked.
+fn tracked_state(state: PatchState) -> bool {
+    matches!(
+        state,
+        PatchState::Missing
+            | PatchState::Failed
+            | PatchState::InstalledPendingReboot
+            | PatchState::InstalledRejected
+    )
+}
+
+/// What an evaluation shows of the tracked set and of the newly installed packages, against
+/// the tracked set of the run before (`previous`, with its time). Reasons are asked only for
+/// the `Missing` packages that changed.
+pub fn observe(
+    evaluation: &Evaluation<'_>,
+    context: &ReportContext,
+    previous: Option<(&Tracked, DateTime<Utc>)>,
+) -> Observation {
+    let mut tracked = Tracked::new();
+    let mut installed = Vec::new();
+    // The names tracked before (ids without `.arch`, apt's `:arch` of foreign packages too),
+    // so that only their decisions and the tracked ones build an id.
+    let names: std::collections::HashSet<&str> = previous
+        .map(|(before, _)| {
+            before
+                .keys()
+                .filter_map(|id| id.rsplit_once('.'))
+                .map(|(name, _)| name.split_once(':').map_or(name, |(name, _)| name))
+                .collect()
+        })
+        .unwrap_or_default();
+    for decision in &evaluation.decisions {
+        let state = decision.state;
+        let known = names.contains(decision.name);
+        let recent =
+            previous.is_some_and(|(_, time)| decision.installed_time().is_some_and(|t| t > time));
+        let waiting = evaluation
+            .held_by_date(decision)
+            .map(|(version, _)| version);
+        let tracked_here = tracked_state(state) || waiting.is_some();
+        if !tracked_here && !known && !recent {
+            continue;
+        }
+        let id = decision.id();
+        let old = previous.and_then(|(before, _)| before.get(&id));
+        let now_installed = decision.installed_version();
+        let was_installed = old.and_then(|old| old.installed.as_deref());
+        let changed_version =
+            old.is_some() && now_installed.is_some() && now_installed != was_installed;
+        if let Some(version) = now_installed
+            && state.shows_installed_version()
+            && state != PatchState::InstalledRejected
+            && (recent || changed_version)
+        {
+            installed.push(Installed {
+                id: id.clone(),
+                version: version.to_string(),
+                from: was_installed
+                    .filter(|w| Some(*w) != now_installed)
+                    .map(ToString::to_string),
+            });
+        }
+        if !tracked_here {
+            continue;
+        }
+        let mut entry = Entry {
+            id: id.clone(),
+            state: Some(state.as_str().to_string()),
+            installed: now_installed.map(ToString::to_string),
+            approved: if state.shows_installed_version() {
+                None
+            } else {
+                decision.approved_version().map(ToString::to_string)
+            },
+            advisories: decision
+                .advisory_ids()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            advisory: None,
+            released: None,
+            waiting: waiting.map(ToString::to_string),
+        };
+        match old {
+            Some(old) if old.same_as(&entry) => {
+                entry.advisory.clone_from(&old.advisory);
+                entry.released = old.released;
+            }
+            _ if state == PatchState::Missing => approval(evaluation, decision, &mut entry),
+            _ => {}
+        }
+        tracked.insert(id, entry);
+    }
+    Observation {
+        header: Record {
+            run: 0,
+            time: context.start,
+            end: context.end,
+            operation: evaluation.operation.as_str().to_string(),
+            baseline_id: evaluation.baseline_id.to_string(),
+            baseline_name: evaluation.baseline_name.to_string(),
+            snapshot_id: context.snapshot_id.clone(),
+            counts: evaluation.counts(),
+            base: false,
+            changes: Vec::new(),
+            installed,
+        },
+        tracked,
+    }
+}
+
+/// Fills the approving advisory and release time of a `Missing` entry.
+fn approval(
+    evaluation: &Evaluation<'_>,
+    decision: &crate::evaluate::PackageDecision<'_>,
+    entry: &mut Entry,
+) {
+    for reason in evaluation.reasons(decision) {
+        if let Reason::ApprovedByRule {
+            advisory, released, ..
+        } = reason
+        {
+            entry.advisory = advisory.map(ToString::to_string);
+            entry.released = released;
+            return;
+        }
+    }
+}
+
+/// Records a run in the history: loads it, appends the run, writes it back atomically. Never
+/// fails: what went wrong is returned as warnings.
+pub fn record(
+    evaluation: &Evaluation<'_>,
+    context: &ReportContext,
+    paths: &StatePaths,
+    max_bytes: usize,
+) -> Vec<String> {
+    let path = paths.history();
+    let mut loaded = load(paths);
+    let mut warnings = std::mem::take(&mut loaded.warnings);
+    if loaded.damaged {
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(".corrupt");
+        match std::fs::copy(&path, &aside) {
+            Ok(_) => warnings.push(format!(
+                "the damaged history is kept as `{}`; diffs across its gaps may be incomplete",
+                PathBuf::from(aside).display()
+            )),
+            Err(e) => warnings.push(format!("cannot keep the damaged history aside ({e})")),
+        }
+    }
+    let before = replay(&loaded.records, None);
+    let previous = loaded.records.last().map(|last| (&before, last.time));
+    let observation = observe(evaluation, context, previous);
+    let lines = append(&mut loaded.records, observation, max_bytes);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    if let Some(parent) = path.parent()
+        && let Err(e) = std::fs::create_dir_all(parent)
+    {
+        warnings.push(format!("cannot create `{}` ({e})", parent.display()));
+        return warnings;
+    }
+    if let Err(e) = crate::state::write_atomically(&path, text.as_bytes()) {
+        warnings.push(format!("the run is not in the history: {e}"));
+    }
+    warnings
+}
+
+/// A package in a diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// `name.arch`.
+    pub id: String,
+    /// Its state at the earlier run, when it was tracked then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub was: Option<String>,
+    /// The installed version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed: Option<String>,
+    /// The approved version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved: Option<String>,
+    /// The approved version's advisories.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub advisories: Vec<String>,
+    /// The advisory that carried the approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<String>,
+    /// The approved version's release time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released: Option<DateTime<Utc>>,
+}
+
+/// A run a diff compares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRef {
+    /// The run id.
+    pub run: u64,
+    /// Its time.
+    pub time: DateTime<Utc>,
+    /// Its operation.
+    pub operation: String,
+}
+
+/// What changed between two runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diff {
+    /// The earlier run (none: the history's start).
+    pub since: Option<RunRef>,
+    /// The later run (the newest).
+    pub until: RunRef,
+    /// Newly `Missing`: a version newly offered or newly approved by the baseline's content.
+    pub newly_missing: Vec<Change>,
+    /// Newly `Missing` because the approving rule's `ApproveAfterDays` passed.
+    pub approved_by_time: Vec<Change>,
+    /// Newly installed (or updated).
+    pub installed: Vec<Installed>,
+    /// Newly `Failed`.
+    pub failed: Vec<Change>,
+    /// Newly `InstalledPendingReboot`.
+    pub pending_reboot: Vec<Change>,
+    /// Newly `InstalledRejected`.
+    pub rejected: Vec<Change>,
+    /// No longer `Missing` or `Failed` without an install seen (approval withdrawn, removed).
+    pub resolved: Vec<Change>,
+}
+
+fn run_ref(record: &Record) -> RunRef {
+    RunRef {
+        run: record.run,
+        time: record.time,
+        operation: record.operation.clone(),
+    }
+}
+
+/// The diff from the run at `since` (an index into `records`; none: the history's start) to the
+/// newest run.
+pub fn diff(records: &[Record], since: Option<usize>) -> Option<Diff> {
+    let newest = records.last()?;
+    let before = since.map_or_else(Tracked::new, |since| replay(records, Some(since)));
+    let after = replay(records, None);
+    let since_record = since.and_then(|since| records.get(since));
+    let change = |entry: &Entry| Change {
+        id: entry.id.clone(),
+        was: before.get(&entry.id).and_then(|old| old.state.clone()),
+        installed: entry.installed.clone(),
+        approved: entry.approved.clone(),
+        advisories: entry.advisories.clone(),
+        advisory: entry.advisory.clone(),
+        released: entry.released,
+    };
+    let mut out = Diff {
+        since: since_record.map(run_ref),
+        until: run_ref(newest),
+        newly_missing: Vec::new(),
+        approved_by_time: Vec::new(),
+        installed: Vec::new(),
+        failed: Vec::new(),
+        pending_reboot: Vec::new(),
+        rejected: Vec::new(),
+        resolved: Vec::new(),
+    };
+    for entry in after.values() {
+        // News: a state it was not in before, or in it at another version.
+        if before.get(&entry.id).is_some_and(|old| {
+            old.state == entry.state
+                && old.approved == entry.approved
+                && old.installed == entry.installed
+        }) {
+            continue;
+        }
+        let list = match entry.state.as_deref() {
+            Some("Missing")
+                if entry.approved.is_some()
+                    && before.get(&entry.id).and_then(|old| old.waiting.as_ref())
+                        == entry.approved.as_ref() =>
+            {
+                &mut out.approved_by_time
+            }
+            Some("Missing") => &mut out.newly_missing,
+            Some("Failed") => &mut out.failed,
+            Some("InstalledPendingReboot") => &mut out.pending_reboot,
+            Some("InstalledRejected") => &mut out.rejected,
+            _ => continue,
+        };
+        list.push(change(entry));
+    }
+    let start = since.map_or(0, |since| since + 1);
+    let mut installed: BTreeMap<String, Installed> = BTreeMap::new();
+    for record in records.iter().skip(start) {
+        for package in &record.installed {
+            let from = installed
+                .get(&package.id)
+                .map_or_else(|| package.from.clone(), |first| first.from.clone());
+            installed.insert(
+                package.id.clone(),
+                Installed {
+                    from,
+                    ..package.clone()
+                },
+            );
+        }
+    }
+    for old in before.values() {
+        let attention = |entry: &Entry| {
+            entry.state.as_deref().is_some_and(|state| {
+                matches!(
+                    state,
+                    "Missing" | "Failed" | "InstalledPendingReboot" | "InstalledRejected"
+                )
+            })
+        };
+        let was_pending = matches!(old.state.as_deref(), Some("Missing" | "Failed"));
+        let still = after.get(&old.id).is_some_and(attention);
+        if was_pending && !still && !installed.contains_key(&old.id) {
+            out.resolved.push(Change {
+                was: old.state.clone(),
+                ..change(old)
+            });
+        }
+    }
+    out.installed = installed.into_values().collect();
+    Some(out)
+}
+
+/// Which run `--since` names: a run id, or an RFC 3339 time (the newest run at or before it).
+/// `None` in the result: the history's start.
+pub fn resolve_since(records: &[Record], since: Option<&str>) -> Result<Option<usize>, String> {
+    let Some(text) = since else {
+        return Ok(records.len().checked_sub(2));
+    };
+    let oldest = records.first().map_or_else(String::new, |first| {
+        format!(
+            "; the oldest recorded run is {} at {}",
+            first.run,
+            first.time.to_rfc3339()
+        )
+    });
+    if let Ok(run) = text.trim().parse::<u64>() {
+        return records
+            .iter()
+            .position(|r| r.run == run)
+            .map(Some)
+            .ok_or_else(|| format!("--since {run}: no such run in the history{oldest}"));
+    }
+    let time = DateTime::parse_from_rfc3339(text.trim())
+        .map_err(|e| format!("--since `{text}` is neither a run id nor an RFC 3339 time: {e}"))?
+        .with_timezone(&Utc);
+    records
+        .iter()
+        .rposition(|r| r.time <= time)
+        .map(Some)
+        .ok_or_else(|| format!("--since {text}: no run at or before it{oldest}"))
+}
+
+/// Output of `history` and `diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A table.
+    Table,
+    /// JSON.
+    Json,
+}
+
+fn stdout_error(e: impl std::fmt::Display) -> CliError {
+    CliError::Write {
+        path: PathBuf::from("<stdout>"),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+fn print_warnings(warnings: &[String]) {
+    for warning in warnings {
+        let _ = writeln!(std::io::stderr(), "warning: {warning}");
+    }
+}
+
+/// `patch-baseline history`: the recorded runs, oldest first (the newest `limit` of them).
+pub fn list_command(
+    root: &Path,
+    format: Format,
+    limit: Option<usize>,
+    stdout: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let loaded = load(&StatePaths::new(root));
+    print_warnings(&loaded.warnings);
+    let skip = limit.map_or(0, |limit| loaded.records.len().saturating_sub(limit));
+    let shown = loaded.records.get(skip..).unwrap_or_default();
+    let text = match format {
+        Format::Json => {
+            let runs: Vec<serde_json::Value> = shown
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "run": r.run,
+                        "time": r.time,
+                        "end": r.end,
+                        "operation": r.operation,
+                        "baselineId": r.baseline_id,
+                        "baselineName": r.baseline_name,
+                        "snapshotId": r.snapshot_id,
+                        "counts": r.counts,
+                        "changed": r.changes.len(),
+                        "installed": r.installed.len(),
+                    })
+                })
+                .collect();
+            serde_json::to_string_pretty(&serde_json::json!({ "runs": runs }))
+                .map_err(stdout_error)?
+        }
+        Format::Table => render_list(shown),
+    };
+    crate::ops::write_out(stdout, text.trim_end())?;
+    Ok(Outcome::Success)
+}
+
+fn render_list(records: &[Record]) -> String {
+    if records.is_empty() {
+        return "no run recorded".to_string();
+    }
+    let mut text = format!(
+        "{:>4}  {:<20}  {:<7}  {:<28}  {:<36}  {:>9} {:>7} {:>6} {:>7}  {:>7}\n",
+        "RUN",
+        "TIME",
+        "OP",
+        "BASELINE",
+        "SNAPSHOT",
+        "INSTALLED",
+        "MISSING",
+        "FAILED",
+        "PENDING",
+        "CHANGES"
+    );
+    for r in records {
+        let baseline = if r.baseline_name.is_empty() {
+            &r.baseline_id
+        } else {
+            &r.baseline_name
+        };
+        let changes = if r.base {
+            "base".to_string()
+        } else {
+            (r.changes.len() + r.installed.len()).to_string()
+        };
+        let _ = writeln!(
+            text,
+            "{:>4}  {:<20}  {:<7}  {:<28}  {:<36}  {:>9} {:>7} {:>6} {:>7}  {:>7}",
+            r.run,
+            r.time.format("%Y-%m-%dT%H:%M:%SZ"),
+            r.operation,
+            baseline,
+            r.snapshot_id,
+            r.counts.installed,
+            r.counts.missing,
+            r.counts.failed,
+            r.counts.installed_pending_reboot,
+            changes
+        );
+    }
+    text
+}
+
+/// `patch-baseline diff`: what changed from `--since` (default: the run before the newest) to
+/// the newest run.
+pub fn diff_command(
+    root: &Path,
+    since: Option<&str>,
+    format: Format,
+    stdout: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let paths = StatePaths::new(root);
+    let loaded = load(&paths);
+    print_warnings(&loaded.warnings);
+    if loaded.records.is_empty() {
+        return Err(CliError::Read {
+            path: paths.history(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no run recorded"),
+        });
+    }
+    let index = resolve_since(&loaded.records, since).map_err(CliError::Usage)?;
+    let Some(diff) = diff(&loaded.records, index) else {
+        return Ok(Outcome::Success);
+    };
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&diff).map_err(stdout_error)?,
+        Format::Table => render_diff(&diff),
+    };
+    crate::ops::write_out(stdout, text.trim_end())?;
+    Ok(Outcome::Success)
+}
+
+fn render_diff(diff: &Diff) -> String {
+    let at = |r: &RunRef| {
+        format!(
+            "run {} ({}, {})",
+            r.run,
+            r.operation,
+            r.time.format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    };
+    let mut text = format!(
+        "since {} until {}\n",
+        diff.since
+            .as_ref()
+            .map_or_else(|| "the history's start".to_string(), at),
+        at(&diff.until)
+    );
+    let approved = |c: &Change| {
+        let mut line = format!("  {}  {}", c.id, c.approved.as_deref().unwrap_or(""));
+        if let Some(installed) = &c.installed {
+            let _ = write!(line, " (installed {installed})");
+        }
+        let advisory = c
+            .advisory
+            .clone()
+            .or_else(|| (!c.advisories.is_empty()).then(|| c.advisories.join(", ")));
+        if let Some(advisory) = advisory {
+            let _ = write!(line, "  {advisory}");
+        }
+        if let Some(released) = c.released {
+            let _ = write!(line, ", released {}", released.format("%Y-%m-%d"));
+        }
+        line
+    };
+    let plain = |c: &Change| {
+        let version = c.installed.as_deref().or(c.approved.as_deref());
+        format!("  {}  {}", c.id, version.unwrap_or(""))
+    };
+    let installed: Vec<String> = diff
+        .installed
+        .iter()
+        .map(|p| {
+            let from = p
+                .from
+                .as_ref()
+                .map(|f| format!("{f} -> "))
+                .unwrap_or_default();
+            format!("  {}  {from}{}", p.id, p.version)
+        })
+        .collect();
+    let lines = |changes: &[Change], line: &dyn Fn(&Change) -> String| {
+        changes.iter().map(line).collect::<Vec<_>>()
+    };
+    let sections = [
+        ("newly Missing", lines(&diff.newly_missing, &approved)),
+        (
+            "approved by the passing of time (now Missing)",
+            lines(&diff.approved_by_time, &approved),
+        ),
+        ("newly installed", installed),
+        ("newly Failed", lines(&diff.failed, &approved)),
+        ("became pending reboot", lines(&diff.pending_reboot, &plain)),
+        ("newly rejected", lines(&diff.rejected, &plain)),
+        ("no longer Missing or Failed", lines(&diff.resolved, &plain)),
+    ];
+    let mut empty = true;
+    for (title, lines) in sections {
+        if lines.is_empty() {
+            continue;
+        }
+        empty = false;
+        let _ = writeln!(text, "{title} ({}):", lines.len());
+        for line in lines {
+            let _ = writeln!(text, "{line}");
+        }
+    }
+    if empty {
+        text.push_str("no change\n");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0)
+            .single()
+            .unwrap()
+    }
+
+    fn entry(id: &str, state: &str, approved: Option<&str>) -> Entry {
+        Entry {
+            state: Some(state.to_string()),
+            installed: Some("1.0".to_string()),
+            approved: approved.map(ToString::to_string),
+            advisories: approved
+                .map(|_| vec![format!("ADV-{id}")])
+                .unwrap_or_default(),
+            ..Entry::untracked(id)
+        }
+    }
+
+    fn observation(day: u32, tracked: &[Entry], installed: &[(&str, &str)]) -> Observation {
+        Observation {
+            header: Record {
+                run: 0,
+                time: at(day),
+                end: at(day),
+                operation: "Scan".to_string(),
+                baseline_id: "pb-1".to_string(),
+                baseline_name: "b".to_string(),
+                snapshot_id: format!("snap-{day}"),
+                counts: Counts {
+                    missing: tracked.len(),
+                    ..Counts::default()
+                },
+                base: false,
+                changes: Vec::new(),
+                installed: installed
+                    .iter()
+                    .map(|(id, version)| Installed {
+                        id: (*id).to_string(),
+                        version: (*version).to_string(),
+                        from: Some("1.0".to_string()),
+                    })
+                    .collect(),
+            },
+            tracked: tracked.iter().map(|e| (e.id.clone(), e.clone())).collect(),
+        }
+    }
+
+    /// Appends under the default cap.
+    fn push(records: &mut Vec<Record>, observation: Observation) -> Vec<String> {
+        append(records, observation, DEFAULT_MAX_BYTES)
+    }
+
+    #[test]
+    fn records_keep_only_changes_and_replay_to_each_run() {
+        let mut records = Vec::new();
+        let first = [
+            entry("a.x", "Missing", Some("2")),
+            entry("b.x", "Missing", Some("3")),
+        ];
+        push(&mut records, observation(1, &first, &[]));
+        let second = [
+            entry("a.x", "Missing", Some("2")),
+            entry("c.x", "Failed", Some("4")),
+        ];
+        push(&mut records, observation(2, &second, &[("b.x", "3")]));
+        let lines = push(&mut records, observation(3, &second, &[]));
+        assert_eq!(records.iter().map(|r| r.run).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(records[0].base && !records[1].base);
+        assert_eq!(records[0].changes.len(), 2);
+        // b left, c came: two changes; a unchanged is not written again.
+        let ids: Vec<(&str, Option<&str>)> = records[1]
+            .changes
+            .iter()
+            .map(|c| (c.id.as_str(), c.state.as_deref()))
+            .collect();
+        assert_eq!(ids, [("b.x", None), ("c.x", Some("Failed"))]);
+        assert!(records[2].changes.is_empty());
+        assert!(!lines[2].contains("changes"), "{}", lines[2]);
+        assert_eq!(
+            replay(&records, Some(0)),
+            observation(1, &first, &[]).tracked
+        );
+        assert_eq!(replay(&records, None), observation(2, &second, &[]).tracked);
+        let reread = parse(&(lines.join("\n") + "\n"), Path::new("h"));
+        assert_eq!(reread.records, records);
+        assert!(reread.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_cap_drops_the_oldest_and_rebases_the_first_kept() {
+        let mut records = Vec::new();
+        let mut lines = Vec::new();
+        for day in 1..=20 {
+            let tracked: Vec<Entry> = (0..day)
+                .map(|n| entry(&format!("p{n}.x"), "Missing", Some("2")))
+                .collect();
+            lines = append(&mut records, observation(day, &tracked, &[]), 4000);
+        }
+        let total: usize = lines.iter().map(|l| l.len() + 1).sum();
+        assert!(total <= 4000, "{total}");
+        assert!(records.len() < 20 && records.len() > 1);
+        assert_eq!(records.last().unwrap().run, 20);
+        assert!(records[0].base);
+        assert_eq!(records[0].run, 21 - records.len() as u64);
+        let expected: Tracked = (0..20)
+            .map(|n| entry(&format!("p{n}.x"), "Missing", Some("2")))
+            .map(|e| (e.id.clone(), e))
+            .collect();
+        assert_eq!(replay(&records, None), expected);
+        let first = usize::try_from(records[0].run).unwrap();
+        assert_eq!(replay(&records, Some(0)).len(), first);
+        // A record larger than the cap is still kept, alone.
+        append(&mut records, observation(21, &[], &[]), 10);
+        assert_eq!(records.len(), 1);
+        assert!(records[0].base && records[0].changes.is_empty());
+    }
+
+    #[test]
+    fn torn_and_damaged_lines_are_skipped_with_warnings() {
+        let mut records = Vec::new();
+        let mut lines = Vec::new();
+        for day in 1..=3 {
+            lines = push(&mut records, observation(day, &[], &[]));
+        }
+        let torn = format!("{}\n{}\n{{\"run\": 4, \"ti", lines[0], lines[1]);
+        let loaded = parse(&torn, Path::new("h"));
+        assert_eq!(loaded.records.len(), 2);
+        assert!(!loaded.damaged);
+        assert!(loaded.warnings[0].contains("line 3: torn record"));
+        let damaged = format!("{}\nnot json\n{}\n", lines[0], lines[2]);
+        let loaded = parse(&damaged, Path::new("h"));
+        assert_eq!(
+            loaded.records.iter().map(|r| r.run).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        assert!(loaded.damaged);
+        assert!(loaded.warnings[0].contains("line 2: unreadable record"));
+    }
+
+    #[test]
+    fn diff_sorts_the_changes_by_kind() {
+        let mut records = Vec::new();
+        let late = entry("late.x", "Missing", Some("2"));
+        let mut new = entry("new.x", "Missing", Some("5"));
+        new.released = Some(at(9));
+        new.advisory = Some("ALAS-9".to_string());
+        // Offered at run 1, refused only for its date.
+        let mut waiting = entry("late.x", "Installed", None);
+        waiting.waiting = Some("2".to_string());
+        // Waiting for 3 at run 1, but 4 is published and Missing since.
+        let mut overtaken = entry("over.x", "Installed", None);
+        overtaken.waiting = Some("3".to_string());
+        let first = [
+            waiting,
+            overtaken,
+            entry("done.x", "Missing", Some("2")),
+            entry("gone.x", "Missing", Some("2")),
+            entry("stay.x", "Missing", Some("2")),
+        ];
+        push(&mut records, observation(10, &first, &[]));
+        let second = [
+            entry("stay.x", "Missing", Some("2")),
+            late.clone(),
+            new.clone(),
+            entry("over.x", "Missing", Some("4")),
+            entry("fail.x", "Failed", Some("2")),
+        ];
+        push(&mut records, observation(12, &second, &[("done.x", "2")]));
+        let mut third = second.to_vec();
+        third.push(entry("wait.x", "InstalledPendingReboot", None));
+        push(&mut records, observation(13, &third, &[("wait.x", "3")]));
+
+        let all = diff(&records, Some(0)).unwrap();
+        let ids = |c: &[Change]| c.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        assert_eq!(all.since.as_ref().unwrap().run, 1);
+        assert_eq!(all.until.run, 3);
+        assert_eq!(ids(&all.approved_by_time), ["late.x"]);
+        assert_eq!(ids(&all.newly_missing), ["new.x", "over.x"]);
+        assert_eq!(all.newly_missing[0].advisory.as_deref(), Some("ALAS-9"));
+        assert_eq!(ids(&all.failed), ["fail.x"]);
+        assert_eq!(ids(&all.pending_reboot), ["wait.x"]);
+        assert_eq!(ids(&all.resolved), ["gone.x"]);
+        assert_eq!(
+            all.installed
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>(),
+            ["done.x", "wait.x"]
+        );
+        // The default: the run before the newest.
+        let last = diff(&records, resolve_since(&records, None).unwrap()).unwrap();
+        assert_eq!(ids(&last.pending_reboot), ["wait.x"]);
+        assert!(last.newly_missing.is_empty() && last.failed.is_empty());
+        // From the start: everything tracked is new, nothing aged in (no earlier run).
+        let start = diff(&records, None).unwrap();
+        assert!(start.approved_by_time.is_empty());
+        assert_eq!(
+            ids(&start.newly_missing),
+            ["late.x", "new.x", "over.x", "stay.x"]
+        );
+        let table = render_diff(&all);
+        assert!(table.contains("approved by the passing of time"), "{table}");
+        assert!(table.contains("new.x  5 (installed 1.0)  ALAS-9, released 2026-11-09"));
+        assert!(table.contains("done.x  1.0 -> 2"), "{table}");
+    }
+
+    #[test]
+    fn since_takes_a_run_id_or_a_time() {
+        let mut records = Vec::new();
+        for day in [1, 5, 9] {
+            push(&mut records, observation(day, &[], &[]));
+        }
+        assert_eq!(resolve_since(&records, Some("2")), Ok(Some(1)));
+        assert_eq!(
+            resolve_since(&records, Some("2026-11-06T00:00:00Z")),
+            Ok(Some(1))
+        );
+        assert_eq!(
+            resolve_since(&records, Some("2026-11-09T12:00:00Z")),
+            Ok(Some(2))
+        );
+        assert!(
+            resolve_since(&records, Some("2026-10-01T00:00:00Z"))
+                .unwrap_err()
+                .contains("oldest recorded run is 1")
+        );
+        assert!(resolve_since(&records, Some("7")).is_err());
+        assert!(resolve_since(&records, Some("yesterday")).is_err());
+        assert_eq!(resolve_since(&records[..1], None), Ok(None));
+    }
+}
