@@ -7,12 +7,13 @@
 //! for attention (`Missing`, `Failed`, `InstalledPendingReboot`, `InstalledRejected`), each with
 //! its versions and advisories, and those whose newest version waits for a rule's date. Compliant packages are never listed, so a 100,000-package
 //! inventory with nothing changed records a few hundred bytes. The packages a run saw newly
-//! installed are listed too. Replaying the records from the first one gives the tracked set of
-//! any run; the first record of the file is always a *base* (its changes are the whole set).
+//! installed are listed too. The tracked set of the oldest record kept is the *base*, in
+//! `patch-baseline-history-base.json`; replaying the later records' changes on it gives the
+//! tracked set of any run.
 //!
-//! The file is rewritten atomically ([`crate::state::write_atomically`]) under the operation
-//! lock, capped in size and number of records: the oldest records are dropped and the new
-//! first one becomes a base. A line that cannot be read is skipped with a warning (a torn last
+//! The files are rewritten atomically ([`crate::state::write_atomically`]) under the operation
+//! lock; the history is capped in size and number of records: the oldest records are dropped
+//! and folded into the base. A line that cannot be read is skipped with a warning (a torn last
 //! line loses only itself); a damaged file is kept aside as `….jsonl.corrupt`. The history
 //! never fails a scan: its errors are warnings.
 //!
@@ -135,10 +136,8 @@ pub struct Record {
     pub snapshot_id: String,
     /// The per-state counts.
     pub counts: Counts,
-    /// The changes are the whole tracked set, not changes from the record before.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub base: bool,
-    /// The tracked packages that changed (or, in a base, all of them).
+    /// The tracked packages that changed since the record before (none once the record is
+    /// the oldest: its tracked set is the base file's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Entry>,
     /// The packages this run saw newly installed.
@@ -149,20 +148,17 @@ pub struct Record {
 /// What a run observed, before it becomes a record: its header and its tracked set.
 #[derive(Debug, Clone)]
 pub struct Observation {
-    /// The record without changes (its `run` and `base` are set when it is appended).
+    /// The record without changes (its `run` is set when it is appended).
     pub header: Record,
     /// The tracked set, by id.
     pub tracked: BTreeMap<String, Entry>,
 }
 
-/// The tracked set after each record, replayed from the first.
+/// The tracked set of a run, by id.
 pub type Tracked = BTreeMap<String, Entry>;
 
 /// Applies a record's changes to the tracked set before it.
 fn apply(tracked: &mut Tracked, record: &Record) {
-    if record.base {
-        tracked.clear();
-    }
     for change in &record.changes {
         if change.state.is_some() {
             tracked.insert(change.id.clone(), change.clone());
@@ -172,12 +168,16 @@ fn apply(tracked: &mut Tracked, record: &Record) {
     }
 }
 
-/// The tracked set after the records up to and including `last` (all of them when `None`).
-pub fn replay(records: &[Record], last: Option<usize>) -> Tracked {
-    let mut tracked = Tracked::new();
+/// The tracked set after the records up to and including `last` (all of them when `None`):
+/// the base, with the changes of the later records applied.
+pub fn replay(history: &Loaded, last: Option<usize>) -> Tracked {
+    let mut tracked = history.base.clone();
+    let records = &history.records;
     let end = last.map_or(records.len(), |last| (last + 1).min(records.len()));
     for record in records.iter().take(end) {
-        apply(&mut tracked, record);
+        if record.run > history.base_run {
+            apply(&mut tracked, record);
+        }
     }
     tracked
 }
@@ -199,9 +199,24 @@ fn changes(before: &Tracked, after: &Tracked) -> Vec<Entry> {
     out
 }
 
-/// The history records of a file, and what was wrong with it.
+/// The base file: the tracked set as of the oldest record kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BaseFile {
+    /// The run whose tracked set this is.
+    pub run: u64,
+    /// The tracked set.
+    #[serde(default)]
+    pub tracked: Vec<Entry>,
+}
+
+/// The history: the base and the records, and what was wrong with the files.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
+    /// The run the base is the tracked set of (0: none, the empty set).
+    pub base_run: u64,
+    /// The tracked set as of run `base_run`.
+    pub base: Tracked,
     /// The records read, oldest first.
     pub records: Vec<Record>,
     /// One warning per line that could not be read.
@@ -239,54 +254,103 @@ pub fn parse(text: &str, path: &Path) -> Loaded {
     loaded
 }
 
-/// Loads the history file; a missing one is empty, an unreadable one too (with a warning).
+/// Loads the history file and its base; a missing history is empty, an unreadable one too
+/// (with a warning). A base is used only with records: without them the history starts anew.
 pub fn load(paths: &StatePaths) -> Loaded {
     let path = paths.history();
-    match std::fs::read(&path) {
+    let mut loaded = match std::fs::read(&path) {
         Ok(bytes) => parse(&String::from_utf8_lossy(&bytes), &path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Loaded::default(),
         Err(e) => Loaded {
             warnings: vec![format!("cannot read `{}` ({e})", path.display())],
             ..Loaded::default()
         },
+    };
+    if loaded.records.is_empty() {
+        return loaded;
+    }
+    let base_path = paths.history_base();
+    match std::fs::read(&base_path) {
+        Ok(bytes) => match serde_json::from_slice::<BaseFile>(&bytes) {
+            Ok(base) => {
+                loaded.base_run = base.run;
+                loaded.base = base
+                    .tracked
+                    .into_iter()
+                    .map(|e| (e.id.clone(), e))
+                    .collect();
+            }
+            Err(e) => {
+                loaded.damaged = true;
+                loaded.warnings.push(format!(
+                    "`{}` is corrupt ({e}); the oldest runs' tracked packages are lost",
+                    base_path.display()
+                ));
+            }
+        },
+        Err(e) => loaded.warnings.push(format!(
+            "cannot read `{}` ({e}); the oldest runs' tracked packages are lost",
+            base_path.display()
+        )),
+    }
+    loaded
+}
+
+/// Folds the oldest record into the base: the base becomes its tracked set, its changes go.
+fn fold_oldest(history: &mut Loaded) {
+    let base_run = history.base_run;
+    if let Some(first) = history.records.first_mut() {
+        if first.run > base_run {
+            apply(&mut history.base, first);
+            history.base_run = first.run;
+        }
+        first.changes.clear();
     }
 }
 
-/// Appends `observation` to `records` as the next run (computing its changes from the
-/// replayed tracked set), then drops the oldest records until the file fits `max_bytes` and
-/// [`MAX_RECORDS`] (the newest record is always kept). Returns the file's lines.
+/// Appends `observation` as the next run (its changes from the replayed tracked set). The
+/// first record is folded into the base at once. Over `max_bytes` or [`MAX_RECORDS`], the
+/// oldest records are dropped down to three quarters of either (so that the base is rewritten
+/// once in a while, not at every run), folding the new oldest into the base; the newest record
+/// is always kept. Returns the history file's lines, and whether the base changed.
 pub fn append(
-    records: &mut Vec<Record>,
+    history: &mut Loaded,
     observation: Observation,
     max_bytes: usize,
-) -> Vec<String> {
-    let before = replay(records, None);
+) -> (Vec<String>, bool) {
+    let before = replay(history, None);
     let mut record = observation.header;
-    record.run = records.last().map_or(1, |last| last.run + 1);
-    record.base = records.is_empty();
+    record.run = history
+        .records
+        .last()
+        .map_or(history.base_run, |last| last.run)
+        + 1;
     record.changes = changes(&before, &observation.tracked);
-    records.push(record);
-    let line = |record: &Record| serde_json::to_string(record).unwrap_or_default();
-    let mut lines: Vec<String> = records.iter().map(line).collect();
-    let mut total: usize = lines.iter().map(|l| l.len() + 1).sum();
-    // The tracked set after the first record kept, as the records are dropped.
-    let mut running = replay(records, Some(0));
-    while records.len() > 1 && (total > max_bytes || records.len() > MAX_RECORDS) {
-        records.remove(0);
-        let dropped = lines.remove(0);
-        total -= dropped.len() + 1;
-        if let Some(first) = records.first_mut() {
-            apply(&mut running, first);
-            first.base = true;
-            first.changes = running.values().cloned().collect();
-            let rebased = line(first);
-            if let Some(old) = lines.first_mut() {
-                total = total - (old.len() + 1) + rebased.len() + 1;
-                *old = rebased;
-            }
-        }
+    history.records.push(record);
+    let mut base_changed = false;
+    if history.records.len() == 1 {
+        history.base.clear();
+        history.base_run = 0;
+        fold_oldest(history);
+        base_changed = true;
     }
-    lines
+    let line = |record: &Record| serde_json::to_string(record).unwrap_or_default();
+    let mut lines: Vec<String> = history.records.iter().map(line).collect();
+    let mut total: usize = lines.iter().map(|l| l.len() + 1).sum();
+    if total > max_bytes || lines.len() > MAX_RECORDS {
+        let (bytes, count) = (max_bytes / 4 * 3, MAX_RECORDS / 4 * 3);
+        while lines.len() > 1 && (total > bytes || lines.len() > count) {
+            history.records.remove(0);
+            total -= lines.remove(0).len() + 1;
+            // The base moves to the new oldest record as each is dropped.
+            fold_oldest(history);
+        }
+        if let (Some(first), Some(old)) = (history.records.first(), lines.first_mut()) {
+            *old = line(first);
+        }
+        base_changed = true;
+    }
+    (lines, base_changed)
 }
 
 /// The cap in bytes: `$PATCH_BASELINE_HISTORY_MAX_BYTES` if set, else [`DEFAULT_MAX_BYTES`].
@@ -402,7 +466,6 @@ pub fn observe(
             baseline_name: evaluation.baseline_name.to_string(),
             snapshot_id: context.snapshot_id.clone(),
             counts: evaluation.counts(),
-            base: false,
             changes: Vec::new(),
             installed,
         },
@@ -450,10 +513,10 @@ pub fn record(
             Err(e) => warnings.push(format!("cannot keep the damaged history aside ({e})")),
         }
     }
-    let before = replay(&loaded.records, None);
+    let before = replay(&loaded, None);
     let previous = loaded.records.last().map(|last| (&before, last.time));
     let observation = observe(evaluation, context, previous);
-    let lines = append(&mut loaded.records, observation, max_bytes);
+    let (lines, base_changed) = append(&mut loaded, observation, max_bytes);
     let mut text = lines.join("\n");
     text.push('\n');
     if let Some(parent) = path.parent()
@@ -461,6 +524,21 @@ pub fn record(
     {
         warnings.push(format!("cannot create `{}` ({e})", parent.display()));
         return warnings;
+    }
+    // The base first: a crash between the two writes leaves records the base already holds,
+    // which replaying skips.
+    if base_changed {
+        let base = BaseFile {
+            run: loaded.base_run,
+            tracked: loaded.base.into_values().collect(),
+        };
+        let written = serde_json::to_vec(&base)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| crate::state::write_atomically(&paths.history_base(), &bytes));
+        if let Err(e) = written {
+            warnings.push(format!("the run is not in the history: {e}"));
+            return warnings;
+        }
     }
     if let Err(e) = crate::state::write_atomically(&path, text.as_bytes()) {
         warnings.push(format!("the run is not in the history: {e}"));
@@ -540,10 +618,11 @@ fn run_ref(record: &Record) -> RunRef {
 
 /// The diff from the run at `since` (an index into `records`; none: the history's start) to the
 /// newest run.
-pub fn diff(records: &[Record], since: Option<usize>) -> Option<Diff> {
+pub fn diff(history: &Loaded, since: Option<usize>) -> Option<Diff> {
+    let records = &history.records;
     let newest = records.last()?;
-    let before = since.map_or_else(Tracked::new, |since| replay(records, Some(since)));
-    let after = replay(records, None);
+    let before = since.map_or_else(Tracked::new, |since| replay(history, Some(since)));
+    let after = replay(history, None);
     let since_record = since.and_then(|since| records.get(since));
     let change = |entry: &Entry| Change {
         id: entry.id.clone(),
@@ -742,11 +821,7 @@ fn render_list(records: &[Record]) -> String {
         } else {
             &r.baseline_name
         };
-        let changes = if r.base {
-            "base".to_string()
-        } else {
-            (r.changes.len() + r.installed.len()).to_string()
-        };
+        let changes = r.changes.len() + r.installed.len();
         let _ = writeln!(
             text,
             "{:>4}  {:<20}  {:<7}  {:<28}  {:<36}  {:>9} {:>7} {:>6} {:>7}  {:>7}",
@@ -783,7 +858,7 @@ pub fn diff_command(
         });
     }
     let index = resolve_since(&loaded.records, since).map_err(CliError::Usage)?;
-    let Some(diff) = diff(&loaded.records, index) else {
+    let Some(diff) = diff(&loaded, index) else {
         return Ok(Outcome::Success);
     };
     let text = match format {
@@ -912,7 +987,6 @@ mod tests {
                     missing: tracked.len(),
                     ..Counts::default()
                 },
-                base: false,
                 changes: Vec::new(),
                 installed: installed
                     .iter()
@@ -928,27 +1002,30 @@ mod tests {
     }
 
     /// Appends under the default cap.
-    fn push(records: &mut Vec<Record>, observation: Observation) -> Vec<String> {
-        append(records, observation, DEFAULT_MAX_BYTES)
+    fn push(history: &mut Loaded, observation: Observation) -> Vec<String> {
+        append(history, observation, DEFAULT_MAX_BYTES).0
     }
 
     #[test]
     fn records_keep_only_changes_and_replay_to_each_run() {
-        let mut records = Vec::new();
+        let mut history = Loaded::default();
         let first = [
             entry("a.x", "Missing", Some("2")),
             entry("b.x", "Missing", Some("3")),
         ];
-        push(&mut records, observation(1, &first, &[]));
+        push(&mut history, observation(1, &first, &[]));
         let second = [
             entry("a.x", "Missing", Some("2")),
             entry("c.x", "Failed", Some("4")),
         ];
-        push(&mut records, observation(2, &second, &[("b.x", "3")]));
-        let lines = push(&mut records, observation(3, &second, &[]));
+        push(&mut history, observation(2, &second, &[("b.x", "3")]));
+        let lines = push(&mut history, observation(3, &second, &[]));
+        let records = &history.records;
         assert_eq!(records.iter().map(|r| r.run).collect::<Vec<_>>(), [1, 2, 3]);
-        assert!(records[0].base && !records[1].base);
-        assert_eq!(records[0].changes.len(), 2);
+        // The first run's set is the base; its record keeps none of it.
+        assert_eq!(history.base_run, 1);
+        assert_eq!(history.base, observation(1, &first, &[]).tracked);
+        assert!(records[0].changes.is_empty());
         // b left, c came: two changes; a unchanged is not written again.
         let ids: Vec<(&str, Option<&str>)> = records[1]
             .changes
@@ -959,50 +1036,54 @@ mod tests {
         assert!(records[2].changes.is_empty());
         assert!(!lines[2].contains("changes"), "{}", lines[2]);
         assert_eq!(
-            replay(&records, Some(0)),
+            replay(&history, Some(0)),
             observation(1, &first, &[]).tracked
         );
-        assert_eq!(replay(&records, None), observation(2, &second, &[]).tracked);
+        assert_eq!(replay(&history, None), observation(2, &second, &[]).tracked);
         let reread = parse(&(lines.join("\n") + "\n"), Path::new("h"));
-        assert_eq!(reread.records, records);
+        assert_eq!(&reread.records, records);
         assert!(reread.warnings.is_empty());
     }
 
     #[test]
-    fn the_cap_drops_the_oldest_and_rebases_the_first_kept() {
-        let mut records = Vec::new();
-        let mut lines = Vec::new();
+    fn the_cap_drops_the_oldest_into_the_base() {
+        let mut history = Loaded::default();
         for day in 1..=20 {
             let tracked: Vec<Entry> = (0..day)
                 .map(|n| entry(&format!("p{n}.x"), "Missing", Some("2")))
                 .collect();
-            lines = append(&mut records, observation(day, &tracked, &[]), 4000);
+            let (lines, _) = append(&mut history, observation(day, &tracked, &[]), 1500);
+            let total: usize = lines.iter().map(|l| l.len() + 1).sum();
+            assert!(total <= 1500, "{total}");
         }
-        let total: usize = lines.iter().map(|l| l.len() + 1).sum();
-        assert!(total <= 4000, "{total}");
+        let records = &history.records;
         assert!(records.len() < 20 && records.len() > 1);
         assert_eq!(records.last().unwrap().run, 20);
-        assert!(records[0].base);
+        assert_eq!(history.base_run, records[0].run);
+        assert!(records[0].changes.is_empty());
         assert_eq!(records[0].run, 21 - records.len() as u64);
         let expected: Tracked = (0..20)
             .map(|n| entry(&format!("p{n}.x"), "Missing", Some("2")))
             .map(|e| (e.id.clone(), e))
             .collect();
-        assert_eq!(replay(&records, None), expected);
+        assert_eq!(replay(&history, None), expected);
+        // The oldest kept run's set: its day's packages.
         let first = usize::try_from(records[0].run).unwrap();
-        assert_eq!(replay(&records, Some(0)).len(), first);
-        // A record larger than the cap is still kept, alone.
-        append(&mut records, observation(21, &[], &[]), 10);
-        assert_eq!(records.len(), 1);
-        assert!(records[0].base && records[0].changes.is_empty());
+        assert_eq!(replay(&history, Some(0)).len(), first);
+        // A record larger than the cap is still kept, alone, folded into the base.
+        let (_, base_changed) = append(&mut history, observation(21, &[], &[]), 10);
+        assert!(base_changed);
+        assert_eq!(history.records.len(), 1);
+        assert_eq!(history.base_run, 21);
+        assert!(history.base.is_empty());
     }
 
     #[test]
     fn torn_and_damaged_lines_are_skipped_with_warnings() {
-        let mut records = Vec::new();
+        let mut history = Loaded::default();
         let mut lines = Vec::new();
         for day in 1..=3 {
-            lines = push(&mut records, observation(day, &[], &[]));
+            lines = push(&mut history, observation(day, &[], &[]));
         }
         let torn = format!("{}\n{}\n{{\"run\": 4, \"ti", lines[0], lines[1]);
         let loaded = parse(&torn, Path::new("h"));
@@ -1021,7 +1102,7 @@ mod tests {
 
     #[test]
     fn diff_sorts_the_changes_by_kind() {
-        let mut records = Vec::new();
+        let mut history = Loaded::default();
         let late = entry("late.x", "Missing", Some("2"));
         let mut new = entry("new.x", "Missing", Some("5"));
         new.released = Some(at(9));
@@ -1039,7 +1120,7 @@ mod tests {
             entry("gone.x", "Missing", Some("2")),
             entry("stay.x", "Missing", Some("2")),
         ];
-        push(&mut records, observation(10, &first, &[]));
+        push(&mut history, observation(10, &first, &[]));
         let second = [
             entry("stay.x", "Missing", Some("2")),
             late.clone(),
@@ -1047,12 +1128,12 @@ mod tests {
             entry("over.x", "Missing", Some("4")),
             entry("fail.x", "Failed", Some("2")),
         ];
-        push(&mut records, observation(12, &second, &[("done.x", "2")]));
+        push(&mut history, observation(12, &second, &[("done.x", "2")]));
         let mut third = second.to_vec();
         third.push(entry("wait.x", "InstalledPendingReboot", None));
-        push(&mut records, observation(13, &third, &[("wait.x", "3")]));
+        push(&mut history, observation(13, &third, &[("wait.x", "3")]));
 
-        let all = diff(&records, Some(0)).unwrap();
+        let all = diff(&history, Some(0)).unwrap();
         let ids = |c: &[Change]| c.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
         assert_eq!(all.since.as_ref().unwrap().run, 1);
         assert_eq!(all.until.run, 3);
@@ -1070,11 +1151,11 @@ mod tests {
             ["done.x", "wait.x"]
         );
         // The default: the run before the newest.
-        let last = diff(&records, resolve_since(&records, None).unwrap()).unwrap();
+        let last = diff(&history, resolve_since(&history.records, None).unwrap()).unwrap();
         assert_eq!(ids(&last.pending_reboot), ["wait.x"]);
         assert!(last.newly_missing.is_empty() && last.failed.is_empty());
         // From the start: everything tracked is new, nothing aged in (no earlier run).
-        let start = diff(&records, None).unwrap();
+        let start = diff(&history, None).unwrap();
         assert!(start.approved_by_time.is_empty());
         assert_eq!(
             ids(&start.newly_missing),
@@ -1088,26 +1169,26 @@ mod tests {
 
     #[test]
     fn since_takes_a_run_id_or_a_time() {
-        let mut records = Vec::new();
+        let mut history = Loaded::default();
         for day in [1, 5, 9] {
-            push(&mut records, observation(day, &[], &[]));
+            push(&mut history, observation(day, &[], &[]));
         }
-        assert_eq!(resolve_since(&records, Some("2")), Ok(Some(1)));
+        assert_eq!(resolve_since(&history.records, Some("2")), Ok(Some(1)));
         assert_eq!(
-            resolve_since(&records, Some("2026-11-06T00:00:00Z")),
+            resolve_since(&history.records, Some("2026-11-06T00:00:00Z")),
             Ok(Some(1))
         );
         assert_eq!(
-            resolve_since(&records, Some("2026-11-09T12:00:00Z")),
+            resolve_since(&history.records, Some("2026-11-09T12:00:00Z")),
             Ok(Some(2))
         );
         assert!(
-            resolve_since(&records, Some("2026-10-01T00:00:00Z"))
+            resolve_since(&history.records, Some("2026-10-01T00:00:00Z"))
                 .unwrap_err()
                 .contains("oldest recorded run is 1")
         );
-        assert!(resolve_since(&records, Some("7")).is_err());
-        assert!(resolve_since(&records, Some("yesterday")).is_err());
-        assert_eq!(resolve_since(&records[..1], None), Ok(None));
+        assert!(resolve_since(&history.records, Some("7")).is_err());
+        assert!(resolve_since(&history.records, Some("yesterday")).is_err());
+        assert_eq!(resolve_since(&history.records[..1], None), Ok(None));
     }
 }

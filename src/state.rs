@@ -51,6 +51,13 @@ impl StatePaths {
             .join("patch-configuration/patch-baseline-history.jsonl")
     }
 
+    /// `patch-configuration/patch-baseline-history-base.json`: the tracked set of the oldest
+    /// run the history keeps ([`crate::history`]).
+    pub fn history_base(&self) -> PathBuf {
+        self.ssm
+            .join("patch-configuration/patch-baseline-history-base.json")
+    }
+
     /// The install journal: the plan of an install that has not finished.
     pub fn journal(&self) -> PathBuf {
         self.ssm
