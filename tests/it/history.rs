@@ -43,7 +43,8 @@ fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn runs(root: &Path) -> Vec<Value> {
+/// The runs `history --output json` lists.
+pub fn runs(root: &Path) -> Vec<Value> {
     let out = pb(
         &[
             "history",
