@@ -1191,4 +1191,96 @@ mod tests {
         assert!(resolve_since(&history.records, Some("yesterday")).is_err());
         assert_eq!(resolve_since(&history.records[..1], None), Ok(None));
     }
+
+    fn context(now: DateTime<Utc>) -> ReportContext {
+        ReportContext {
+            instance_id: String::new(),
+            snapshot_id: format!("snap-{}", now.timestamp()),
+            execution_id: String::new(),
+            patch_group: String::new(),
+            start: now,
+            end: now,
+            reboot_option: "NoReboot".to_string(),
+            install_override_list: None,
+            last_no_reboot_install: None,
+        }
+    }
+
+    /// The evaluation core's decisions through `observe`: a security update three days old under
+    /// a seven-day rule waits for its version; five days later it is approved by the passing of
+    /// time. A package whose update the rule refuses for its classification never waits.
+    #[test]
+    fn observe_tracks_what_waits_for_its_date() {
+        let inventory = crate::inventory::Inventory::from_json(
+            &serde_json::json!({
+                "operatingSystem": "AMAZON_LINUX_2023", "product": "AmazonLinux2023",
+                "packageManager": "dnf",
+                "advisories": [
+                    {"id": "ALAS-1", "type": "security", "severity": "Critical",
+                     "issued": "2026-11-28 00:00:00"},
+                    {"id": "ALAS-2", "type": "bugfix", "issued": "2026-11-01 00:00:00"}
+                ],
+                "installed": [
+                    {"name": "a", "arch": "x86_64", "version": "1.0-1",
+                     "installedTime": "2026-10-01T00:00:00Z"},
+                    {"name": "b", "arch": "x86_64", "version": "1.0-1",
+                     "installedTime": "2026-10-01T00:00:00Z"}
+                ],
+                "available": [
+                    {"name": "a", "arch": "x86_64", "version": "1.1-1", "advisories": ["ALAS-1"]},
+                    {"name": "b", "arch": "x86_64", "version": "1.1-1", "advisories": ["ALAS-2"]}
+                ]
+            })
+            .to_string(),
+            "inventory",
+        )
+        .unwrap();
+        let baseline = crate::baseline::Baseline::from_json(
+            r#"{"Name": "week", "OperatingSystem": "AMAZON_LINUX_2023", "ApprovalRules":
+                {"PatchRules": [{"PatchFilterGroup": {"PatchFilters":
+                  [{"Key": "CLASSIFICATION", "Values": ["Security"]}]}, "ApproveAfterDays": 7}]}}"#,
+            "baseline",
+        )
+        .unwrap();
+        let evaluate = |now: DateTime<Utc>| {
+            let options = crate::evaluate::EvaluateOptions {
+                now,
+                operation: crate::evaluate::Operation::Scan,
+                override_list: None,
+            };
+            crate::evaluate::evaluate(&inventory, &baseline, &options).unwrap()
+        };
+        let mut history = Loaded::default();
+        let (first, second) = (
+            Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 6, 0, 0, 0).unwrap(),
+        );
+        let early = evaluate(first);
+        let seen = observe(&early, &context(first), None);
+        let waiting = seen.tracked.get("a.x86_64").unwrap();
+        assert_eq!(waiting.state.as_deref(), Some("InstalledOther"));
+        assert_eq!(waiting.waiting.as_deref(), Some("1.1-1"));
+        assert!(!seen.tracked.contains_key("b.x86_64"), "{:?}", seen.tracked);
+        push(&mut history, seen);
+        let late = evaluate(second);
+        let before = replay(&history, None);
+        let seen = observe(&late, &context(second), Some((&before, first)));
+        let missing = seen.tracked.get("a.x86_64").unwrap();
+        assert_eq!(missing.state.as_deref(), Some("Missing"));
+        assert_eq!(missing.advisory.as_deref(), Some("ALAS-1"));
+        assert!(missing.waiting.is_none());
+        push(&mut history, seen);
+        let changed = diff(&history, Some(0)).unwrap();
+        let ids: Vec<&str> = changed
+            .approved_by_time
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, ["a.x86_64"]);
+        assert_eq!(
+            changed.approved_by_time[0].was.as_deref(),
+            Some("InstalledOther")
+        );
+        assert!(changed.newly_missing.is_empty() && changed.installed.is_empty());
+    }
 }
