@@ -5,9 +5,9 @@
 //! A record holds the run's time, operation, baseline, snapshot id and counts, and only the
 //! *changes* of the tracked set since the record before it: the packages in a state that asks
 //! for attention (`Missing`, `Failed`, `InstalledPendingReboot`, `InstalledRejected`), each with
-//! its versions and advisories, and those whose newest version waits for a rule's date. Compliant packages are never listed, so a 100,000-package
-//! inventory with nothing changed records a few hundred bytes. The packages a run saw newly
-//! installed are listed too. The tracked set of the oldest record kept is the *base*, in
+//! its versions and advisories, and those whose newest version waits for a rule's date.
+//! Compliant packages are never listed, so a 100,000-package inventory with nothing changed
+//! records a few hundred bytes. The packages a run saw newly installed are listed too. The tracked set of the oldest record kept is the *base*, in
 //! `patch-baseline-history-base.json`; replaying the later records' changes on it gives the
 //! tracked set of any run.
 //!
@@ -645,11 +645,16 @@ pub fn diff(history: &Loaded, since: Option<usize>) -> Option<Diff> {
         resolved: Vec::new(),
     };
     for entry in after.values() {
-        // News: a state it was not in before, or in it at another version.
+        // News: a state it was not in before, or in it at another version (the approved one
+        // for Missing and Failed, the installed one for the others).
+        let missing_or_failed = matches!(entry.state.as_deref(), Some("Missing" | "Failed"));
         if before.get(&entry.id).is_some_and(|old| {
             old.state == entry.state
-                && old.approved == entry.approved
-                && old.installed == entry.installed
+                && if missing_or_failed {
+                    old.approved == entry.approved
+                } else {
+                    old.installed == entry.installed
+                }
         }) {
             continue;
         }
