@@ -1,8 +1,8 @@
 //! The run history (issue #18) against real package managers in alternate roots: every
 //! recording scan and install appends one record, `--read-only` none; `history` lists the runs,
-//! `diff` shows newly Missing with its advisory (dnf), approved by the passing of time
-//! (`--now` past `ApproveAfterDays`), newly installed and pending reboot (apt and dnf); the cap
-//! drops the oldest runs; torn and damaged histories never fail a scan.
+//! `diff` shows newly Missing with its advisory (dnf, zypper), approved by the passing of time
+//! (`--now` past `ApproveAfterDays`), newly installed and pending reboot (apt, dnf, zypper);
+//! the cap drops the oldest runs; torn and damaged histories never fail a scan.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -424,4 +424,45 @@ fn history_dnf_newly_missing_with_its_advisory_and_approved_by_time() {
     assert_eq!(operations, ["Scan", "Scan", "Scan", "Install"]);
     assert_eq!(all[2]["baselineName"], "week");
     assert_eq!(all[3]["baselineName"], "now");
+}
+
+#[test]
+fn history_zypper_scan_then_install() {
+    let z = crate::zypper_root::scenario();
+    let root = z.root.to_str().unwrap();
+    let home = [("HOME", z.build.home.to_str().unwrap())];
+    let scan = json(&pb(
+        &["scan", "--root", root, "--no-refresh", "--output", "json"],
+        &home,
+    ));
+    let mut missing = in_state(&scan, "Missing");
+    missing.sort();
+    assert!(!missing.is_empty());
+    // One run: from the history's start, everything Missing is new, each with its patch.
+    let start = diff(&z.root, None);
+    assert_eq!(ids(&start, "newlyMissing"), missing);
+    for change in start["newlyMissing"].as_array().unwrap() {
+        let patch = change["advisories"][0].as_str().unwrap_or_default();
+        assert!(patch.starts_with("SUSE-"), "{change}");
+    }
+    let out = z.install(&["--reboot-option", "NoReboot"], &[]);
+    assert_code(&out, 0);
+    let mut pending = in_state(&crate::dnf_root::report(&out), "InstalledPendingReboot");
+    pending.sort();
+    assert!(!pending.is_empty());
+    let after = diff(&z.root, None);
+    let installed: Vec<String> = after["installed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(installed, pending);
+    assert_eq!(ids(&after, "pendingReboot"), pending);
+    assert!(ids(&after, "newlyMissing").is_empty(), "{after}");
+    let operations: Vec<String> = runs(&z.root)
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(operations, ["Scan", "Install"]);
 }

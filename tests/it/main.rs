@@ -13,7 +13,7 @@
 //! - `reboot`: the reboot protocol, on-host state and crash safety of `install` (real apt).
 //! - `updateinfo`: the updateinfo parser on every real feed, against independent counts.
 //! - `dnf_root`: the dnf scan against real dnf and rpm in a temporary alternate root.
-//! - `history`: the run history, `history` and `diff` on real apt and dnf roots (cap, torn files,
+//! - `history`: the run history, `history` and `diff` on real apt, dnf and zypper roots (cap, torn files,
 //!   approved by the passing of time).
 //! - `yum`: classic yum through recorded outputs and a yum shim over dnf.
 //! - `zypper_root`: the zypper backend against real zypper and rpm in a temporary alternate root.
