@@ -1,7 +1,8 @@
 //! On-host state, in AWS's formats and places (under `--root` when given): the patch states
 //! (`patch-configuration/patch-states-configuration.json`), the last operation's summary
 //! (`patch-inventory-from-last-operation.json`), the reboot markers
-//! (`patch-baseline-operations-194/195/196`), and the operation lock. Files are written
+//! (`patch-baseline-operations-194/195/196`), the operation lock, and the paths of our run
+//! history (its format and logic are [`crate::history`]'s). Files are written
 //! atomically (temporary file, fsync, rename); a corrupt or future-dated state file is reset
 //! with a warning, never a crash. See spec §4.4 and §7.
 
