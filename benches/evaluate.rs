@@ -3,7 +3,8 @@
 //! Prints the time of `evaluate` (best and median of several runs), of loading the inventory from
 //! JSON and of building the PutInventory report, and the process's peak RSS (VmHWM) in MB.
 //! Targets (issue #2): evaluate under 150 ms and peak memory under 100 MB on a 2-core machine.
-//! Run with `cargo bench --bench evaluate`.
+//! Also the size of the run history's records (issue #18) for that inventory: the first one, one
+//! with nothing changed, and one a day later. Run with `cargo bench --bench evaluate`.
 
 #![allow(
     clippy::print_stdout,
@@ -220,6 +221,7 @@ fn main() {
         items = report.compliance.content.len();
     }
     report_times.sort();
+    history_sizes(&inventory, &baseline, &evaluation, &context);
     drop(evaluation);
     let text = serde_json::to_string(&inventory).unwrap();
     let mut load_times = Vec::new();
@@ -240,5 +242,52 @@ fn main() {
         text.len() as f64 / 1e6,
         ms(load_times[0]),
         ms(load_times[2]),
+    );
+}
+
+/// The history records of three runs on the synthetic inventory: the first (its tracked set
+/// goes to the base file), the same evaluation again (nothing changed), and one a day later
+/// (what aged in).
+fn history_sizes(
+    inventory: &Inventory,
+    baseline: &Baseline,
+    evaluation: &patch_baseline::evaluate::Evaluation<'_>,
+    context: &ReportContext,
+) {
+    use patch_baseline::history::{Loaded, append, observe, replay};
+    let mut history = Loaded::default();
+    let started = Instant::now();
+    let first = observe(evaluation, context, None);
+    let first_time = started.elapsed();
+    append(&mut history, first, usize::MAX);
+    let base: Vec<_> = history.base.values().collect();
+    let base_bytes = serde_json::to_string(&base).unwrap().len();
+    let tracked = base.len();
+    let before = replay(&history, None);
+    let started = Instant::now();
+    let same = observe(evaluation, context, Some((&before, context.start)));
+    let same_time = started.elapsed();
+    append(&mut history, same, usize::MAX);
+    let later = EvaluateOptions {
+        now: context.start + chrono::Duration::days(1),
+        operation: Operation::Scan,
+        override_list: None,
+        deferred: &[],
+    };
+    let next = evaluate(inventory, baseline, &later).unwrap();
+    let before = replay(&history, None);
+    let day = observe(&next, context, Some((&before, context.start)));
+    let (lines, _) = append(&mut history, day, usize::MAX);
+    let sizes: Vec<usize> = lines.iter().map(String::len).collect();
+    println!(
+        "history: base file {base_bytes} bytes ({tracked} tracked packages), observed in {:.1} ms; \
+         records: first {} bytes, the same run again {} bytes (observed in {:.1} ms), a day \
+         later {} bytes ({} changes)",
+        ms(first_time),
+        sizes[0],
+        sizes[1],
+        ms(same_time),
+        sizes[2],
+        history.records[2].changes.len()
     );
 }

@@ -83,6 +83,34 @@ pub enum Command {
         /// One field (`MissingCount`, `InstalledPendingRebootCount`, …).
         field: Option<String>,
     },
+    /// The runs recorded in the history under the state folder (each scan, install and run
+    /// appends one), oldest first.
+    History {
+        /// The system: the root of an installed system (default `/`).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+        output: TableOrJson,
+        /// Only the newest N runs.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// What changed between a recorded run and the newest one: newly Missing (with the advisory
+    /// that made it so), approved by the passing of time, newly installed, Failed, pending
+    /// reboot.
+    Diff {
+        /// The system: the root of an installed system (default `/`).
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// The earlier run: a run id (`history` lists them) or an RFC 3339 time (the newest run
+        /// at or before it); default: the run before the newest.
+        #[arg(long)]
+        since: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableOrJson::Table)]
+        output: TableOrJson,
+    },
     /// Payloads: download, verify and extract.
     Payload {
         /// What to do.
@@ -342,8 +370,8 @@ pub struct RunArgs {
     pub output: TableOrJson,
 }
 
-/// The output format of `run` and `explain`: text or JSON, no page or metrics (the Run Command
-/// console shows text; a trace is not a report).
+/// The output format of `run`, `explain`, `history` and `diff`: text or JSON, no page or
+/// metrics (the Run Command console shows text; a trace or a history is not a report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TableOrJson {
     /// Readable text (`run`: the framed Run Command output).
@@ -432,6 +460,16 @@ pub fn run(cli: Cli, context: &Context, stdout: &mut dyn Write) -> Result<Outcom
         }
         Command::Run(args) => run_run(&args.into(), context, stdout),
         Command::LastSummary { root, field } => run_last_summary(&root, field.as_deref(), stdout),
+        Command::History {
+            root,
+            output,
+            limit,
+        } => crate::history::list_command(&root, history_format(output), limit, stdout),
+        Command::Diff {
+            root,
+            since,
+            output,
+        } => crate::history::diff_command(&root, since.as_deref(), history_format(output), stdout),
         Command::Payload {
             command:
                 PayloadCommand::Fetch {
@@ -525,6 +563,13 @@ fn check_sources(baseline: &crate::baseline::Baseline) -> Result<(), CliError> {
         checked.map_err(|e| CliError::Repositories(e.into()))?;
     }
     Ok(())
+}
+
+fn history_format(output: TableOrJson) -> crate::history::Format {
+    match output {
+        TableOrJson::Table => crate::history::Format::Table,
+        TableOrJson::Json => crate::history::Format::Json,
+    }
 }
 
 fn run_last_summary(

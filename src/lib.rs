@@ -25,6 +25,7 @@
 //! | [`backend`] | the one place a package manager is chosen: refresh, scan, installer | no |
 //! | [`ops`] | the pipelines behind the commands (scan, install, run, evaluate, explain), errors, state recording | no |
 //! | [`cli`] | clap definitions and the dispatch to [`ops`] | no |
+//! | [`history`] | the bounded run history under the state folder; `history` and `diff` | no |
 //! | [`window`] | maintenance windows: batches most severe first, estimates, which fit | yes |
 //! | [`exit`] | every exit code, decided in one place | yes |
 //!
@@ -40,6 +41,7 @@ pub mod evaluate;
 pub mod exec;
 pub mod exit;
 pub mod fasthash;
+pub mod history;
 pub mod install;
 pub mod inventory;
 pub mod model;

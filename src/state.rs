@@ -1,7 +1,8 @@
 //! On-host state, in AWS's formats and places (under `--root` when given): the patch states
 //! (`patch-configuration/patch-states-configuration.json`), the last operation's summary
 //! (`patch-inventory-from-last-operation.json`), the reboot markers
-//! (`patch-baseline-operations-194/195/196`), and the operation lock. Files are written
+//! (`patch-baseline-operations-194/195/196`), the operation lock, and the paths of our run
+//! history (its format and logic are [`crate::history`]'s). Files are written
 //! atomically (temporary file, fsync, rename); a corrupt or future-dated state file is reset
 //! with a warning, never a crash. See spec §4.4 and §7.
 
@@ -43,6 +44,19 @@ impl StatePaths {
     /// The marker folder for a reboot exit code (194, 195, 196).
     pub fn marker(&self, code: u8) -> PathBuf {
         self.ssm.join(format!("patch-baseline-operations-{code}"))
+    }
+
+    /// `patch-configuration/patch-baseline-history.jsonl`: the run history ([`crate::history`]).
+    pub fn history(&self) -> PathBuf {
+        self.ssm
+            .join("patch-configuration/patch-baseline-history.jsonl")
+    }
+
+    /// `patch-configuration/patch-baseline-history-base.json`: the tracked set of the oldest
+    /// run the history keeps ([`crate::history`]).
+    pub fn history_base(&self) -> PathBuf {
+        self.ssm
+            .join("patch-configuration/patch-baseline-history-base.json")
     }
 
     /// The install journal: the plan of an install that has not finished.

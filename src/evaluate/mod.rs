@@ -419,8 +419,8 @@ struct Basis<'a> {
 }
 
 /// The per-state counts of an evaluation (the `AWS:PatchSummary` counts).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Counts {
     /// `InstalledCount`.
     pub installed: usize,
@@ -551,6 +551,36 @@ impl<'a> Evaluation<'a> {
             reasons.push(Reason::Held);
         }
         reasons
+    }
+
+    /// The newest offered version above the installed and the approved one, when only an
+    /// approval rule's date condition keeps it from being approved (its `TooRecent` reason):
+    /// what the passing of time alone will approve. `None` for packages not installed, for a
+    /// newest version no rule refuses for its date alone (filters, security only), rejected,
+    /// or already approved.
+    pub fn held_by_date(&self, decision: &PackageDecision<'a>) -> Option<(&'a str, Reason<'a>)> {
+        let installed = decision.installed?;
+        let scheme = self.judge.family.version_scheme();
+        let (start, end) = decision.basis.group;
+        let newest = *self.grouped.get(start as usize..end as usize)?.first()?;
+        let above = |version: &str| scheme.compare(&newest.version, version) == Ordering::Greater;
+        if !above(&installed.version) || decision.approved.is_some_and(|a| !above(&a.version)) {
+            return None;
+        }
+        if decision.basis.rejected_entry.is_some() {
+            return None;
+        }
+        let mut views = Vec::new();
+        let verdict = self.judge.judge(newest, &mut views, true);
+        if verdict.approved {
+            return None;
+        }
+        // A rule that refused it only for its date approves it once the cutoff passes it.
+        verdict
+            .reasons
+            .into_iter()
+            .find(|r| matches!(r, Reason::TooRecent { .. }))
+            .map(|reason| (newest.version.as_str(), reason))
     }
 
     /// `CVEIds`: the CVEs that installing the target version fixes: those of every advisory of

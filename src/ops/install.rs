@@ -129,7 +129,9 @@ pub(crate) fn run_install(
         &before,
         &baseline,
         &EvaluateOptions {
-            now: context.now,
+            // The plan is made at the time the report is made at (`--now`), or an update
+            // approved only then would be planned out and reported Failed.
+            now: crate::ops::parse_now(args.report.now.as_deref(), context)?,
             operation: Operation::Scan,
             override_list: None,
             deferred: &[],

@@ -559,6 +559,10 @@ pub(crate) fn evaluate_and_report(
     }
     if let Some((paths, last_no_reboot)) = run.state {
         record_state(&evaluation, &report_context, paths, last_no_reboot)?;
+        let max_bytes = crate::history::max_bytes(&context.env);
+        for warning in crate::history::record(&evaluation, &report_context, paths, max_bytes) {
+            let _ = writeln!(std::io::stderr(), "warning: history: {warning}");
+        }
     }
     let counts = evaluation.counts();
     if args.fail_on_non_compliant && !evaluation.is_compliant() {

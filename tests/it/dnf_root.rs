@@ -1093,3 +1093,21 @@ fn dnf_override_list_installs_what_the_baseline_does_not_approve() {
     assert!(in_state(&after, "Missing").contains_key(&("sec-imp".into(), "noarch".into())));
     assert!(in_state(&after, "Failed").is_empty(), "{after}");
 }
+
+/// `install --now` plans at that time too: `fresh`, issued a day ago and held back 7 days by
+/// the default baseline, is installed by an install "ten days from now", not reported Failed.
+#[test]
+fn install_plans_at_the_time_it_reports_at() {
+    let dnf = scenario();
+    let later = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+    let out = dnf.install(&["--now", &later, "--reboot-option", "NoReboot"], &[]);
+    let report = report(&out);
+    assert!(dnf.installed().contains("fresh-1.1"), "{report:#}");
+    let failed: Vec<&Value> = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["state"] == "Failed")
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}

@@ -17,6 +17,8 @@
 //! - `reboot`: the reboot protocol, on-host state and crash safety of `install` (real apt).
 //! - `updateinfo`: the updateinfo parser on every real feed, against independent counts.
 //! - `dnf_root`: the dnf scan against real dnf and rpm in a temporary alternate root.
+//! - `history`: the run history, `history` and `diff` on real apt, dnf and zypper roots (the
+//!   cap, torn files, approved by the passing of time).
 //! - `yum`: classic yum through recorded outputs and a yum shim over dnf.
 //! - `zypper_root`: the zypper backend against real zypper and rpm in a temporary alternate root.
 //! - `payload`: `payload fetch` against local files and a local HTTP server, hostile archives.
@@ -52,6 +54,7 @@ mod evaluate_apt;
 mod evaluate_rpm;
 mod evaluate_zypper;
 mod explain;
+mod history;
 mod html;
 mod payload;
 mod plan;

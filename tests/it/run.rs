@@ -1001,6 +1001,11 @@ fn document_scan_on_an_apt_root() {
     let out = agent.step(&[("Operation", "Scan")]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let (summary, items) = summary_and_items(&agent.ssm.requests("PutInventory")[0]);
+    // The step is one run in the history, with its snapshot.
+    let runs = crate::history::runs(&apt.root);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["operation"], "Scan");
+    assert_eq!(runs[0]["snapshotId"], summary["SnapshotId"], "{summary}");
     let scan = apt.scan(&["--baseline", agent.ssm.snapshot.to_str().unwrap()]);
     let missing = crate::apt_root::in_state(&scan, "Missing");
     assert_eq!(
@@ -1028,6 +1033,12 @@ fn document_scan_on_an_apt_root() {
     let out = agent.step(&[("Operation", "Install"), ("RebootOption", "NoReboot")]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let (summary, _) = summary_and_items(agent.ssm.requests("PutInventory").last().unwrap());
+    // The step's scan, the test's own and the install: three runs.
+    let runs = crate::history::runs(&apt.root);
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[2]["operation"], "Install");
+    assert_eq!(runs[2]["snapshotId"], summary["SnapshotId"], "{summary}");
+    assert_ne!(runs[2]["snapshotId"], runs[0]["snapshotId"]);
     assert_eq!(
         (
             summary["OperationType"].as_str(),
