@@ -439,8 +439,19 @@ fn decide<'a>(
             .copied(),
         _ => None,
     };
+    // An update the install's maintenance window deferred stays Missing.
+    let deferred = options.operation == Operation::Install
+        && options
+            .deferred
+            .iter()
+            .any(|(n, a)| n.as_str() == name && a.as_str() == arch);
     if let Some(target) = override_target {
-        decision.state = PatchState::Failed;
+        decision.state = if deferred {
+            decision.basis.deferred = true;
+            PatchState::Missing
+        } else {
+            PatchState::Failed
+        };
         decision.basis.in_override_list = true;
         if !best_version.is_some_and(|b| std::ptr::eq(b, target)) {
             decision.approved = Some(target);
@@ -480,10 +491,6 @@ fn decide<'a>(
                 )
                 .is_some()
             });
-            let deferred = options
-                .deferred
-                .iter()
-                .any(|(n, a)| n.as_str() == name && a.as_str() == arch);
             if deferred {
                 decision.basis.deferred = true;
             } else if covered {

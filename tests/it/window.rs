@@ -197,4 +197,42 @@ fn a_dnf_window_that_is_already_over_starts_nothing() {
         )),
         "{text}"
     );
+
+    // A plan installed in a window that is over: its targets are deferred, Missing, not Failed.
+    let plan = dnf.base.join("plan.json");
+    let plan = plan.to_str().unwrap();
+    assert_code(&dnf.install(&["--dry-run", "--plan-out", plan], &[]), 0);
+    let out = dnf.install(
+        &[
+            "--plan",
+            plan,
+            "--max-duration",
+            "0",
+            "--reboot-option",
+            "NoReboot",
+        ],
+        &[],
+    );
+    assert_code(&out, 0);
+    assert_eq!(dnf.installed(), before);
+    let report = dnf_root::report(&out);
+    for id in &missing {
+        let package = report["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| {
+                &format!(
+                    "{}.{}",
+                    p["name"].as_str().unwrap(),
+                    p["arch"].as_str().unwrap()
+                ) == id
+            })
+            .unwrap();
+        assert_eq!(package["state"], "Missing", "{package:#}");
+        assert!(
+            package["reasons"].to_string().contains("deferredByWindow"),
+            "{package:#}"
+        );
+    }
 }
