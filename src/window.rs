@@ -40,10 +40,7 @@ pub fn asks_for_reboot(family: Family, name: &str) -> bool {
         ],
         Family::Rpm | Family::Zypper => crate::rpm::reboot::REBOOT_PACKAGES,
     };
-    listed.iter().any(|entry| match entry.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => name == *entry,
-    })
+    crate::rpm::reboot::is_listed(listed, name)
 }
 
 /// The install rate measured on this machine (kept in the state folder between runs).

@@ -22,12 +22,15 @@ pub const REBOOT_PACKAGES: &[&str] = &[
 
 /// Whether updating `name` asks for a reboot (see [`REBOOT_PACKAGES`]).
 pub fn is_reboot_package(name: &str) -> bool {
-    REBOOT_PACKAGES
-        .iter()
-        .any(|entry| match entry.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => name == *entry,
-        })
+    is_listed(REBOOT_PACKAGES, name)
+}
+
+/// Whether `list` names `name`: an entry is a name, or a prefix with a trailing `*`.
+pub fn is_listed(list: &[&str], name: &str) -> bool {
+    list.iter().any(|entry| match entry.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == *entry,
+    })
 }
 
 /// Names of installed packages (among [`REBOOT_PACKAGES`]) installed after `boot`, with
