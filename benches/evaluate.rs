@@ -254,18 +254,25 @@ fn history_sizes(
     evaluation: &patch_baseline::evaluate::Evaluation<'_>,
     context: &ReportContext,
 ) {
-    use patch_baseline::history::{Loaded, append, observe, replay};
+    use patch_baseline::history::{
+        BASE_CAP_FACTOR, DEFAULT_MAX_BYTES, Loaded, append, observe, replay,
+    };
     let mut history = Loaded::default();
     let started = Instant::now();
-    let first = observe(evaluation, context, None);
+    let first = observe(evaluation, context, None, usize::MAX);
     let first_time = started.elapsed();
     append(&mut history, first, usize::MAX);
-    let base: Vec<_> = history.base.values().collect();
+    let base: Vec<_> = history.base.iter().flat_map(|base| base.values()).collect();
     let base_bytes = serde_json::to_string(&base).unwrap().len();
     let tracked = base.len();
-    let before = replay(&history, None);
+    let before = replay(&history, None).unwrap_or_default();
     let started = Instant::now();
-    let same = observe(evaluation, context, Some((&before, context.start)));
+    let same = observe(
+        evaluation,
+        context,
+        Some((&before, context.start)),
+        usize::MAX,
+    );
     let same_time = started.elapsed();
     append(&mut history, same, usize::MAX);
     let later = EvaluateOptions {
@@ -275,8 +282,8 @@ fn history_sizes(
         deferred: &[],
     };
     let next = evaluate(inventory, baseline, &later).unwrap();
-    let before = replay(&history, None);
-    let day = observe(&next, context, Some((&before, context.start)));
+    let before = replay(&history, None).unwrap_or_default();
+    let day = observe(&next, context, Some((&before, context.start)), usize::MAX);
     let (lines, _) = append(&mut history, day, usize::MAX);
     let sizes: Vec<usize> = lines.iter().map(String::len).collect();
     println!(
@@ -289,5 +296,20 @@ fn history_sizes(
         ms(same_time),
         sizes[2],
         history.records[2].changes.len()
+    );
+    // What a recording run does by default: the set is over the base file's cap, so it is not
+    // kept, and observing stops building it there.
+    let cap = DEFAULT_MAX_BYTES * BASE_CAP_FACTOR;
+    let mut capped = Loaded::default();
+    let started = Instant::now();
+    let first = observe(evaluation, context, None, cap);
+    let capped_time = started.elapsed();
+    let kept = first.tracked.is_some();
+    let (lines, _) = append(&mut capped, first, DEFAULT_MAX_BYTES);
+    println!(
+        "history under the default caps ({cap} bytes for the set): set kept: {kept}, observed \
+         in {:.1} ms, record {} bytes",
+        ms(capped_time),
+        lines[0].len()
     );
 }

@@ -7,13 +7,17 @@
 //! for attention (`Missing`, `Failed`, `InstalledPendingReboot`, `InstalledRejected`), each with
 //! its versions and advisories, and those whose newest version waits for a rule's date.
 //! Compliant packages are never listed, so a 100,000-package inventory with nothing changed
-//! records a few hundred bytes. The packages a run saw newly installed are listed too. The tracked set of the oldest record kept is the *base*, in
+//! records a few hundred bytes. The packages a run saw newly installed are listed too. The
+//! tracked set of the oldest record kept is the *base*, in
 //! `patch-baseline-history-base.json`; replaying the later records' changes on it gives the
 //! tracked set of any run.
 //!
 //! The files are rewritten atomically ([`crate::state::write_atomically`]) under the operation
 //! lock; the history is capped in size and number of records: the oldest records are dropped
-//! and folded into the base. A line that cannot be read is skipped with a warning (a torn last
+//! and folded into the base. The tracked set is capped too ([`BASE_CAP_FACTOR`] times the
+//! history's cap): a run whose set is larger is recorded `untracked` (counts and installs
+//! only), and the next run whose set fits records it whole (`restart`), so that neither file
+//! grows with the machine. A line that cannot be read is skipped with a warning (a torn last
 //! line loses only itself); a damaged file is kept aside as `….jsonl.corrupt`. The history
 //! never fails a scan: its errors are warnings.
 //!
@@ -41,6 +45,10 @@ use crate::state::StatePaths;
 
 /// The default cap of the history file, in bytes.
 pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
+
+/// How many times the history file's cap a run's tracked set may take, serialized: the cap of
+/// the base file. A run whose tracked set is larger is recorded without it (`untracked`).
+pub const BASE_CAP_FACTOR: usize = 4;
 
 /// The most records the history keeps.
 pub const MAX_RECORDS: usize = 1000;
@@ -143,6 +151,14 @@ pub struct Record {
     /// The packages this run saw newly installed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub installed: Vec<Installed>,
+    /// `changes` is the run's whole tracked set, not its changes: the record before it was
+    /// `untracked`, so there was no set to compare with.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restart: bool,
+    /// The run's tracked set was larger than the base file's cap and is not kept: the packages
+    /// that changed at this run, and until the next `restart`, are not known.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untracked: bool,
 }
 
 /// What a run observed, before it becomes a record: its header and its tracked set.
@@ -150,15 +166,27 @@ pub struct Record {
 pub struct Observation {
     /// The record without changes (its `run` is set when it is appended).
     pub header: Record,
-    /// The tracked set, by id.
-    pub tracked: BTreeMap<String, Entry>,
+    /// The tracked set, by id; none when it was larger than the cap `observe` was given.
+    pub tracked: Option<Tracked>,
 }
 
 /// The tracked set of a run, by id.
 pub type Tracked = BTreeMap<String, Entry>;
 
-/// Applies a record's changes to the tracked set before it.
-fn apply(tracked: &mut Tracked, record: &Record) {
+/// Applies a record's changes to the tracked set before it (none: not known).
+fn apply(tracked: &mut Option<Tracked>, record: &Record) {
+    if record.untracked {
+        *tracked = None;
+        return;
+    }
+    if record.restart {
+        *tracked = Some(Tracked::new());
+    }
+    // Changes to a set that is not known leave it not known (a record after an untracked one
+    // is always a restart; this is a history edited by hand).
+    let Some(tracked) = tracked else {
+        return;
+    };
     for change in &record.changes {
         if change.state.is_some() {
             tracked.insert(change.id.clone(), change.clone());
@@ -169,8 +197,9 @@ fn apply(tracked: &mut Tracked, record: &Record) {
 }
 
 /// The tracked set after the records up to and including `last` (all of them when `None`):
-/// the base, with the changes of the later records applied.
-pub fn replay(history: &Loaded, last: Option<usize>) -> Tracked {
+/// the base, with the changes of the later records applied. None: not known (an `untracked`
+/// run, and no `restart` after it).
+pub fn replay(history: &Loaded, last: Option<usize>) -> Option<Tracked> {
     let mut tracked = history.base.clone();
     let records = &history.records;
     let end = last.map_or(records.len(), |last| (last + 1).min(records.len()));
@@ -208,21 +237,36 @@ pub struct BaseFile {
     /// The tracked set.
     #[serde(default)]
     pub tracked: Vec<Entry>,
+    /// That run's set was over the cap and is not kept (`tracked` is empty).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untracked: bool,
 }
 
 /// The history: the base and the records, and what was wrong with the files.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Loaded {
     /// The run the base is the tracked set of (0: none, the empty set).
     pub base_run: u64,
-    /// The tracked set as of run `base_run`.
-    pub base: Tracked,
+    /// The tracked set as of run `base_run` (none: that run was `untracked`).
+    pub base: Option<Tracked>,
     /// The records read, oldest first.
     pub records: Vec<Record>,
     /// One warning per line that could not be read.
     pub warnings: Vec<String>,
     /// A line other than the last was damaged (the file is not only torn).
     pub damaged: bool,
+}
+
+impl Default for Loaded {
+    fn default() -> Self {
+        Self {
+            base_run: 0,
+            base: Some(Tracked::new()),
+            records: Vec::new(),
+            warnings: Vec::new(),
+            damaged: false,
+        }
+    }
 }
 
 /// Reads history text: one record per line; unreadable lines are skipped with a warning.
@@ -274,11 +318,12 @@ pub fn load(paths: &StatePaths) -> Loaded {
         Ok(bytes) => match serde_json::from_slice::<BaseFile>(&bytes) {
             Ok(base) => {
                 loaded.base_run = base.run;
-                loaded.base = base
-                    .tracked
-                    .into_iter()
-                    .map(|e| (e.id.clone(), e))
-                    .collect();
+                loaded.base = (!base.untracked).then(|| {
+                    base.tracked
+                        .into_iter()
+                        .map(|e| (e.id.clone(), e))
+                        .collect()
+                });
             }
             Err(e) => {
                 loaded.damaged = true;
@@ -305,10 +350,12 @@ fn fold_oldest(history: &mut Loaded) {
             history.base_run = first.run;
         }
         first.changes.clear();
+        first.restart = false;
     }
 }
 
-/// Appends `observation` as the next run (its changes from the replayed tracked set). The
+/// Appends `observation` as the next run (its changes from the replayed tracked set; without a
+/// set, `untracked`; after a set that is not known, its whole set as a `restart`). The
 /// first record is folded into the base at once. Over `max_bytes` or [`MAX_RECORDS`], the
 /// oldest records are dropped down to three quarters of either (so that the base is rewritten
 /// once in a while, not at every run), folding the new oldest into the base; the newest record
@@ -325,11 +372,18 @@ pub fn append(
         .last()
         .map_or(history.base_run, |last| last.run)
         + 1;
-    record.changes = changes(&before, &observation.tracked);
+    match (observation.tracked, before) {
+        (None, _) => record.untracked = true,
+        (Some(after), Some(before)) => record.changes = changes(&before, &after),
+        (Some(after), None) => {
+            record.restart = true;
+            record.changes = after.into_values().collect();
+        }
+    }
     history.records.push(record);
     let mut base_changed = false;
     if history.records.len() == 1 {
-        history.base.clear();
+        history.base = Some(Tracked::new());
         history.base_run = 0;
         fold_oldest(history);
         base_changed = true;
@@ -375,13 +429,17 @@ fn tracked_state(state: PatchState) -> bool {
 
 /// What an evaluation shows of the tracked set and of the newly installed packages, against
 /// the tracked set of the run before (`previous`, with its time). Reasons are asked only for
-/// the `Missing` packages that changed.
+/// the `Missing` packages that changed. A tracked set larger than `cap` bytes serialized is
+/// not kept: the observation has none (the newly installed packages are still found), and
+/// it stops building entries as soon as it is over.
 pub fn observe(
     evaluation: &Evaluation<'_>,
     context: &ReportContext,
     previous: Option<(&Tracked, DateTime<Utc>)>,
+    cap: usize,
 ) -> Observation {
-    let mut tracked = Tracked::new();
+    let mut tracked = Some(Tracked::new());
+    let mut size = ByteCount(0);
     let mut installed = Vec::new();
     // The names tracked before (ids without `.arch`, apt's `:arch` of foreign packages too),
     // so that only their decisions and the tracked ones build an id.
@@ -399,10 +457,13 @@ pub fn observe(
         let known = names.contains(decision.name);
         let recent =
             previous.is_some_and(|(_, time)| decision.installed_time().is_some_and(|t| t > time));
-        let waiting = evaluation
-            .held_by_date(decision)
-            .map(|(version, _)| version);
-        let tracked_here = tracked_state(state) || waiting.is_some();
+        // Over the cap, only the installs are still looked for.
+        let waiting = tracked.as_ref().and_then(|_| {
+            evaluation
+                .held_by_date(decision)
+                .map(|(version, _)| version)
+        });
+        let tracked_here = tracked.is_some() && (tracked_state(state) || waiting.is_some());
         if !tracked_here && !known && !recent {
             continue;
         }
@@ -454,7 +515,14 @@ pub fn observe(
             _ if state == PatchState::Missing => approval(evaluation, decision, &mut entry),
             _ => {}
         }
-        tracked.insert(id, entry);
+        // Measured as the base file writes it (a comma between entries).
+        let _ = serde_json::to_writer(&mut size, &entry);
+        size.0 += 1;
+        if size.0 > cap {
+            tracked = None;
+        } else if let Some(tracked) = tracked.as_mut() {
+            tracked.insert(id, entry);
+        }
     }
     Observation {
         header: Record {
@@ -468,8 +536,24 @@ pub fn observe(
             counts: evaluation.counts(),
             changes: Vec::new(),
             installed,
+            restart: false,
+            untracked: false,
         },
         tracked,
+    }
+}
+
+/// A writer that only counts the bytes written to it.
+struct ByteCount(usize);
+
+impl Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -513,9 +597,18 @@ pub fn record(
             Err(e) => warnings.push(format!("cannot keep the damaged history aside ({e})")),
         }
     }
-    let before = replay(&loaded, None);
+    // A set that is not known compares as empty: only install times find what was installed.
+    let before = replay(&loaded, None).unwrap_or_default();
     let previous = loaded.records.last().map(|last| (&before, last.time));
-    let observation = observe(evaluation, context, previous);
+    let cap = max_bytes.saturating_mul(BASE_CAP_FACTOR);
+    let observation = observe(evaluation, context, previous, cap);
+    if observation.tracked.is_none() {
+        warnings.push(format!(
+            "the packages that need attention are over the history's cap of {cap} bytes: \
+             this run is recorded with its counts and installs only (`diff` cannot list the \
+             rest of its changes; `{MAX_BYTES_VARIABLE}` sets a larger cap)"
+        ));
+    }
     let (lines, base_changed) = append(&mut loaded, observation, max_bytes);
     let mut text = lines.join("\n");
     text.push('\n');
@@ -530,7 +623,8 @@ pub fn record(
     if base_changed {
         let base = BaseFile {
             run: loaded.base_run,
-            tracked: loaded.base.into_values().collect(),
+            untracked: loaded.base.is_none(),
+            tracked: loaded.base.unwrap_or_default().into_values().collect(),
         };
         let written = serde_json::to_vec(&base)
             .map_err(std::io::Error::other)
@@ -606,6 +700,10 @@ pub struct Diff {
     pub rejected: Vec<Change>,
     /// No longer `Missing` or `Failed` without an install seen (approval withdrawn, removed).
     pub resolved: Vec<Change>,
+    /// Why only `installed` is listed: the tracked set of one of the two runs is not kept (it
+    /// was over the history's cap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 fn run_ref(record: &Record) -> RunRef {
@@ -621,9 +719,28 @@ fn run_ref(record: &Record) -> RunRef {
 pub fn diff(history: &Loaded, since: Option<usize>) -> Option<Diff> {
     let records = &history.records;
     let newest = records.last()?;
-    let before = since.map_or_else(Tracked::new, |since| replay(history, Some(since)));
-    let after = replay(history, None);
     let since_record = since.and_then(|since| records.get(since));
+    let before = since.map_or_else(
+        || Some(Tracked::new()),
+        |since| replay(history, Some(since)),
+    );
+    let after = replay(history, None);
+    let incomplete = match (&before, &after, since_record) {
+        (None, _, Some(record)) => Some(record.run),
+        (_, None, _) => Some(newest.run),
+        _ => None,
+    }
+    .map(|run| {
+        format!(
+            "run {run}'s packages that need attention were over the history's cap and are not \
+             kept: only the installs are listed"
+        )
+    });
+    // Two known sets, or nothing to compare (not one set against an empty one).
+    let (before, after) = match (before, after) {
+        (Some(before), Some(after)) => (before, after),
+        _ => (Tracked::new(), Tracked::new()),
+    };
     let change = |entry: &Entry| Change {
         id: entry.id.clone(),
         was: before.get(&entry.id).and_then(|old| old.state.clone()),
@@ -643,6 +760,7 @@ pub fn diff(history: &Loaded, since: Option<usize>) -> Option<Diff> {
         pending_reboot: Vec::new(),
         rejected: Vec::new(),
         resolved: Vec::new(),
+        incomplete,
     };
     for entry in after.values() {
         // News: a state it was not in before, or in it at another version (the approved one
@@ -791,6 +909,7 @@ pub fn list_command(
                         "counts": r.counts,
                         "changed": r.changes.len(),
                         "installed": r.installed.len(),
+                        "tracked": !r.untracked,
                     })
                 })
                 .collect();
@@ -826,7 +945,11 @@ fn render_list(records: &[Record]) -> String {
         } else {
             &r.baseline_name
         };
-        let changes = r.changes.len() + r.installed.len();
+        let changes = if r.untracked {
+            "-".to_string()
+        } else {
+            (r.changes.len() + r.installed.len()).to_string()
+        };
         let _ = writeln!(
             text,
             "{:>4}  {:<20}  {:<7}  {:<28}  {:<36}  {:>9} {:>7} {:>6} {:>7}  {:>7}",
@@ -840,6 +963,12 @@ fn render_list(records: &[Record]) -> String {
             r.counts.failed,
             r.counts.installed_pending_reboot,
             changes
+        );
+    }
+    if records.iter().any(|r| r.untracked) {
+        text.push_str(
+            "-: the run's packages that need attention were over the history's cap; only its \
+             counts and installs are kept\n",
         );
     }
     text
@@ -949,7 +1078,9 @@ fn render_diff(diff: &Diff) -> String {
             let _ = writeln!(text, "{line}");
         }
     }
-    if empty {
+    if let Some(incomplete) = &diff.incomplete {
+        let _ = writeln!(text, "incomplete: {incomplete}");
+    } else if empty {
         text.push_str("no change\n");
     }
     text
@@ -993,6 +1124,8 @@ mod tests {
                     ..Counts::default()
                 },
                 changes: Vec::new(),
+                restart: false,
+                untracked: false,
                 installed: installed
                     .iter()
                     .map(|(id, version)| Installed {
@@ -1002,7 +1135,7 @@ mod tests {
                     })
                     .collect(),
             },
-            tracked: tracked.iter().map(|e| (e.id.clone(), e.clone())).collect(),
+            tracked: Some(tracked.iter().map(|e| (e.id.clone(), e.clone())).collect()),
         }
     }
 
@@ -1071,16 +1204,73 @@ mod tests {
             .map(|n| entry(&format!("p{n}.x"), "Missing", Some("2")))
             .map(|e| (e.id.clone(), e))
             .collect();
-        assert_eq!(replay(&history, None), expected);
+        assert_eq!(replay(&history, None), Some(expected));
         // The oldest kept run's set: its day's packages.
         let first = usize::try_from(records[0].run).unwrap();
-        assert_eq!(replay(&history, Some(0)).len(), first);
+        assert_eq!(replay(&history, Some(0)).unwrap().len(), first);
         // A record larger than the cap is still kept, alone, folded into the base.
         let (_, base_changed) = append(&mut history, observation(21, &[], &[]), 10);
         assert!(base_changed);
         assert_eq!(history.records.len(), 1);
         assert_eq!(history.base_run, 21);
-        assert!(history.base.is_empty());
+        assert_eq!(history.base, Some(Tracked::new()));
+    }
+
+    #[test]
+    fn a_set_over_the_cap_is_left_out_and_the_next_run_restarts() {
+        let mut history = Loaded::default();
+        let a = [entry("a.x", "Missing", Some("2"))];
+        let b = [entry("b.x", "Missing", Some("3"))];
+        push(&mut history, observation(1, &a, &[]));
+        let mut over = observation(2, &[], &[("a.x", "2")]);
+        over.tracked = None;
+        push(&mut history, over);
+        let lines = push(&mut history, observation(3, &b, &[]));
+        let records = &history.records;
+        assert!(records[1].untracked && records[1].changes.is_empty());
+        assert!(lines[1].contains("\"untracked\":true"), "{}", lines[1]);
+        // The run after it holds its whole set.
+        assert!(records[2].restart);
+        assert_eq!(records[2].changes, b.to_vec());
+        assert!(lines[2].contains("\"restart\":true"), "{}", lines[2]);
+        assert_eq!(parse(&lines.join("\n"), Path::new("h")).records, *records);
+        assert_eq!(replay(&history, Some(0)).unwrap().len(), 1);
+        assert_eq!(replay(&history, Some(1)), None);
+        assert_eq!(replay(&history, None), observation(3, &b, &[]).tracked);
+        // Two known sets compare in full across the gap; the installs come from every record.
+        let across = diff(&history, Some(0)).unwrap();
+        assert!(across.incomplete.is_none());
+        let ids = |changes: &[Change]| changes.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&across.newly_missing), ["b.x"]);
+        assert_eq!(across.installed.len(), 1);
+        assert!(across.resolved.is_empty(), "a.x was installed: {across:?}");
+        // From the run that is not kept: nothing but the installs after it.
+        let from_gap = diff(&history, Some(1)).unwrap();
+        assert!(from_gap.incomplete.unwrap().starts_with("run 2's"));
+        assert!(from_gap.newly_missing.is_empty() && from_gap.resolved.is_empty());
+        // Dropping the oldest folds the untracked run, then the restart, into the base.
+        append(&mut history, observation(4, &b, &[]), 10);
+        assert_eq!(history.records.len(), 1);
+        assert_eq!(history.base, observation(4, &b, &[]).tracked);
+        assert!(!history.records[0].restart && history.records[0].changes.is_empty());
+        // An untracked first run: the base is not known, the next run restarts.
+        let mut history = Loaded::default();
+        let mut over = observation(1, &[], &[]);
+        over.tracked = None;
+        push(&mut history, over);
+        assert_eq!((history.base_run, history.base.as_ref()), (1, None));
+        push(&mut history, observation(2, &a, &[]));
+        assert!(history.records[1].restart);
+        assert_eq!(replay(&history, None), observation(2, &a, &[]).tracked);
+        let incomplete = diff(&history, Some(0)).unwrap();
+        assert!(incomplete.incomplete.unwrap().starts_with("run 1's"));
+        assert!(incomplete.newly_missing.is_empty());
+        // From the history's start (nothing tracked) it is complete.
+        let start = diff(&history, None).unwrap();
+        assert_eq!(
+            (start.incomplete, ids(&start.newly_missing)),
+            (None, vec!["a.x".to_string()])
+        );
     }
 
     #[test]
@@ -1262,16 +1452,21 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 12, 6, 0, 0, 0).unwrap(),
         );
         let early = evaluate(first);
-        let seen = observe(&early, &context(first), None);
-        let waiting = seen.tracked.get("a.x86_64").unwrap();
+        let seen = observe(&early, &context(first), None, usize::MAX);
+        let tracked = seen.tracked.as_ref().unwrap();
+        let waiting = tracked.get("a.x86_64").unwrap();
         assert_eq!(waiting.state.as_deref(), Some("InstalledOther"));
         assert_eq!(waiting.waiting.as_deref(), Some("1.1-1"));
-        assert!(!seen.tracked.contains_key("b.x86_64"), "{:?}", seen.tracked);
+        assert!(!tracked.contains_key("b.x86_64"), "{tracked:?}");
         push(&mut history, seen);
         let late = evaluate(second);
-        let before = replay(&history, None);
-        let seen = observe(&late, &context(second), Some((&before, first)));
-        let missing = seen.tracked.get("a.x86_64").unwrap();
+        let before = replay(&history, None).unwrap();
+        let seen = observe(&late, &context(second), Some((&before, first)), usize::MAX);
+        // Over a cap, no set is kept, and building it stopped at the first entry over.
+        let capped = observe(&late, &context(second), Some((&before, first)), 10);
+        assert!(capped.tracked.is_none());
+        assert_eq!(capped.header.counts, seen.header.counts);
+        let missing = seen.tracked.as_ref().unwrap().get("a.x86_64").unwrap();
         assert_eq!(missing.state.as_deref(), Some("Missing"));
         assert_eq!(missing.advisory.as_deref(), Some("ALAS-1"));
         assert!(missing.waiting.is_none());

@@ -2,7 +2,7 @@
 //! recording scan and install appends one record, `--read-only` none; `history` lists the runs,
 //! `diff` shows newly Missing with its advisory (dnf, zypper), approved by the passing of time
 //! (`--now` past `ApproveAfterDays`), newly installed and pending reboot (apt, dnf, zypper);
-//! the cap drops the oldest runs; torn and damaged histories never fail a scan.
+//! the cap drops the oldest runs, and a tracked set over the cap is left out until it fits; torn and damaged histories never fail a scan.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -245,6 +245,104 @@ fn history_cap_drops_the_oldest_runs() {
     // Without the cap, every run is kept.
     json(&apt_scan(&apt, &[], &[]));
     assert_eq!(runs(&apt.root).len(), kept.len() + 1);
+}
+
+#[test]
+fn history_over_the_cap_keeps_counts_and_installs_then_restarts() {
+    let apt = scenario();
+    let root = apt.root.to_str().unwrap();
+    // A cap of 10 bytes makes the base file's cap 40: not one tracked package fits.
+    let tiny = [("PATCH_BASELINE_HISTORY_MAX_BYTES", "10")];
+    let out = apt_scan(&apt, &[], &tiny);
+    let scan = json(&out);
+    assert!(!in_state(&scan, "Missing").is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("over the history's cap of 40 bytes"),
+        "{stderr}"
+    );
+    let base_file = history_file(&apt.root).with_file_name("patch-baseline-history-base.json");
+    let base: Value = serde_json::from_slice(&std::fs::read(&base_file).unwrap()).unwrap();
+    assert_eq!(base["run"], 1);
+    assert_eq!(base["untracked"], true, "{base}");
+    assert!(base["tracked"].as_array().unwrap().is_empty(), "{base}");
+    // The install is over the cap too: its counts and what it installed are kept (alone: the
+    // history file's cap of 10 bytes holds the newest record only).
+    let mut env = tiny.to_vec();
+    env.push(("PATCH_BASELINE_BOOT_TIME", OLD_BOOT));
+    assert_code(&patch_env(&apt, &["--reboot-option", "NoReboot"], &env), 0);
+    let kept = runs(&apt.root);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        (&kept[0]["run"], &kept[0]["tracked"]),
+        (&2.into(), &false.into())
+    );
+    assert_eq!(kept[0]["operation"], "Install");
+    assert!(
+        kept[0]["counts"]["InstalledPendingReboot"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let table = text(&pb(&["history", "--root", root], &[]));
+    assert!(table.contains("-: the run's packages"), "{table}");
+    let over = diff(&apt.root, None);
+    assert!(
+        over["incomplete"].as_str().unwrap().starts_with("run 2's"),
+        "{over}"
+    );
+    assert!(ids(&over, "installed").contains(&"sec-pkg.amd64".to_string()));
+    for list in ["newlyMissing", "pendingReboot", "resolved"] {
+        assert!(ids(&over, list).is_empty(), "{list}: {over}");
+    }
+    let table = text(&pb(&["diff", "--root", root], &[]));
+    assert!(table.contains("incomplete: run 2's"), "{table}");
+    // Found by its install time; the version before is not known without the set.
+    assert!(table.contains("  sec-pkg.amd64  1.1-1\n"), "{table}");
+    // Under the default cap the next run starts the tracked set again: its record holds the
+    // whole set, and diffs from it on are complete.
+    let scan = json(&apt_scan(&apt, &[], &[]));
+    let pending = in_state(&scan, "InstalledPendingReboot");
+    assert!(pending.contains(&"sec-pkg.amd64".to_string()));
+    let lines = std::fs::read_to_string(history_file(&apt.root)).unwrap();
+    let third: Value = serde_json::from_str(lines.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(third["run"], 3);
+    assert_eq!(third["restart"], true, "{third}");
+    let mut expected = pending.clone();
+    expected.sort();
+    assert_eq!(pending_in(&third["changes"]), expected);
+    // From run 2 (not kept) to 3: incomplete; from 3 to 4: complete, nothing changed.
+    assert!(diff(&apt.root, None)["incomplete"].is_string());
+    json(&apt_scan(&apt, &[], &[]));
+    let complete = diff(&apt.root, None);
+    assert!(complete.get("incomplete").is_none(), "{complete}");
+    assert_eq!(complete["since"]["run"], 3);
+    for list in ["newlyMissing", "pendingReboot", "installed", "resolved"] {
+        assert!(ids(&complete, list).is_empty(), "{list}: {complete}");
+    }
+    // Dropping the oldest runs folds the restart into the base: a base file with the set.
+    let cap = (std::fs::metadata(history_file(&apt.root)).unwrap().len() / 2).to_string();
+    let env = [("PATCH_BASELINE_HISTORY_MAX_BYTES", cap.as_str())];
+    json(&apt_scan(&apt, &[], &env));
+    let base: Value = serde_json::from_slice(&std::fs::read(&base_file).unwrap()).unwrap();
+    assert!(base.get("untracked").is_none(), "{base}");
+    let kept = runs(&apt.root);
+    assert_eq!(base["run"], kept[0]["run"]);
+    assert!(kept[0]["run"].as_u64().unwrap() >= 3, "{kept:?}");
+    assert_eq!(pending_in(&base["tracked"]), expected);
+}
+
+/// The sorted ids of the `InstalledPendingReboot` entries of a list of history entries.
+fn pending_in(entries: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["state"] == "InstalledPendingReboot")
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
 }
 
 #[test]
