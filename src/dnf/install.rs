@@ -229,9 +229,24 @@ fn lock_message(captured: &Captured) -> String {
 
 impl Installer for Dnf {
     fn download_sizes(&self, runner: &dyn Runner, targets: &[Target]) -> Vec<Option<u64>> {
-        // Classic yum has no `repoquery` verb.
-        if self.tool != Tool::Dnf || targets.is_empty() {
-            return vec![None; targets.len()];
+        if targets.is_empty() {
+            return Vec::new();
+        }
+        // Classic yum has no `repoquery` verb: its cached primary metadata says it.
+        if self.tool != Tool::Dnf {
+            let files: Vec<PathBuf> = if self.repository_options.is_empty() {
+                crate::rpm::repos::cached_repos(
+                    &self.root,
+                    &crate::repositories::Repositories::Host,
+                )
+                .iter()
+                .filter_map(|cache| cache.file("primary"))
+                .collect()
+            } else {
+                // Baseline sources: their private cache is not known here.
+                Vec::new()
+            };
+            return crate::rpm::primary::sizes_of_targets(&files, targets);
         }
         let mut spec = self
             .base()
@@ -355,6 +370,51 @@ impl Installer for Dnf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A runner for installers that must not run anything.
+    struct NoRunner;
+
+    impl Runner for NoRunner {
+        fn run(&self, spec: &CommandSpec) -> Result<Captured, ExecError> {
+            panic!("ran {spec:?}")
+        }
+    }
+
+    #[test]
+    fn classic_yum_sizes_come_from_its_cached_primary() {
+        // yum's cache layout (`var/cache/yum/<basearch>/<releasever>/<id>/`) holding libzypp's
+        // real test primary (fixtures/fuzz/PROVENANCE.md); yum is never asked.
+        let root = tempfile::tempdir().unwrap();
+        let repo = root.path().join("var/cache/yum/x86_64/2/amzn2-core");
+        std::fs::create_dir_all(&repo).unwrap();
+        std::fs::write(
+            repo.join("repomd.xml"),
+            r#"<repomd><data type="primary"><location href="repodata/p-primary.xml.gz"/></data></repomd>"#,
+        )
+        .unwrap();
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/fuzz/seeds/primary/libzypp-Delta-primary.xml.gz"),
+            repo.join("p-primary.xml.gz"),
+        )
+        .unwrap();
+        let target = |arch: &str, version: &str| Target {
+            name: "aaa_base".into(),
+            arch: arch.into(),
+            version: version.into(),
+        };
+        let targets = [
+            target("i586", "11.0-51"),
+            target("x86_64", "0:11.0-51"),
+            target("x86_64", "11.0-52"),
+        ];
+        let yum = Dnf::new(root.path(), Tool::Yum, Vec::new());
+        assert_eq!(
+            yum.download_sizes(&NoRunner, &targets),
+            [Some(144_887), Some(145_086), None]
+        );
+        assert!(yum.download_sizes(&NoRunner, &[]).is_empty());
+    }
 
     #[test]
     fn arguments_are_exact_and_validated() {

@@ -219,9 +219,52 @@ fn attributes<'a>(block: &'a [u8], prefix: &[u8]) -> Vec<(&'a [u8], CompactStrin
 /// The fast reader: `Ok(None)` when a package block lacks the expected `<name>`, `<arch>`
 /// or `<version …/>` (the caller then uses [`parse`]).
 pub fn scan(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     source_name: &str,
 ) -> Result<Option<Vec<PrimaryPackage>>, UpdateinfoError> {
+    let mut packages = Vec::new();
+    let complete = for_each_package(reader, source_name, |block| {
+        package_of(block).map(|package| packages.push(package))
+    })?;
+    Ok(complete.then_some(packages))
+}
+
+/// The name, arch, version and build time of one `<package>…</package>` block; none when it
+/// lacks `<name>`, `<arch>` or `<version …/>`.
+fn package_of(block: &[u8]) -> Option<PrimaryPackage> {
+    let mut package = PrimaryPackage {
+        name: element_text(block, b"<name>", b"</name>")?,
+        arch: element_text(block, b"<arch>", b"</arch>")?,
+        epoch: "0".into(),
+        ..PrimaryPackage::default()
+    };
+    let version = attributes(block, b"<version ");
+    if version.is_empty() {
+        return None;
+    }
+    for (key, value) in version {
+        match key {
+            b"epoch" if !value.is_empty() => package.epoch = value,
+            b"ver" => package.version = value,
+            b"rel" => package.release = value,
+            _ => {}
+        }
+    }
+    package.build_time = attributes(block, b"<time ")
+        .into_iter()
+        .find(|(key, _)| *key == b"build")
+        .and_then(|(_, value)| value.parse().ok());
+    Some(package)
+}
+
+/// Cuts a primary stream into its `<package>` blocks and hands each to `visit`, which answers
+/// `None` to stop. `Ok(false)`: stopped; errors for a stream that is not primary metadata or is
+/// truncated.
+fn for_each_package(
+    mut reader: impl BufRead,
+    source_name: &str,
+    mut visit: impl FnMut(&[u8]) -> Option<()>,
+) -> Result<bool, UpdateinfoError> {
     const CHUNK: usize = 1 << 20;
     let error = |message: String| UpdateinfoError {
         source_name: source_name.to_string(),
@@ -230,7 +273,6 @@ pub fn scan(
     let package_end = memchr::memmem::Finder::new(b"</package>");
     let package_start = memchr::memmem::Finder::new(b"<package");
     let mut buffer: Vec<u8> = Vec::with_capacity(2 * CHUNK);
-    let mut packages = Vec::new();
     let mut consumed = 0usize;
     let mut seen_metadata = false;
     loop {
@@ -256,37 +298,10 @@ pub fn scan(
             let Some(end) = package_end.find(&buffer[start..complete]) else {
                 break;
             };
-            let block = &buffer[start..start + end];
             cursor = start + end + b"</package>".len();
-            let (Some(name), Some(arch)) = (
-                element_text(block, b"<name>", b"</name>"),
-                element_text(block, b"<arch>", b"</arch>"),
-            ) else {
-                return Ok(None);
-            };
-            let mut package = PrimaryPackage {
-                name,
-                arch,
-                epoch: "0".into(),
-                ..PrimaryPackage::default()
-            };
-            let version = attributes(block, b"<version ");
-            if version.is_empty() {
-                return Ok(None);
+            if visit(&buffer[start..start + end]).is_none() {
+                return Ok(false);
             }
-            for (key, value) in version {
-                match key {
-                    b"epoch" if !value.is_empty() => package.epoch = value,
-                    b"ver" => package.version = value,
-                    b"rel" => package.release = value,
-                    _ => {}
-                }
-            }
-            package.build_time = attributes(block, b"<time ")
-                .into_iter()
-                .find(|(key, _)| *key == b"build")
-                .and_then(|(_, value)| value.parse().ok());
-            packages.push(package);
         }
         consumed += complete;
         buffer.drain(..complete);
@@ -303,9 +318,77 @@ pub fn scan(
                     consumed + buffer.len()
                 )));
             }
-            return Ok(Some(packages));
+            return Ok(true);
         }
     }
+}
+
+/// The download sizes (`<size package="…"/>`, the rpm file's bytes) a primary file gives the
+/// packages `wanted` (name, arch, `[epoch:]version-release`; an epoch 0 may be written or
+/// not): one per wanted package, none where the file does not list it. For the maintenance
+/// window's estimates when the package manager cannot be asked (zypper, classic yum).
+pub fn download_sizes(
+    path: &Path,
+    wanted: &[(&str, &str, &str)],
+) -> Result<Vec<Option<u64>>, UpdateinfoError> {
+    let plain = |evr: &str| evr.strip_prefix("0:").unwrap_or(evr).to_string();
+    let wanted: Vec<(&str, &str, String)> = wanted
+        .iter()
+        .map(|(name, arch, evr)| (*name, *arch, plain(evr)))
+        .collect();
+    let names: std::collections::HashSet<&str> = wanted.iter().map(|w| w.0).collect();
+    let mut sizes = vec![None; wanted.len()];
+    for_each_package(open(path)?, &path.display().to_string(), |block| {
+        // Most blocks are other packages: their name alone rules them out.
+        let name = element_text(block, b"<name>", b"</name>");
+        if !name.is_some_and(|name| names.contains(name.as_str())) {
+            return Some(());
+        }
+        let Some(package) = package_of(block) else {
+            return Some(());
+        };
+        let evr = package.evr();
+        let size = attributes(block, b"<size ")
+            .into_iter()
+            .find(|(key, _)| *key == b"package")
+            .and_then(|(_, value)| value.parse::<u64>().ok());
+        for (slot, (name, arch, version)) in sizes.iter_mut().zip(&wanted) {
+            if slot.is_none() && package.name == *name && package.arch == *arch && evr == *version {
+                *slot = size;
+            }
+        }
+        Some(())
+    })?;
+    Ok(sizes)
+}
+
+/// The download sizes of `targets` from the first of the primary `files` that lists each
+/// (the repositories in the order the package manager prefers them); a file that cannot be
+/// read gives nothing (the window then estimates those updates from the others).
+pub fn sizes_of_targets(
+    files: &[std::path::PathBuf],
+    targets: &[crate::install::Target],
+) -> Vec<Option<u64>> {
+    let mut sizes = vec![None; targets.len()];
+    for file in files {
+        let unknown: Vec<usize> = (0..targets.len()).filter(|&i| sizes[i].is_none()).collect();
+        if unknown.is_empty() {
+            break;
+        }
+        let wanted: Vec<(&str, &str, &str)> = unknown
+            .iter()
+            .map(|&i| {
+                let t = &targets[i];
+                (t.name.as_str(), t.arch.as_str(), t.version.as_str())
+            })
+            .collect();
+        if let Ok(found) = download_sizes(file, &wanted) {
+            for (&i, size) in unknown.iter().zip(found) {
+                sizes[i] = size;
+            }
+        }
+    }
+    sizes
 }
 
 #[cfg(test)]
@@ -347,5 +430,27 @@ mod tests {
         assert_eq!(packages[0].build_time, Some(1_690_000_000));
         assert_eq!(packages[1].evr(), "2:1.34-1");
         assert!(parse(&xml.as_bytes()[..300], "t").is_err(), "truncated");
+    }
+
+    #[test]
+    fn download_sizes_of_a_real_primary() {
+        // libzypp's test repository (fixtures/fuzz/PROVENANCE.md): `<size package=…>` of
+        // aaa_base 11.0-51 is 144887 for i586 and 181837 for the source package.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/fuzz/seeds/primary/libzypp-Delta-primary.xml.gz");
+        let wanted = [
+            ("aaa_base", "i586", "11.0-51"),
+            ("aaa_base", "src", "0:11.0-51"),
+            ("aaa_base", "i586", "11.0-52"),
+            ("no-such-package", "i586", "1-1"),
+        ];
+        assert_eq!(
+            download_sizes(&path, &wanted).unwrap(),
+            [Some(144_887), Some(181_837), None, None]
+        );
+        let truncated = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(truncated.path(), "<metadata><package><name>a</name>").unwrap();
+        let error = download_sizes(truncated.path(), &wanted).unwrap_err();
+        assert!(error.to_string().contains("truncated"), "{error}");
     }
 }

@@ -424,6 +424,22 @@ fn lock_message(captured: &Captured) -> String {
 }
 
 impl Installer for Zypper {
+    /// From the primary metadata of zypper's raw caches of the enabled repositories, highest
+    /// priority first (zypper has no query for a package's download size).
+    fn download_sizes(&self, _runner: &dyn Runner, targets: &[Target]) -> Vec<Option<u64>> {
+        let mut repos: Vec<_> = super::read_repos(&self.root, &self.repositories)
+            .into_iter()
+            .filter(|(repo, _)| repo.enabled)
+            .collect();
+        repos.sort_by_key(|(repo, _)| repo.priority);
+        let files: Vec<PathBuf> = repos
+            .iter()
+            .filter_map(|(repo, _)| super::raw_cache(&self.root, &self.repositories, &repo.id))
+            .filter_map(|cache| cache.file("primary"))
+            .collect();
+        crate::rpm::primary::sizes_of_targets(&files, targets)
+    }
+
     fn repair(
         &self,
         runner: &dyn Runner,

@@ -167,7 +167,11 @@ pub fn read_repos(root: &Path, repositories: &Repositories) -> Vec<(RepoConfig, 
 }
 
 /// The raw rpm-md cache of a repository alias, if zypper keeps one.
-fn raw_cache(root: &Path, repositories: &Repositories, alias: &str) -> Option<CachedRepo> {
+pub(crate) fn raw_cache(
+    root: &Path,
+    repositories: &Repositories,
+    alias: &str,
+) -> Option<CachedRepo> {
     let raw = repositories
         .private()
         .map_or_else(

@@ -1,5 +1,6 @@
-//! Maintenance windows (`install --max-duration`) on real apt and dnf roots: batches most
-//! severe first, estimated from the download sizes apt and dnf report and the rate kept in the
+//! Maintenance windows (`install --max-duration`) on real apt, dnf and zypper roots: batches
+//! most severe first, estimated from the download sizes apt and dnf report (zypper's from its
+//! raw primary metadata) and the rate kept in the
 //! state folder; what would not finish in time is not started and stays Missing ("deferred");
 //! the next window installs the rest. The estimates are driven through the rate file, so no
 //! outcome depends on how fast this machine is.
@@ -234,5 +235,37 @@ fn a_dnf_window_that_is_already_over_starts_nothing() {
             package["reasons"].to_string().contains("deferredByWindow"),
             "{package:#}"
         );
+    }
+}
+
+#[test]
+fn a_zypper_window_estimates_from_the_sizes_in_zyppers_raw_metadata() {
+    let z = crate::zypper_root::scenario();
+    let before = z.installed();
+    let report: Value = {
+        let out = z.install(&["--max-duration", "0", "--reboot-option", "NoReboot"], &[]);
+        assert_code(&out, 0);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(z.installed(), before, "nothing started");
+    let window = &report["maintenanceWindow"];
+    let batches = window["deferredBatches"].as_array().unwrap();
+    assert!(!batches.is_empty(), "{window:#}");
+    // zypper has no size query: the primary metadata in zypper's raw cache gave each update's
+    // download size, which is the rpm file's size; an update counts 1 MiB besides it.
+    for batch in batches {
+        let mut expected = 0;
+        for id in batch["updates"].as_array().unwrap() {
+            let (name, arch) = id.as_str().unwrap().rsplit_once('.').unwrap();
+            let version = by_name(&report, name)["approvedVersion"].as_str().unwrap();
+            let version = version.split_once(':').map_or(version, |(_, v)| v);
+            let file = z
+                .build
+                .repo
+                .join(arch)
+                .join(format!("{name}-{version}.{arch}.rpm"));
+            expected += (1 << 20) + std::fs::metadata(&file).unwrap().len();
+        }
+        assert_eq!(batch["bytes"].as_u64().unwrap(), expected, "{batch:#}");
     }
 }
