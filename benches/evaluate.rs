@@ -100,6 +100,7 @@ fn synthetic_inventory(now: DateTime<Utc>) -> Inventory {
         installed,
         available,
         pending_reboot: Vec::new(),
+        hidden: Vec::new(),
         native_architecture: None,
         sources: Vec::new(),
         not_installed: patch_baseline::inventory::NotInstalled::default(),

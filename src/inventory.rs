@@ -197,6 +197,24 @@ pub struct AvailableVersion {
     pub repository: Option<CompactString>,
 }
 
+/// A version a repository has that the host's own configuration hides from its package
+/// manager (a dnf/yum `exclude` or `includepkgs`, a zypper lock on the edition): never
+/// offered, so never judged, and kept only to say so (`explain`). Only versions newer than an
+/// installed package of the name are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HiddenVersion {
+    /// Name.
+    pub name: CompactString,
+    /// Architecture.
+    pub arch: CompactString,
+    /// Version (`[epoch:]version-release`).
+    pub version: CompactString,
+    /// The repository that has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<CompactString>,
+}
+
 /// A package installed by an earlier `NoReboot` install whose reboot has not happened yet.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -450,6 +468,10 @@ pub struct Inventory {
     /// Packages still waiting for a reboot after a `NoReboot` install.
     #[serde(default)]
     pub pending_reboot: Vec<PendingRebootPackage>,
+    /// Versions newer than an installed package that the host's configuration hides (dnf,
+    /// yum and zypper); `explain` names them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<HiddenVersion>,
     /// apt: the native architecture (`amd64`). Packages of another architecture are named
     /// `name:arch` in reports, as python-apt and the payload name them.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -166,6 +166,7 @@ pub fn scan(
             installed,
             available,
             pending_reboot: Vec::new(),
+            hidden: Vec::new(),
             native_architecture: Some(native.clone()),
             sources: Vec::new(),
             not_installed,

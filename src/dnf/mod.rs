@@ -176,9 +176,9 @@ pub fn scan(
     let mut installed = installed?;
     let metadata = metadata?;
     warnings.extend(metadata.warning);
-    let mut available = match metadata.offered {
+    let (mut available, hidden) = match metadata.offered {
         Ok(offered) => apply_host_hiding(offered, &mut installed),
-        Err(available) => available,
+        Err(available) => (available, Vec::new()),
     };
     let advisories = link_advisories(&mut available, metadata.notices);
     Ok(Inventory {
@@ -193,6 +193,7 @@ pub fn scan(
         installed,
         available,
         pending_reboot: Vec::new(),
+        hidden,
         native_architecture: None,
         sources: Vec::new(),
         not_installed: crate::inventory::NotInstalled::default(),

@@ -50,6 +50,23 @@ pub struct PackageTrace<'a> {
     /// (classic yum: every offered version, as its payload judges them), then the installed
     /// package itself when no repository offers its version.
     pub versions: Vec<VersionTrace<'a>>,
+    /// Newer versions a repository has that the host's configuration hides from its package
+    /// manager (an exclude, includepkgs, a zypper lock on the edition): not judged, never
+    /// installed ([`PackageTrace::with_hidden`] fills it from the inventory).
+    pub hidden_by_host: Vec<&'a crate::inventory::HiddenVersion>,
+}
+
+impl<'a> PackageTrace<'a> {
+    /// The trace with the inventory's hidden versions of this package.
+    #[must_use]
+    pub fn with_hidden(mut self, inventory: &'a crate::inventory::Inventory) -> Self {
+        self.hidden_by_host = inventory
+            .hidden
+            .iter()
+            .filter(|h| h.name == self.name && h.arch == self.arch)
+            .collect();
+        self
+    }
 }
 
 /// The judgement of one version.
@@ -266,6 +283,7 @@ impl<'a> Evaluation<'a> {
             pending_reboot: decision.basis.pending_reboot,
             rejected_action: judge.baseline.rejected_action,
             versions,
+            hidden_by_host: Vec::new(),
         }
     }
 

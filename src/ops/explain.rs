@@ -91,7 +91,10 @@ pub(crate) fn run_explain(
         )));
     }
     chosen.sort_by(|a, b| a.name.cmp(b.name).then_with(|| a.arch.cmp(b.arch)));
-    let traces: Vec<_> = chosen.iter().map(|d| evaluation.trace(d)).collect();
+    let traces: Vec<_> = chosen
+        .iter()
+        .map(|d| evaluation.trace(d).with_hidden(&inventory))
+        .collect();
     let text = match args.output {
         OutputFormat::Json => {
             let document = serde_json::json!({

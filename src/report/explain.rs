@@ -74,6 +74,19 @@ fn package(out: &mut String, trace: &PackageTrace<'_>) {
             "  held by the host (hold, versionlock, exclude or lock): an install leaves it alone"
         );
     }
+    for hidden in &trace.hidden_by_host {
+        let _ = writeln!(
+            out,
+            "  {} hidden by the host's configuration (exclude, includepkgs or a lock on it){}: \
+             never offered, not judged",
+            hidden.version,
+            hidden
+                .repository
+                .as_ref()
+                .map(|r| format!(", in {r}"))
+                .unwrap_or_default()
+        );
+    }
     if trace.pending_reboot {
         let _ = writeln!(
             out,

@@ -211,13 +211,15 @@ pub enum AvailableFrom {
 
 /// The installed packages whose every newer version the host's own configuration hides (an
 /// `exclude` or `includepkgs`) are marked held, and those versions kept so that the report can
-/// say so; other hidden versions are dropped, as dnf never offers them.
+/// say so; other hidden versions are dropped, as dnf never offers them (those newer than an
+/// installed package of their name are returned, for `explain` to name).
 pub(crate) fn apply_host_hiding(
     offered: Vec<crate::rpm::repos::Offered>,
     installed: &mut [InstalledPackage],
-) -> Vec<AvailableVersion> {
+) -> (Vec<AvailableVersion>, Vec<crate::inventory::HiddenVersion>) {
     use crate::version::compare_rpm;
     let mut held_names: FastSet<CompactString> = FastSet::default();
+    let mut hidden = Vec::new();
     // Only a host that hides versions (the rare case) needs the versions by name.
     if offered.iter().any(|o| o.excluded) {
         let mut by_name: FastMap<&str, Vec<(&crate::rpm::repos::Offered, CompactString)>> =
@@ -229,20 +231,35 @@ pub(crate) fn apply_host_hiding(
                 .push((package, package.package.evr()));
         }
         for package in installed.iter_mut() {
+            let list = by_name
+                .get(package.name.as_str())
+                .map_or(&[][..], Vec::as_slice);
             let newer = |excluded: bool| {
-                by_name.get(package.name.as_str()).is_some_and(|list| {
-                    list.iter().any(|(o, evr)| {
-                        o.excluded == excluded && compare_rpm(evr, &package.version).is_gt()
-                    })
+                list.iter().any(|(o, evr)| {
+                    o.excluded == excluded && compare_rpm(evr, &package.version).is_gt()
                 })
             };
             if !newer(false) && newer(true) {
                 package.held = true;
                 held_names.insert(package.name.clone());
+                continue;
             }
+            hidden.extend(
+                list.iter()
+                    .filter(|(o, evr)| o.excluded && compare_rpm(evr, &package.version).is_gt())
+                    .map(|(o, evr)| crate::inventory::HiddenVersion {
+                        name: o.package.name.clone(),
+                        arch: o.package.arch.clone(),
+                        version: evr.clone(),
+                        repository: Some(o.repo.clone()),
+                    }),
+            );
         }
     }
-    offered
+    // Several installed versions of one name (kernels) find the same hidden ones.
+    hidden.sort_by(|a, b| (&a.name, &a.arch, &a.version).cmp(&(&b.name, &b.arch, &b.version)));
+    hidden.dedup_by(|a, b| (&a.name, &a.arch, &a.version) == (&b.name, &b.arch, &b.version));
+    let available = offered
         .into_iter()
         .filter(|o| !o.excluded || held_names.contains(o.package.name.as_str()))
         .map(|o| AvailableVersion {
@@ -259,7 +276,8 @@ pub(crate) fn apply_host_hiding(
             section: None,
             repository: Some(o.repo),
         })
-        .collect()
+        .collect();
+    (available, hidden)
 }
 
 /// Links each notice to the available versions it lists (only an exact NEVRA match applies:

@@ -480,7 +480,7 @@ pub fn scan(
         ));
     }
     apply_locks(&locks, &installed, &mut offered);
-    let mut available = crate::rpm::system::apply_host_hiding(offered, &mut installed);
+    let (mut available, hidden) = crate::rpm::system::apply_host_hiding(offered, &mut installed);
     // A package no patch names has release time 0 on SUSE (spec §2.6), not its build time.
     for version in &mut available {
         version.build_time = None;
@@ -495,6 +495,7 @@ pub fn scan(
         installed,
         available,
         pending_reboot: Vec::new(),
+        hidden,
         native_architecture: None,
         sources: Vec::new(),
         not_installed: crate::inventory::NotInstalled::default(),

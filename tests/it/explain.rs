@@ -1,4 +1,4 @@
-//! `explain`: the decision trace of named packages, on real dnf and apt roots (checked against
+//! `explain`: the decision trace of named packages, on real dnf, apt and zypper roots (checked against
 //! `scan` of the same root and against the facts the roots were built with) and on a recorded
 //! inventory with approved and rejected lists.
 
@@ -305,4 +305,86 @@ fn explain_of_an_inventory_names_the_list_entries() {
     assert_eq!(curl["versions"][0]["approvedBy"], "curl");
     assert_eq!(curl["compliance"], "HIGH");
     assert_eq!(curl["state"], "Missing");
+}
+
+#[test]
+fn explain_on_a_zypper_root_shows_locks_severities_and_agrees_with_scan() {
+    let z = crate::zypper_root::scenario();
+    // A lock on the package (held) and one on an edition (that version hidden).
+    z.zypper(&["addlock", "plain"]);
+    z.zypper(&["addlock", "sec-imp = 1.2-1"]);
+    let home = [("HOME", z.build.home.to_str().unwrap())];
+    let scan = z.scan(&[], &[]);
+    let root = z.root.to_str().unwrap();
+    let names = ["sec-imp", "sec-low", "plain", "fresh"];
+    let args = [
+        &["--root", root, "--no-refresh", "--output", "json"][..],
+        &names,
+    ]
+    .concat();
+    let document = json(&explain(&args, &home));
+    assert_eq!(document["packageManager"], "zypper");
+    for package in document["packages"].as_array().unwrap() {
+        agrees_with_scan(package, &scan);
+    }
+    // sec-imp: 1.2-1 is locked, so zypper offers only 1.1-1, which the default SUSE baseline
+    // approves (Security, important, 30 days old); the locked one is named, not judged.
+    let sec_imp = trace(&document, "sec-imp.noarch");
+    assert_eq!(
+        (&sec_imp["state"], chosen(sec_imp)),
+        (&Value::from("Missing"), Some("1.1-1"))
+    );
+    let judged: Vec<&str> = sec_imp["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(judged, ["1.1-1", "1.0-1"]);
+    assert_eq!(
+        sec_imp["hiddenByHost"],
+        serde_json::json!([{"name": "sec-imp", "arch": "noarch", "version": "1.2-1", "repository": "test"}])
+    );
+    let view = &sec_imp["versions"][0]["views"][0];
+    assert_eq!(
+        view["through"]["id"],
+        "SUSE-SLE-Module-Basesystem-15-SP5-2026-2"
+    );
+    assert_eq!(
+        (&view["classification"], &view["severity"]),
+        (&"Security".into(), &"important".into())
+    );
+    // sec-low: the rule's SEVERITY filter fails on the patch's actual value.
+    let sec_low = trace(&document, "sec-low.noarch");
+    assert_eq!(sec_low["state"], "InstalledOther");
+    let filters = &sec_low["versions"][0]["views"][0]["rules"][0]["filters"];
+    let severity = filters
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "SEVERITY")
+        .unwrap();
+    assert_eq!(
+        (&severity["value"], &severity["passes"]),
+        (&"low".into(), &false.into())
+    );
+    // plain: locked as a whole, held; its newer version is judged (and reported) all the same.
+    let plain = trace(&document, "plain.noarch");
+    assert_eq!(plain["held"], true);
+    assert!(plain["hiddenByHost"].as_array().unwrap().is_empty());
+    // fresh: its patch is a day old, the baseline waits 7 days.
+    let fresh = trace(&document, "fresh.noarch");
+    assert_eq!(
+        fresh["versions"][0]["views"][0]["rules"][0]["date"]["passes"],
+        false
+    );
+    // The table says the same.
+    let out = explain(&["--root", root, "--no-refresh", "sec-imp", "plain"], &home);
+    assert_code(&out, 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1.2-1 hidden by the host's configuration (exclude, includepkgs or a lock on it), in test"),
+        "{text}"
+    );
+    assert!(text.contains("held by the host"), "{text}");
 }
