@@ -460,6 +460,9 @@ pub struct OverrideEntry {
 pub struct InstallOverrideList {
     /// The entries, in file order.
     pub entries: Vec<OverrideEntry>,
+    /// Made from an approved install plan (`install --plan`), not read from a list: reasons
+    /// name the plan.
+    pub plan: bool,
 }
 
 #[derive(Deserialize)]
@@ -509,7 +512,10 @@ impl InstallOverrideList {
                 title: title.as_deref().map(Pattern::new),
             });
         }
-        Ok(Self { entries })
+        Ok(Self {
+            entries,
+            plan: false,
+        })
     }
 
     /// The first entry whose `id` and `title` both match the package version, if any.

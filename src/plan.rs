@@ -189,6 +189,7 @@ impl Plan {
                     }
                 })
                 .collect(),
+            plan: true,
         }
     }
 
@@ -252,13 +253,39 @@ impl Plan {
                 short(&self.baseline.fingerprint)
             ));
         }
+        // One pass over the installed and the offered packages for the targets' names (a plan
+        // of every update of a large machine is thousands of targets).
+        let keys: crate::fasthash::FastSet<(&str, &str)> = self
+            .targets
+            .iter()
+            .map(|t| (t.name.as_str(), t.arch.as_str()))
+            .collect();
+        let mut newest: crate::fasthash::FastMap<(&str, &str), &str> =
+            crate::fasthash::FastMap::default();
+        for package in &inventory.installed {
+            let key = (package.name.as_str(), package.arch.as_str());
+            if keys.contains(&key) {
+                let entry = newest.entry(key).or_insert(&package.version);
+                if scheme.compare(&package.version, entry) == Ordering::Greater {
+                    *entry = &package.version;
+                }
+            }
+        }
+        let mut offered_versions: crate::fasthash::FastMap<(&str, &str), Vec<&str>> =
+            crate::fasthash::FastMap::default();
+        for version in &inventory.available {
+            let key = (version.name.as_str(), version.arch.as_str());
+            if keys.contains(&key) {
+                offered_versions
+                    .entry(key)
+                    .or_default()
+                    .push(&version.version);
+            }
+        }
         for target in &self.targets {
             let id = format!("{}.{} {}", target.name, target.arch, target.version);
-            let installed = inventory
-                .installed
-                .iter()
-                .filter(|p| p.name == target.name && p.arch == target.arch)
-                .max_by(|a, b| scheme.compare(&a.version, &b.version));
+            let key = (target.name.as_str(), target.arch.as_str());
+            let installed = newest.get(&key).copied();
             let Some(installed) = installed else {
                 drift.differences.push(format!(
                     "{id}: {}.{} is no longer installed",
@@ -266,32 +293,31 @@ impl Plan {
                 ));
                 continue;
             };
-            match scheme.compare(&installed.version, &target.version) {
+            match scheme.compare(installed, &target.version) {
                 Ordering::Equal => {
                     drift.done.push(target.clone());
                     continue;
                 }
                 Ordering::Greater => {
                     drift.differences.push(format!(
-                        "{id}: {} is installed, newer than the plan's target",
-                        installed.version
+                        "{id}: {installed} is installed, newer than the plan's target"
                     ));
                     continue;
                 }
                 Ordering::Less => {}
             }
             let unchanged = target.from_version.is_empty()
-                || scheme.compare(&installed.version, &target.from_version) == Ordering::Equal;
+                || scheme.compare(installed, &target.from_version) == Ordering::Equal;
             if !unchanged {
                 drift.differences.push(format!(
-                    "{id}: the installed version is {}, the plan was made at {}",
-                    installed.version, target.from_version
+                    "{id}: the installed version is {installed}, the plan was made at {}",
+                    target.from_version
                 ));
             }
-            let offered = inventory.available.iter().any(|v| {
-                v.name == target.name
-                    && v.arch == target.arch
-                    && scheme.compare(&v.version, &target.version) == Ordering::Equal
+            let offered = offered_versions.get(&key).is_some_and(|versions| {
+                versions
+                    .iter()
+                    .any(|v| scheme.compare(v, &target.version) == Ordering::Equal)
             });
             if !offered {
                 drift

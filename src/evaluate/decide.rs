@@ -184,6 +184,7 @@ pub fn evaluate<'a>(
         now: options.now,
         operation: options.operation,
         not_installed_approved: not_installed_approved(&judge, &inventory.not_installed),
+        from_plan: options.override_list.is_some_and(|list| list.plan),
         decisions,
         judge,
         grouped: ordered,

@@ -138,6 +138,10 @@ pub enum Reason<'a> {
     /// The install override list names this update: it is installed whether or not the baseline
     /// approves it.
     InOverrideList,
+    /// The approved install plan (`install --plan`) leaves this update out.
+    NotInPlan,
+    /// The approved install plan names this update at this version.
+    InPlan,
     /// The administrator holds the package (dpkg hold, versionlock, zypper lock): an install
     /// leaves it alone.
     Held,
@@ -221,6 +225,10 @@ impl fmt::Display for Reason<'_> {
             Self::NotInOverrideList => f.write_str("not in the install override list"),
             Self::InOverrideList => f.write_str(
                 "in the install override list, which installs it whatever the baseline says",
+            ),
+            Self::NotInPlan => f.write_str("not in the approved install plan"),
+            Self::InPlan => f.write_str(
+                "in the approved install plan, which installs exactly its targets",
             ),
             Self::Held => f.write_str("held by the administrator; an install leaves it alone"),
             Self::DeferredByWindow => f.write_str(
@@ -501,6 +509,9 @@ pub struct Evaluation<'a> {
     /// version of: NotApplicable, counted but not itemised.
     #[serde(skip)]
     not_installed_approved: usize,
+    /// The override list is an approved install plan (`install --plan`): reasons say so.
+    #[serde(skip)]
+    from_plan: bool,
 }
 
 #[expect(
@@ -537,13 +548,21 @@ impl<'a> Evaluation<'a> {
             reasons.insert(0, Reason::PendingReboot);
         }
         if basis.not_in_override_list {
-            reasons.push(Reason::NotInOverrideList);
+            reasons.push(if self.from_plan {
+                Reason::NotInPlan
+            } else {
+                Reason::NotInOverrideList
+            });
         }
         if basis.deferred {
             reasons.push(Reason::DeferredByWindow);
         }
         if basis.in_override_list {
-            reasons.push(Reason::InOverrideList);
+            reasons.push(if self.from_plan {
+                Reason::InPlan
+            } else {
+                Reason::InOverrideList
+            });
         }
         if decision.installed.is_some_and(|p| p.held)
             && matches!(decision.state, PatchState::Missing | PatchState::Failed)
@@ -721,10 +740,14 @@ impl<'a> Evaluation<'a> {
                             version: &v.version,
                         };
                         let entry = list.matching_entry(family, package)?;
-                        let listed = format!(
-                            "in the install override list (`{}`)",
-                            InstallOverrideList::describe(entry)
-                        );
+                        let listed = if list.plan {
+                            "in the approved install plan".to_string()
+                        } else {
+                            format!(
+                                "in the install override list (`{}`)",
+                                InstallOverrideList::describe(entry)
+                            )
+                        };
                         let reason = if d.state == PatchState::Missing
                             && d.approved_version() == Some(v.version.as_str())
                         {

@@ -492,12 +492,30 @@ impl WindowRun {
         (budget, deadline): (std::time::Duration, chrono::DateTime<chrono::Utc>),
         started: std::time::Instant,
     ) -> Self {
+        // One update per target, in the targets' order (the batches index both); a target the
+        // plan does not describe ranks last.
+        let by_key: crate::fasthash::FastMap<(&str, &str, &str), &crate::evaluate::PlannedUpdate> =
+            plan.iter()
+                .map(|p| ((p.name.as_str(), p.arch.as_str(), p.version.as_str()), p))
+                .collect();
         let updates: Vec<crate::evaluate::PlannedUpdate> = targets
             .iter()
-            .filter_map(|t| {
-                plan.iter()
-                    .find(|p| p.name == t.name && p.arch == t.arch && p.version == t.version)
-                    .cloned()
+            .map(|t| {
+                by_key
+                    .get(&(t.name.as_str(), t.arch.as_str(), t.version.as_str()))
+                    .map_or_else(
+                        || crate::evaluate::PlannedUpdate {
+                            name: t.name.clone(),
+                            arch: t.arch.clone(),
+                            from_version: String::new(),
+                            version: t.version.clone(),
+                            reason: String::new(),
+                            compliance: crate::model::ComplianceLevel::default(),
+                            classification: String::new(),
+                            reboot: false,
+                        },
+                        |p| (*p).clone(),
+                    )
             })
             .collect();
         let sizes = installer.download_sizes(&crate::exec::SystemRunner, targets);

@@ -118,6 +118,16 @@ fn an_apt_plan_is_installed_exactly_and_refused_when_the_baseline_drifted() {
         missing.contains_key(&("upd-pkg".to_string(), "amd64".to_string())),
         "{missing:?}"
     );
+    // Its reasons name the plan, not an override list.
+    let upd = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "upd-pkg")
+        .unwrap();
+    let reasons = upd["reasons"].to_string();
+    assert!(reasons.contains("\"notInPlan\""), "{upd:#}");
+    assert!(!reasons.contains("OverrideList"), "{upd:#}");
     // The summary names the plan where AWS's names the install override list.
     let summary = Command::new(crate::util::binary())
         .args([
