@@ -435,7 +435,11 @@ pub fn available_in(
         }
         let excludes = PatternList::new(&repo.excludes);
         let includes = PatternList::new(&repo.includes);
-        for package in parsed.primary(&primary_file)? {
+        let primary = parsed.primary(&primary_file)?;
+        // Grown once, not by doubling: a copy of every package at each step is what a scan
+        // of a large repository spent its page faults on.
+        packages.reserve(primary.len());
+        for package in primary {
             if !arches.contains(&package.arch.as_str()) {
                 continue;
             }
@@ -456,11 +460,9 @@ pub fn available_in(
             .iter()
             .map(|o| (o.package.name.as_str(), o.repo.as_str(), o.excluded)),
     );
-    let packages = packages
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(offered, keep)| keep.then_some(offered))
-        .collect();
+    let mut keep = keep.into_iter();
+    let mut packages = packages;
+    packages.retain(|_| keep.next().unwrap_or(false));
     Ok(Native::Available { packages })
 }
 

@@ -259,24 +259,27 @@ pub(crate) fn apply_host_hiding(
     // Several installed versions of one name (kernels) find the same hidden ones.
     hidden.sort_by(|a, b| (&a.name, &a.arch, &a.version).cmp(&(&b.name, &b.arch, &b.version)));
     hidden.dedup_by(|a, b| (&a.name, &a.arch, &a.version) == (&b.name, &b.arch, &b.version));
-    let available = offered
-        .into_iter()
-        .filter(|o| !o.excluded || held_names.contains(o.package.name.as_str()))
-        .map(|o| AvailableVersion {
-            version: o.package.evr(),
-            name: o.package.name,
-            arch: o.package.arch,
-            advisories: Vec::new(),
-            build_time: o
-                .package
-                .build_time
-                .and_then(|t| Utc.timestamp_opt(t, 0).single()),
-            origins: Vec::new(),
-            priority: None,
-            section: None,
-            repository: Some(o.repo),
-        })
-        .collect();
+    // Sized once (a filtered iterator would grow it by doubling, copying every version).
+    let mut available = Vec::with_capacity(offered.len());
+    available.extend(
+        offered
+            .into_iter()
+            .filter(|o| !o.excluded || held_names.contains(o.package.name.as_str()))
+            .map(|o| AvailableVersion {
+                version: o.package.evr(),
+                name: o.package.name,
+                arch: o.package.arch,
+                advisories: Vec::new(),
+                build_time: o
+                    .package
+                    .build_time
+                    .and_then(|t| Utc.timestamp_opt(t, 0).single()),
+                origins: Vec::new(),
+                priority: None,
+                section: None,
+                repository: Some(o.repo),
+            }),
+    );
     (available, hidden)
 }
 
@@ -287,7 +290,8 @@ pub(crate) fn link_advisories(
     notices: Vec<crate::rpm::cache::Notice>,
 ) -> Vec<Advisory> {
     const NONE: u32 = u32::MAX;
-    let mut advisories: Vec<Advisory> = Vec::new();
+    // At most one advisory per notice; links about as many as the notices' packages.
+    let mut advisories: Vec<Advisory> = Vec::with_capacity(notices.len());
     // The first version of each NEVRA, and the next version of the same NEVRA after each (the
     // same package in several repositories): no list per key.
     let mut first_of: FastMap<(&str, &str, &str), u32> = FastMap::default();
@@ -304,8 +308,10 @@ pub(crate) fn link_advisories(
             next[index as usize] = first;
         }
     }
-    let mut links: Vec<(u32, CompactString)> = Vec::new();
+    let mut links: Vec<(u32, CompactString)> =
+        Vec::with_capacity(notices.iter().map(|n| n.packages.len()).sum());
     let mut known: FastSet<CompactString> = FastSet::default();
+    known.reserve(notices.len());
     for notice in notices {
         let mut listed = false;
         for (name, arch, evr) in &notice.packages {
