@@ -593,6 +593,9 @@ impl Inventory {
                 &p.version,
             )?;
         }
+        for (i, p) in self.hidden.iter().enumerate() {
+            check(&|| format!("$.hidden[{i}]"), &p.name, &p.arch, &p.version)?;
+        }
         let ids: crate::fasthash::FastSet<&str> =
             self.advisories.iter().map(|a| a.id.as_str()).collect();
         for (i, a) in self.advisories.iter().enumerate() {
@@ -792,6 +795,23 @@ mod tests {
         assert_eq!(
             Inventory::from_json(&bad, "inv.json").unwrap_err().path,
             "$.installed[0].name"
+        );
+        // Hidden versions are checked as offered ones are.
+        let hidden = |version: &str| {
+            MINIMAL.replace(
+                r#""installed":["#,
+                &format!(
+                    r#""hidden":[{{"name":"curl","arch":"x86_64","version":"{version}","repository":"r"}}],"installed":["#
+                ),
+            )
+        };
+        let with_hidden = Inventory::from_json(&hidden("8.2-1"), "inv.json").unwrap();
+        assert_eq!(with_hidden.hidden[0].version, "8.2-1");
+        assert_eq!(
+            Inventory::from_json(&hidden("8.2 -1"), "inv.json")
+                .unwrap_err()
+                .path,
+            "$.hidden[0].version"
         );
         assert!(
             Inventory::from_json("{", "inv.json")
