@@ -53,6 +53,7 @@ pub mod platform;
 pub mod report;
 pub mod repositories;
 pub mod rpm;
+pub mod split;
 pub mod ssm;
 pub mod state;
 pub mod version;

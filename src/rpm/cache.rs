@@ -263,14 +263,14 @@ pub fn encode_primary(packages: &[PrimaryPackage]) -> Option<String> {
 /// Reads a body written by [`encode_primary`]; `None` when it is not one.
 pub fn decode_primary(body: &str) -> Option<Vec<PrimaryPackage>> {
     let mut packages = Vec::with_capacity(memchr::memchr_iter(b'\n', body.as_bytes()).count());
-    for line in body.split_terminator('\n') {
+    for line in crate::split::lines(body) {
         packages.push(decode_primary_line(line)?);
     }
     Some(packages)
 }
 
 fn decode_primary_line(line: &str) -> Option<PrimaryPackage> {
-    let mut f = line.split('\t');
+    let mut f = crate::split::tabs(line);
     let mut next = || f.next().map(CompactString::from);
     let (name, arch, epoch, version, release) = (next()?, next()?, next()?, next()?, next()?);
     let build = next()?;
@@ -317,8 +317,8 @@ pub fn encode_installed(packages: &[InstalledPackage]) -> Option<String> {
 pub fn decode_installed(body: &str) -> Option<Vec<InstalledPackage>> {
     use chrono::TimeZone as _;
     let mut packages = Vec::with_capacity(memchr::memchr_iter(b'\n', body.as_bytes()).count());
-    for line in body.split_terminator('\n') {
-        let mut f = line.split('\t');
+    for line in crate::split::lines(body) {
+        let mut f = crate::split::tabs(line);
         let (name, arch, version, time) = (f.next()?, f.next()?, f.next()?, f.next()?);
         if f.next().is_some() || name.is_empty() {
             return None;
@@ -388,8 +388,8 @@ pub fn encode_notices(notices: &[Notice]) -> Option<String> {
 pub fn decode_notices(body: &str) -> Option<Vec<Notice>> {
     use chrono::TimeZone as _;
     let mut notices: Vec<Notice> = Vec::new();
-    for line in body.split_terminator('\n') {
-        let mut f = line.split('\t');
+    for line in crate::split::lines(body) {
+        let mut f = crate::split::tabs(line);
         match f.next()? {
             "A" => {
                 let mut next = || f.next();

@@ -365,6 +365,32 @@ pub fn best_priority<'a>(
             .find(|r| r.id == repo)
             .map_or(99, |r| r.priority)
     };
+    // Most systems give every repository one priority (dnf's default, 99): then every item
+    // is kept, and no map by name is needed. The items come repository by repository, so the
+    // last repository's priority is remembered.
+    let mut last: Option<(&str, i64)> = None;
+    let mut one_priority = None;
+    let mut same = true;
+    for (_, repo, hidden) in items.clone() {
+        if hidden {
+            continue;
+        }
+        let p = match last {
+            Some((id, p)) if id == repo => p,
+            _ => {
+                let p = priority(repo);
+                last = Some((repo, p));
+                p
+            }
+        };
+        if *one_priority.get_or_insert(p) != p {
+            same = false;
+            break;
+        }
+    }
+    if same {
+        return items.map(|_| true).collect();
+    }
     let mut best: crate::fasthash::FastMap<&str, i64> = crate::fasthash::FastMap::default();
     for (name, repo, hidden) in items.clone() {
         if !hidden {
@@ -460,15 +486,60 @@ pub fn available_in(
             .iter()
             .map(|o| (o.package.name.as_str(), o.repo.as_str(), o.excluded)),
     );
-    let mut keep = keep.into_iter();
     let mut packages = packages;
-    packages.retain(|_| keep.next().unwrap_or(false));
+    if !keep.iter().all(|k| *k) {
+        let mut keep = keep.into_iter();
+        packages.retain(|_| keep.next().unwrap_or(false));
+    }
     Ok(Native::Available { packages })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn repo(id: &str, priority: i64) -> RepoConfig {
+        RepoConfig {
+            id: id.into(),
+            enabled: true,
+            priority,
+            excludes: Vec::new(),
+            includes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn best_priority_with_one_priority_or_several() {
+        let items = [
+            ("a", "one", false),
+            ("b", "one", false),
+            ("a", "two", false),
+            ("c", "two", false),
+            ("b", "two", true),
+            ("a", "three", false),
+        ];
+        // One priority everywhere (`three` is not configured: 99, as dnf's default).
+        let same = Config {
+            repos: vec![repo("one", 99), repo("two", 99)],
+            ..Config::default()
+        };
+        assert_eq!(best_priority(&same, items.iter().copied()), [true; 6]);
+        // `two` wins where it offers the name; a hidden item takes no part and is kept.
+        let several = Config {
+            repos: vec![repo("one", 50), repo("two", 10)],
+            ..Config::default()
+        };
+        assert_eq!(
+            best_priority(&several, items.iter().copied()),
+            [false, true, true, true, true, false]
+        );
+        // A hidden item of a better repository does not hide the name's others.
+        let hidden_best = [("a", "one", false), ("a", "two", true)];
+        assert_eq!(
+            best_priority(&several, hidden_best.iter().copied()),
+            [true, true]
+        );
+    }
 
     /// A line `= value` (no key) is no entry; it gave one with an empty key. Found by `cargo
     /// fuzz` (target `repomd`).

@@ -290,48 +290,63 @@ pub(crate) fn link_advisories(
     notices: Vec<crate::rpm::cache::Notice>,
 ) -> Vec<Advisory> {
     const NONE: u32 = u32::MAX;
-    // At most one advisory per notice; links about as many as the notices' packages.
-    let mut advisories: Vec<Advisory> = Vec::with_capacity(notices.len());
-    // The first version of each NEVRA, and the next version of the same NEVRA after each (the
-    // same package in several repositories): no list per key.
-    let mut first_of: FastMap<(&str, &str, &str), u32> = FastMap::default();
-    first_of.reserve(available.len());
-    let mut next: Vec<u32> = vec![NONE; available.len()];
-    for (index, version) in available.iter().enumerate().rev() {
+    // The notices' packages are fewer than the versions and compact: a small map from each
+    // (name, arch, evr)'s hash to its first listing, the next listing of the same hash after
+    // each, then one pass over the versions in their order. The versions are touched once, in
+    // order, instead of hashed into a map of their own and visited again link by link: on a
+    // large repository that map and those visits were memory waits, not work.
+    let listings: Vec<(u32, &(CompactString, CompactString, CompactString))> = notices
+        .iter()
+        .enumerate()
+        .flat_map(|(n, notice)| {
+            let n = u32::try_from(n).unwrap_or(NONE);
+            notice.packages.iter().map(move |package| (n, package))
+        })
+        .collect();
+    let hash_of = |name: &str, arch: &str, evr: &str| {
+        use std::hash::BuildHasher as _;
+        std::hash::BuildHasherDefault::<crate::fasthash::FastHasher>::default()
+            .hash_one((name, arch, evr))
+    };
+    let mut first: FastMap<u64, u32> = FastMap::default();
+    first.reserve(listings.len());
+    let mut next: Vec<u32> = vec![NONE; listings.len()];
+    // Walked backwards so that each chain runs in the notices' order.
+    for (at, (_, (name, arch, evr))) in listings.iter().enumerate().rev() {
+        let at = u32::try_from(at).unwrap_or(NONE);
+        if let Some(after) = first.insert(hash_of(name, arch, evr), at) {
+            next[at as usize] = after;
+        }
+    }
+    let mut listed = vec![false; notices.len()];
+    for version in available.iter_mut() {
         let key = (
             version.name.as_str(),
             version.arch.as_str(),
             version.version.as_str(),
         );
-        let index = u32::try_from(index).unwrap_or(NONE);
-        if let Some(first) = first_of.insert(key, index) {
-            next[index as usize] = first;
+        let Some(&head) = first.get(&hash_of(key.0, key.1, key.2)) else {
+            continue;
+        };
+        let mut at = head;
+        while let Some(&(notice, (name, arch, evr))) = listings.get(at as usize) {
+            if (name.as_str(), arch.as_str(), evr.as_str()) == key {
+                let id = &notices[notice as usize].advisory.id;
+                if !version.advisories.contains(id) {
+                    version.advisories.push(id.clone());
+                }
+                listed[notice as usize] = true;
+            }
+            at = next[at as usize];
         }
     }
-    let mut links: Vec<(u32, CompactString)> =
-        Vec::with_capacity(notices.iter().map(|n| n.packages.len()).sum());
+    drop(listings);
+    // At most one advisory per id, in the notices' order.
+    let mut advisories: Vec<Advisory> = Vec::with_capacity(notices.len());
     let mut known: FastSet<CompactString> = FastSet::default();
-    known.reserve(notices.len());
-    for notice in notices {
-        let mut listed = false;
-        for (name, arch, evr) in &notice.packages {
-            let key = (name.as_str(), arch.as_str(), evr.as_str());
-            let mut at = first_of.get(&key).copied().unwrap_or(NONE);
-            while at != NONE {
-                links.push((at, notice.advisory.id.clone()));
-                listed = true;
-                at = next[at as usize];
-            }
-        }
+    for (notice, listed) in notices.into_iter().zip(listed) {
         if listed && known.insert(notice.advisory.id.clone()) {
             advisories.push(notice.advisory);
-        }
-    }
-    drop(first_of);
-    for (index, id) in links {
-        let ids = &mut available[index as usize].advisories;
-        if !ids.contains(&id) {
-            ids.push(id);
         }
     }
     advisories
