@@ -118,6 +118,28 @@ pub(crate) fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> 
         })
 }
 
+/// The trimmed, normalized values of an element's attributes `names` (by local name; the first
+/// of each name), in one pass over the attributes: [`attribute`] for several names at once.
+fn attributes<const N: usize>(element: &BytesStart<'_>, names: [&str; N]) -> [Option<String>; N] {
+    let mut values: [Option<String>; N] = std::array::from_fn(|_| None);
+    let mut seen = [false; N];
+    for a in element.attributes().with_checks(false).flatten() {
+        let key = a.key.local_name().into_inner();
+        let Some(slot) = names.iter().position(|n| *n == key) else {
+            continue;
+        };
+        if std::mem::replace(&mut seen[slot], true) {
+            continue;
+        }
+        // A value that cannot be normalized reads as absent, as in `attribute`.
+        values[slot] = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .ok()
+            .map(|v| v.trim().to_string());
+    }
+    values
+}
+
 /// Which element's text we are collecting.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Text {
@@ -167,12 +189,13 @@ pub fn parse(
                 let name = element.local_name().into_inner();
                 match name {
                     "update" => {
+                        let [kind, status] = attributes(element, ["type", "status"]);
                         current = Some(UpdateNotice {
                             advisory: Advisory {
-                                kind: attribute(element, "type").unwrap_or_default(),
+                                kind: kind.unwrap_or_default(),
                                 ..Advisory::default()
                             },
-                            status: attribute(element, "status").unwrap_or_default(),
+                            status: status.unwrap_or_default(),
                             ..UpdateNotice::default()
                         });
                     }
@@ -198,8 +221,8 @@ pub fn parse(
                     }
                     "reference" => {
                         if let Some(notice) = current.as_mut() {
-                            let kind = attribute(element, "type").unwrap_or_default();
-                            let id = attribute(element, "id").unwrap_or_default();
+                            let [kind, id] = attributes(element, ["type", "id"]);
+                            let (kind, id) = (kind.unwrap_or_default(), id.unwrap_or_default());
                             match kind.as_str() {
                                 "cve" if !id.is_empty() => notice.advisory.cves.push(id.clone()),
                                 "bugzilla" if !id.is_empty() => {
@@ -225,12 +248,16 @@ pub fn parse(
                     }
                     "package" => {
                         if let Some(notice) = current.as_mut() {
+                            let [name, epoch, version, release, arch] = attributes(
+                                element,
+                                ["name", "epoch", "version", "release", "arch"],
+                            );
                             notice.packages.push(AdvisoryPackage {
-                                name: attribute(element, "name").unwrap_or_default(),
-                                epoch: attribute(element, "epoch"),
-                                version: attribute(element, "version").unwrap_or_default(),
-                                release: attribute(element, "release").unwrap_or_default(),
-                                arch: attribute(element, "arch").unwrap_or_default(),
+                                name: name.unwrap_or_default(),
+                                epoch,
+                                version: version.unwrap_or_default(),
+                                release: release.unwrap_or_default(),
+                                arch: arch.unwrap_or_default(),
                                 ..AdvisoryPackage::default()
                             });
                         }
@@ -315,4 +342,42 @@ pub fn parse(
 /// Opens and parses an updateinfo file.
 pub fn parse_file(path: &Path) -> Result<Vec<UpdateNotice>, UpdateinfoError> {
     parse(open(path)?, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`attributes`] gives, name by name, what [`attribute`] gives: the first attribute of a
+    /// name counts (a repeated one is ignored, one that cannot be read reads as absent), values
+    /// trimmed and entities resolved.
+    #[test]
+    fn attributes_in_one_pass_agree_with_attribute_by_name() {
+        let elements = [
+            r#"<package name=" a " epoch="1" version="2.0" release="3" arch="x86_64"/>"#,
+            r#"<package arch="noarch" name="b&amp;c" version="1"/>"#,
+            r#"<package name="first" name="second" version="1" version="2"/>"#,
+            r#"<package name="&bogus;" name="second" release="r"/>"#,
+            r#"<package x:name="prefixed" epoch=""/>"#,
+            "<package/>",
+        ];
+        let names = ["name", "epoch", "version", "release", "arch"];
+        for text in elements {
+            let mut reader = quick_xml::Reader::from_str(text);
+            let Ok(quick_xml::events::Event::Empty(element)) = reader.read_event() else {
+                panic!("{text} is not an empty element");
+            };
+            let one_pass = attributes(&element, names);
+            let by_name = names.map(|name| attribute(&element, name));
+            assert_eq!(one_pass, by_name, "{text}");
+        }
+        let mut reader = quick_xml::Reader::from_str(elements[2]);
+        let Ok(quick_xml::events::Event::Empty(element)) = reader.read_event() else {
+            panic!("not an empty element");
+        };
+        assert_eq!(
+            attributes(&element, ["name", "version", "arch"]),
+            [Some("first".into()), Some("1".into()), None]
+        );
+    }
 }
