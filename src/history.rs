@@ -12,8 +12,10 @@
 //! `patch-baseline-history-base.json`; replaying the later records' changes on it gives the
 //! tracked set of any run.
 //!
-//! The files are rewritten atomically ([`crate::state::write_atomically`]) under the operation
-//! lock; the history is capped in size and number of records: the oldest records are dropped
+//! The files are written under the operation lock: a run that only adds its record appends
+//! that one line to the history file (a crash while it is written tears only that line, which
+//! the next run drops); any other change (the base, records dropped, lines that were damaged)
+//! rewrites the files atomically ([`crate::state::write_atomically`]). The history is capped in size and number of records: the oldest records are dropped
 //! and folded into the base. The tracked set is capped too ([`BASE_CAP_FACTOR`] times the
 //! history's cap): a run whose set is larger is recorded `untracked` (counts and installs
 //! only), and the next run whose set fits records it whole (`restart`), so that neither file
@@ -255,6 +257,12 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// A line other than the last was damaged (the file is not only torn).
     pub damaged: bool,
+    /// The text of each record as read, in step with `records` (a record whose text is not
+    /// known is written anew).
+    lines: Vec<String>,
+    /// The file is exactly `lines`, each ended by a newline: a new record may be appended to it
+    /// as it is.
+    clean: bool,
 }
 
 impl Default for Loaded {
@@ -265,6 +273,8 @@ impl Default for Loaded {
             records: Vec::new(),
             warnings: Vec::new(),
             damaged: false,
+            lines: Vec::new(),
+            clean: false,
         }
     }
 }
@@ -273,13 +283,20 @@ impl Default for Loaded {
 pub fn parse(text: &str, path: &Path) -> Loaded {
     let mut loaded = Loaded::default();
     let lines: Vec<&str> = text.lines().collect();
+    // Appending to the file as it is needs every line to be a record, `\n`-ended.
+    loaded.clean = text.ends_with('\n') && !text.contains('\r');
     for (number, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
+            loaded.clean = false;
             continue;
         }
         match serde_json::from_str::<Record>(line) {
-            Ok(record) => loaded.records.push(record),
+            Ok(record) => {
+                loaded.records.push(record);
+                loaded.lines.push((*line).to_string());
+            }
             Err(e) => {
+                loaded.clean = false;
                 let last = number + 1 == lines.len();
                 loaded.damaged |= !last;
                 loaded.warnings.push(format!(
@@ -303,7 +320,14 @@ pub fn parse(text: &str, path: &Path) -> Loaded {
 pub fn load(paths: &StatePaths) -> Loaded {
     let path = paths.history();
     let mut loaded = match std::fs::read(&path) {
-        Ok(bytes) => parse(&String::from_utf8_lossy(&bytes), &path),
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => parse(&text, &path),
+            // Not appended to as it is: the rewrite leaves the bytes that are not UTF-8 out.
+            Err(e) => Loaded {
+                clean: false,
+                ..parse(&String::from_utf8_lossy(e.as_bytes()), &path)
+            },
+        },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Loaded::default(),
         Err(e) => Loaded {
             warnings: vec![format!("cannot read `{}` ({e})", path.display())],
@@ -366,6 +390,19 @@ pub fn append(
     max_bytes: usize,
 ) -> (Vec<String>, bool) {
     let before = replay(history, None);
+    let base_changed = append_lines(history, observation, max_bytes, before);
+    (history.lines.clone(), base_changed)
+}
+
+/// The work of [`append`]: updates `history.records` and `history.lines` and returns whether
+/// the base changed. Only the new record, and the oldest when it was folded, are serialized;
+/// the other lines are kept as read.
+fn append_lines(
+    history: &mut Loaded,
+    observation: Observation,
+    max_bytes: usize,
+    before: Option<Tracked>,
+) -> bool {
     let mut record = observation.header;
     record.run = history
         .records
@@ -389,7 +426,13 @@ pub fn append(
         base_changed = true;
     }
     let line = |record: &Record| serde_json::to_string(record).unwrap_or_default();
-    let mut lines: Vec<String> = history.records.iter().map(line).collect();
+    let mut lines = std::mem::take(&mut history.lines);
+    if base_changed || lines.len() + 1 != history.records.len() {
+        // The oldest was folded, or the text of the records read is not known: all anew.
+        lines = history.records.iter().map(line).collect();
+    } else if let Some(last) = history.records.last() {
+        lines.push(line(last));
+    }
     let mut total: usize = lines.iter().map(|l| l.len() + 1).sum();
     if total > max_bytes || lines.len() > MAX_RECORDS {
         let (bytes, count) = (max_bytes / 4 * 3, MAX_RECORDS / 4 * 3);
@@ -404,7 +447,8 @@ pub fn append(
         }
         base_changed = true;
     }
-    (lines, base_changed)
+    history.lines = lines;
+    base_changed
 }
 
 /// The cap in bytes: `$PATCH_BASELINE_HISTORY_MAX_BYTES` if set, else [`DEFAULT_MAX_BYTES`].
@@ -598,8 +642,12 @@ pub fn record(
         }
     }
     // A set that is not known compares as empty: only install times find what was installed.
-    let before = replay(&loaded, None).unwrap_or_default();
-    let previous = loaded.records.last().map(|last| (&before, last.time));
+    let replayed = replay(&loaded, None);
+    let empty = Tracked::new();
+    let previous = loaded
+        .records
+        .last()
+        .map(|last| (replayed.as_ref().unwrap_or(&empty), last.time));
     let cap = max_bytes.saturating_mul(BASE_CAP_FACTOR);
     let observation = observe(evaluation, context, previous, cap);
     if observation.tracked.is_none() {
@@ -609,8 +657,19 @@ pub fn record(
              rest of its changes; `{MAX_BYTES_VARIABLE}` sets a larger cap)"
         ));
     }
-    let (lines, base_changed) = append(&mut loaded, observation, max_bytes);
-    let mut text = lines.join("\n");
+    // The file as read, when the new record is all that changes in it.
+    let appendable = loaded.clean && !loaded.records.is_empty();
+    let base_changed = append_lines(&mut loaded, observation, max_bytes, replayed);
+    if appendable
+        && !base_changed
+        && let Some(last) = loaded.lines.last()
+    {
+        if let Err(e) = append_line(&path, last) {
+            warnings.push(format!("the run is not in the history: {e}"));
+        }
+        return warnings;
+    }
+    let mut text = loaded.lines.join("\n");
     text.push('\n');
     if let Some(parent) = path.parent()
         && let Err(e) = std::fs::create_dir_all(parent)
@@ -638,6 +697,27 @@ pub fn record(
         warnings.push(format!("the run is not in the history: {e}"));
     }
     warnings
+}
+
+/// Appends `line` and a newline to the history file at `path` and syncs it. A write that fails
+/// is cut off again, so that the file holds whole lines only.
+fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
+    let named =
+        |e: std::io::Error| std::io::Error::new(e.kind(), format!("`{}`: {e}", path.display()));
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(named)?;
+    let length = file.metadata().map_err(named)?.len();
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    let written = file.write_all(&bytes).and_then(|()| file.sync_data());
+    if let Err(e) = written {
+        let _ = file.set_len(length).and_then(|()| file.sync_data());
+        return Err(named(e));
+    }
+    Ok(())
 }
 
 /// A package in a diff.
@@ -1280,10 +1360,23 @@ mod tests {
         for day in 1..=3 {
             lines = push(&mut history, observation(day, &[], &[]));
         }
+        // A file of whole records may be appended to as it is; one with a torn, damaged or
+        // blank line, or without its last newline, is rewritten.
+        let whole = format!("{}\n{}\n", lines[0], lines[1]);
+        assert!(parse(&whole, Path::new("h")).clean);
+        for not_whole in [
+            whole.trim_end().to_string(),
+            format!("{}\n\n{}\n", lines[0], lines[1]),
+            whole.replace('\n', "\r\n"),
+        ] {
+            let loaded = parse(&not_whole, Path::new("h"));
+            assert_eq!(loaded.records.len(), 2);
+            assert!(!loaded.clean, "{not_whole:?}");
+        }
         let torn = format!("{}\n{}\n{{\"run\": 4, \"ti", lines[0], lines[1]);
         let loaded = parse(&torn, Path::new("h"));
         assert_eq!(loaded.records.len(), 2);
-        assert!(!loaded.damaged);
+        assert!(!loaded.damaged && !loaded.clean);
         assert!(loaded.warnings[0].contains("line 3: torn record"));
         let damaged = format!("{}\nnot json\n{}\n", lines[0], lines[2]);
         let loaded = parse(&damaged, Path::new("h"));
@@ -1291,7 +1384,7 @@ mod tests {
             loaded.records.iter().map(|r| r.run).collect::<Vec<_>>(),
             [1, 3]
         );
-        assert!(loaded.damaged);
+        assert!(loaded.damaged && !loaded.clean);
         assert!(loaded.warnings[0].contains("line 2: unreadable record"));
     }
 

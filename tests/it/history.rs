@@ -348,10 +348,18 @@ fn pending_in(entries: &Value) -> Vec<String> {
 #[test]
 fn history_torn_and_damaged_files_never_fail_a_scan() {
     let apt = scenario();
-    json(&apt_scan(&apt, &[], &[]));
-    json(&apt_scan(&apt, &[], &[]));
     let file = history_file(&apt.root);
-    // A torn last record (a crash mid-write of another tool, a full disk).
+    let inode =
+        |file: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(file).unwrap());
+    json(&apt_scan(&apt, &[], &[]));
+    let (first, first_inode) = (std::fs::read(&file).unwrap(), inode(&file));
+    // A run that only adds its record appends that line to the file as it was (the same
+    // file, its bytes kept).
+    json(&apt_scan(&apt, &[], &[]));
+    let second = std::fs::read(&file).unwrap();
+    assert!(second.starts_with(&first) && second.len() > first.len());
+    assert_eq!(inode(&file), first_inode);
+    // A torn last record (a crash mid-write, a full disk).
     let mut bytes = std::fs::read(&file).unwrap();
     bytes.extend_from_slice(b"{\"run\": 3, \"time\": \"2026-");
     std::fs::write(&file, &bytes).unwrap();
@@ -364,6 +372,17 @@ fn history_torn_and_damaged_files_never_fail_a_scan() {
         .map(|r| r["run"].as_u64().unwrap())
         .collect();
     assert_eq!(kept, [1, 2, 3]);
+    // The torn line is gone: that run rewrote the file (a new one in its place).
+    let repaired = std::fs::read(&file).unwrap();
+    assert!(!String::from_utf8_lossy(&repaired).contains("\"run\": 3"));
+    assert!(repaired.starts_with(&bytes[..bytes.len() - 26]));
+    let repaired_inode = inode(&file);
+    assert_ne!(repaired_inode, first_inode);
+    // The next run appends to it again.
+    json(&apt_scan(&apt, &[], &[]));
+    let appended = std::fs::read(&file).unwrap();
+    assert!(appended.starts_with(&repaired) && appended.len() > repaired.len());
+    assert_eq!(inode(&file), repaired_inode);
     // A damaged record in the middle: skipped, the file kept aside, the rest kept.
     let text = std::fs::read_to_string(&file).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
@@ -378,7 +397,7 @@ fn history_torn_and_damaged_files_never_fail_a_scan() {
         .iter()
         .map(|r| r["run"].as_u64().unwrap())
         .collect();
-    assert_eq!(kept, [1, 3, 4]);
+    assert_eq!(kept, [1, 3, 4, 5]);
     // A file that is nothing but garbage: a new history.
     std::fs::write(&file, "\u{0}\u{1}not a history\n").unwrap();
     json(&apt_scan(&apt, &[], &[]));
