@@ -243,9 +243,13 @@ impl MetadataCache {
 /// holds a tab or newline (such a file is not cached).
 pub fn encode_primary(packages: &[PrimaryPackage]) -> Option<String> {
     let mut body = String::with_capacity(packages.len() * 48);
+    let mut number = itoa::Buffer::new();
     for p in packages {
         let fields = [&p.name, &p.arch, &p.epoch, &p.version, &p.release];
-        if fields.iter().any(|f| f.contains(['\t', '\n'])) {
+        if fields
+            .iter()
+            .any(|f| memchr::memchr2(b'\t', b'\n', f.as_bytes()).is_some())
+        {
             return None;
         }
         for field in fields {
@@ -253,7 +257,7 @@ pub fn encode_primary(packages: &[PrimaryPackage]) -> Option<String> {
             body.push('\t');
         }
         if let Some(time) = p.build_time {
-            body.push_str(&time.to_string());
+            body.push_str(number.format(time));
         }
         body.push('\n');
     }
@@ -344,10 +348,13 @@ pub fn decode_installed(body: &str) -> Option<Vec<InstalledPackage>> {
 /// reboot `1`/`0`, CVEs and Bugzilla ids comma-joined) and one `P` line (name, arch, evr) per
 /// package; `None` when a field holds a tab, a newline or (in a list) a comma.
 pub fn encode_notices(notices: &[Notice]) -> Option<String> {
-    use std::fmt::Write as _;
-    let bad = |text: &str| text.contains(['\t', '\n']);
-    let bad_item = |text: &String| bad(text) || text.contains(',');
-    let mut body = String::new();
+    let bad = |text: &str| memchr::memchr2(b'\t', b'\n', text.as_bytes()).is_some();
+    let bad_item =
+        |text: &String| memchr::memchr3(b'\t', b'\n', b',', text.as_bytes()).is_some();
+    // Pushed piece by piece (a `writeln!` of nine fields was a third of a cold scan's
+    // encoding).
+    let mut body = String::with_capacity(notices.len() * 128);
+    let mut number = itoa::Buffer::new();
     for notice in notices {
         let a = &notice.advisory;
         let severity = a.severity.as_deref();
@@ -359,26 +366,37 @@ pub fn encode_notices(notices: &[Notice]) -> Option<String> {
         {
             return None;
         }
-        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-            t.map(|t| t.timestamp().to_string()).unwrap_or_default()
-        };
-        let _ = writeln!(
-            body,
-            "A\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            a.id,
-            a.kind,
-            severity.unwrap_or("-"),
-            time(a.issued),
-            time(a.updated),
-            u8::from(a.reboot_suggested),
-            a.cves.join(","),
-            a.bugzillas.join(",")
-        );
+        for field in ["A", &a.id, &a.kind, severity.unwrap_or("-")] {
+            body.push_str(field);
+            body.push('\t');
+        }
+        for time in [a.issued, a.updated] {
+            if let Some(time) = time {
+                body.push_str(number.format(time.timestamp()));
+            }
+            body.push('\t');
+        }
+        body.push(if a.reboot_suggested { '1' } else { '0' });
+        for list in [&a.cves, &a.bugzillas] {
+            body.push('\t');
+            for (n, item) in list.iter().enumerate() {
+                if n > 0 {
+                    body.push(',');
+                }
+                body.push_str(item);
+            }
+        }
+        body.push('\n');
         for (name, arch, evr) in &notice.packages {
             if bad(name) || bad(arch) || bad(evr) {
                 return None;
             }
-            let _ = writeln!(body, "P\t{name}\t{arch}\t{evr}");
+            for field in ["P", name, arch] {
+                body.push_str(field);
+                body.push('\t');
+            }
+            body.push_str(evr);
+            body.push('\n');
         }
     }
     Some(body)
@@ -510,6 +528,13 @@ mod tests {
             },
         ];
         let body = encode_notices(&notices).unwrap();
+        // The format of the entries written before (cache format 1), byte for byte.
+        assert_eq!(
+            body,
+            "A\tALAS2023-2026-001\tsecurity\tImportant\t1700000000\t\t1\tCVE-2026-1,CVE-2026-2\t42\n\
+             P\ta\tnoarch\t2:1.0-1\n\
+             A\tB\tbugfix\t-\t\t\t0\t\t\n"
+        );
         assert_eq!(decode_notices(&body).unwrap(), notices);
         assert!(decode_notices("X\tjunk\n").is_none());
         assert!(
