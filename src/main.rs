@@ -9,6 +9,13 @@ use patch_baseline::cli::{Cli, run};
 use patch_baseline::exit::Outcome;
 use patch_baseline::ops::Context;
 
+/// mimalloc instead of the C library's allocator: a scan allocates and frees hundreds of
+/// thousands of small strings, and the static release's musl allocator is slow at it (with
+/// mimalloc a cold dnf scan took 86 ms instead of 128, a warm apt scan 45 instead of 49, for
+/// 11 to 15 MB more peak RSS; docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -349,8 +349,7 @@ pub fn decode_installed(body: &str) -> Option<Vec<InstalledPackage>> {
 /// package; `None` when a field holds a tab, a newline or (in a list) a comma.
 pub fn encode_notices(notices: &[Notice]) -> Option<String> {
     let bad = |text: &str| memchr::memchr2(b'\t', b'\n', text.as_bytes()).is_some();
-    let bad_item =
-        |text: &String| memchr::memchr3(b'\t', b'\n', b',', text.as_bytes()).is_some();
+    let bad_item = |text: &String| memchr::memchr3(b'\t', b'\n', b',', text.as_bytes()).is_some();
     // Pushed piece by piece (a `writeln!` of nine fields was a third of a cold scan's
     // encoding).
     let mut body = String::with_capacity(notices.len() * 128);
