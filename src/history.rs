@@ -620,27 +620,43 @@ fn approval(
 }
 
 /// Records a run in the history: loads it, appends the run, writes it back atomically. Never
-/// fails: what went wrong is returned as warnings.
+/// fails: what went wrong is returned as warnings. [`prepare`] then [`Prepared::commit`].
 pub fn record(
     evaluation: &Evaluation<'_>,
     context: &ReportContext,
     paths: &StatePaths,
     max_bytes: usize,
 ) -> Vec<String> {
-    let path = paths.history();
+    prepare(evaluation, context, paths, max_bytes).commit()
+}
+
+/// A run's record, worked out and not yet written: what [`Prepared::commit`] writes.
+#[derive(Debug)]
+pub struct Prepared {
+    path: PathBuf,
+    base_path: PathBuf,
+    warnings: Vec<String>,
+    /// The damaged history file is to be kept aside before it is rewritten.
+    keep_aside: bool,
+    /// The base file's new content, when the base changed.
+    base: Option<BaseFile>,
+    /// The new record's line alone, when the file as read only needs it appended.
+    append: Option<String>,
+    /// Every line of the file, when it is rewritten.
+    lines: Vec<String>,
+}
+
+/// Loads the history and works out the run's record and what is to be written, writing
+/// nothing: this part reads the files and compares the tracked sets, and may run while the
+/// state files are written.
+pub fn prepare(
+    evaluation: &Evaluation<'_>,
+    context: &ReportContext,
+    paths: &StatePaths,
+    max_bytes: usize,
+) -> Prepared {
     let mut loaded = load(paths);
     let mut warnings = std::mem::take(&mut loaded.warnings);
-    if loaded.damaged {
-        let mut aside = path.as_os_str().to_owned();
-        aside.push(".corrupt");
-        match std::fs::copy(&path, &aside) {
-            Ok(_) => warnings.push(format!(
-                "the damaged history is kept as `{}`; diffs across its gaps may be incomplete",
-                PathBuf::from(aside).display()
-            )),
-            Err(e) => warnings.push(format!("cannot keep the damaged history aside ({e})")),
-        }
-    }
     // A set that is not known compares as empty: only install times find what was installed.
     let replayed = replay(&loaded, None);
     let empty = Tracked::new();
@@ -660,43 +676,93 @@ pub fn record(
     // The file as read, when the new record is all that changes in it.
     let appendable = loaded.clean && !loaded.records.is_empty();
     let base_changed = append_lines(&mut loaded, observation, max_bytes, replayed);
-    if appendable
-        && !base_changed
-        && let Some(last) = loaded.lines.last()
-    {
-        if let Err(e) = append_line(&path, last) {
-            warnings.push(format!("the run is not in the history: {e}"));
-        }
-        return warnings;
-    }
-    let mut text = loaded.lines.join("\n");
-    text.push('\n');
-    if let Some(parent) = path.parent()
-        && let Err(e) = std::fs::create_dir_all(parent)
-    {
-        warnings.push(format!("cannot create `{}` ({e})", parent.display()));
-        return warnings;
-    }
-    // The base first: a crash between the two writes leaves records the base already holds,
-    // which replaying skips.
-    if base_changed {
-        let base = BaseFile {
-            run: loaded.base_run,
-            untracked: loaded.base.is_none(),
-            tracked: loaded.base.unwrap_or_default().into_values().collect(),
+    let keep_aside = loaded.damaged;
+    if appendable && !base_changed {
+        return Prepared {
+            path: paths.history(),
+            base_path: paths.history_base(),
+            warnings,
+            keep_aside,
+            base: None,
+            append: loaded.lines.pop(),
+            lines: Vec::new(),
         };
-        let written = serde_json::to_vec(&base)
-            .map_err(std::io::Error::other)
-            .and_then(|bytes| crate::state::write_atomically(&paths.history_base(), &bytes));
-        if let Err(e) = written {
-            warnings.push(format!("the run is not in the history: {e}"));
+    }
+    let base = base_changed.then(|| BaseFile {
+        run: loaded.base_run,
+        untracked: loaded.base.is_none(),
+        tracked: loaded
+            .base
+            .take()
+            .unwrap_or_default()
+            .into_values()
+            .collect(),
+    });
+    Prepared {
+        path: paths.history(),
+        base_path: paths.history_base(),
+        warnings,
+        keep_aside,
+        base,
+        append: None,
+        lines: loaded.lines,
+    }
+}
+
+impl Prepared {
+    /// Writes the record: appends its line to the file as read, or rewrites the files (the
+    /// base first). Returns the warnings of the whole recording.
+    pub fn commit(self) -> Vec<String> {
+        let Self {
+            path,
+            base_path,
+            mut warnings,
+            keep_aside,
+            base,
+            append,
+            lines,
+        } = self;
+        if keep_aside {
+            let mut aside = path.as_os_str().to_owned();
+            aside.push(".corrupt");
+            match std::fs::copy(&path, &aside) {
+                Ok(_) => warnings.push(format!(
+                    "the damaged history is kept as `{}`; diffs across its gaps may be incomplete",
+                    PathBuf::from(aside).display()
+                )),
+                Err(e) => warnings.push(format!("cannot keep the damaged history aside ({e})")),
+            }
+        }
+        if let Some(line) = append {
+            if let Err(e) = append_line(&path, &line) {
+                warnings.push(format!("the run is not in the history: {e}"));
+            }
             return warnings;
         }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        if let Some(parent) = path.parent()
+            && let Err(e) = std::fs::create_dir_all(parent)
+        {
+            warnings.push(format!("cannot create `{}` ({e})", parent.display()));
+            return warnings;
+        }
+        // The base first: a crash between the two writes leaves records the base already holds,
+        // which replaying skips.
+        if let Some(base) = base {
+            let written = serde_json::to_vec(&base)
+                .map_err(std::io::Error::other)
+                .and_then(|bytes| crate::state::write_atomically(&base_path, &bytes));
+            if let Err(e) = written {
+                warnings.push(format!("the run is not in the history: {e}"));
+                return warnings;
+            }
+        }
+        if let Err(e) = crate::state::write_atomically(&path, text.as_bytes()) {
+            warnings.push(format!("the run is not in the history: {e}"));
+        }
+        warnings
     }
-    if let Err(e) = crate::state::write_atomically(&path, text.as_bytes()) {
-        warnings.push(format!("the run is not in the history: {e}"));
-    }
-    warnings
 }
 
 /// Appends `line` and a newline to the history file at `path` and syncs it. A write that fails

@@ -137,6 +137,103 @@ pub(crate) fn write_atomically_unnamed(path: &Path, bytes: &[u8]) -> std::io::Re
     result
 }
 
+/// Writes several files as [`write_atomically`] does, together: each one's temporary file is
+/// written and synced (on threads of their own, so that the waits for the disk overlap), and
+/// only when all of them are is any renamed over its file; then each folder is synced once. On
+/// an error before the renames every file is as it was. An error names its file.
+pub fn write_atomically_all(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
+    let named = |path: &Path, e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("`{}`: {e}", path.display()))
+    };
+    let temporaries: Vec<PathBuf> = files
+        .iter()
+        .map(|(path, _)| {
+            let mut temporary = path.as_os_str().to_owned();
+            temporary.push(format!(".tmp.{}", std::process::id()));
+            PathBuf::from(temporary)
+        })
+        .collect();
+    let write = |(path, bytes): &(&Path, &[u8]), temporary: &Path| -> std::io::Result<()> {
+        remove_dead_temporaries(path);
+        let mut file = File::create(temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    };
+    let written: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .iter()
+            .zip(&temporaries)
+            .skip(1)
+            .map(|(file, temporary)| scope.spawn(move || write(file, temporary)))
+            .collect();
+        let mut results = Vec::with_capacity(files.len());
+        if let (Some(first), Some(temporary)) = (files.first(), temporaries.first()) {
+            results.push(write(first, temporary));
+        }
+        results.extend(handles.into_iter().map(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }));
+        results
+    });
+    let remove_all = |from: usize| {
+        for temporary in &temporaries[from..] {
+            let _ = std::fs::remove_file(temporary);
+        }
+    };
+    for ((path, _), result) in files.iter().zip(written) {
+        if let Err(e) = result {
+            remove_all(0);
+            return Err(named(path, e));
+        }
+    }
+    for (index, ((path, _), temporary)) in files.iter().zip(&temporaries).enumerate() {
+        if let (Some(at), Some(name)) = (CRASH_AT.get(), path.file_name())
+            && at.strip_prefix("in-write:") == Some(&*name.to_string_lossy())
+        {
+            std::process::abort();
+        }
+        if let Err(e) = std::fs::rename(temporary, path) {
+            remove_all(index);
+            return Err(named(path, e));
+        }
+    }
+    let mut synced: Vec<&Path> = Vec::new();
+    for (path, _) in files {
+        // `Path::parent` of a bare name is empty: that folder is the current one.
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if !synced.contains(&parent) {
+            File::open(parent)
+                .and_then(|folder| folder.sync_all())
+                .map_err(|e| named(path, e))?;
+            synced.push(parent);
+        }
+    }
+    Ok(())
+}
+
+/// Replaces a file as [`write_atomically`] does (a temporary file beside it renamed over it; on
+/// error the file is as it was) but without syncing either to disk: for a cache, whose reader
+/// finds a file that a crash cut short and parses its source again. The next fsync or the
+/// kernel's writeback makes it durable; until then it costs no wait for the disk.
+pub(crate) fn replace_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    remove_dead_temporaries(path);
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".tmp.{}", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    let result = File::create(&temporary)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
 /// Removes `NAME.tmp.PID` files beside `path` whose process is gone.
 fn remove_dead_temporaries(path: &Path) {
     let (Some(name), parent) = (path.file_name(), path.parent()) else {
@@ -175,6 +272,78 @@ pub struct RecordedState {
     pub state: String,
 }
 
+/// The state of a package installed pending a reboot, as the states file spells it.
+const PENDING_REBOOT: &str = "InstalledPendingReboot";
+
+/// `patch-states-configuration.json` as [`PatchStates::pending_from_json`] reads it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PendingOnly {
+    #[serde(default)]
+    last_no_reboot_install_operation_time: f64,
+    #[serde(default)]
+    patch_states: PendingEntries,
+}
+
+/// The `patchStates` entries in state [`PENDING_REBOOT`]; every other entry is read (borrowed,
+/// not copied) only to be checked.
+#[derive(Default)]
+struct PendingEntries(BTreeMap<String, RecordedState>);
+
+/// A title, borrowed from the file unless it has escapes.
+#[derive(Deserialize)]
+struct BorrowedTitle<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+
+/// A [`RecordedState`] borrowed from the file: the same fields, so the same checks.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BorrowedState<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    installed_time: Option<f64>,
+    #[serde(borrow)]
+    state: std::borrow::Cow<'a, str>,
+}
+
+impl<'de> Deserialize<'de> for PendingEntries {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = PendingEntries;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a map")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PendingEntries, A::Error> {
+                let mut kept = BTreeMap::new();
+                while let Some((BorrowedTitle(title), state)) =
+                    map.next_entry::<BorrowedTitle<'de>, BorrowedState<'de>>()?
+                {
+                    // A title given twice is its last entry, as in a map read whole.
+                    if state.state == PENDING_REBOOT {
+                        kept.insert(
+                            title.into_owned(),
+                            RecordedState {
+                                id: state.id.into_owned(),
+                                installed_time: state.installed_time,
+                                state: state.state.into_owned(),
+                            },
+                        );
+                    } else {
+                        kept.remove(title.as_ref());
+                    }
+                }
+                Ok(PendingEntries(kept))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
 /// `patch-states-configuration.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -196,6 +365,21 @@ impl PatchStates {
     /// Loads the states; a missing file is empty state, a corrupt or future-dated one is reset
     /// with a warning naming the file.
     pub fn load(paths: &StatePaths, now: DateTime<Utc>) -> (Self, Option<String>) {
+        Self::load_with(paths, now, Self::from_json)
+    }
+
+    /// [`PatchStates::load`] for a scan, which needs only the packages installed pending a
+    /// reboot: the other entries are checked as that checks them (a file it would reset is
+    /// reset) but not kept.
+    pub fn load_pending(paths: &StatePaths, now: DateTime<Utc>) -> (Self, Option<String>) {
+        Self::load_with(paths, now, Self::pending_from_json)
+    }
+
+    fn load_with(
+        paths: &StatePaths,
+        now: DateTime<Utc>,
+        from_json: fn(&[u8], DateTime<Utc>) -> Result<Self, String>,
+    ) -> (Self, Option<String>) {
         let path = paths.states();
         let text = match std::fs::read(&path) {
             Ok(text) => text,
@@ -210,7 +394,7 @@ impl PatchStates {
                 );
             }
         };
-        match Self::from_json(&text, now) {
+        match from_json(&text, now) {
             Ok(states) => (states, None),
             Err(why) => (
                 Self::default(),
@@ -224,6 +408,23 @@ impl PatchStates {
     pub fn from_json(bytes: &[u8], now: DateTime<Utc>) -> Result<Self, String> {
         let states =
             serde_json::from_slice::<Self>(bytes).map_err(|e| format!("is corrupt ({e})"))?;
+        states.checked(now)
+    }
+
+    /// [`PatchStates::from_json`] keeping only the entries of packages installed pending a
+    /// reboot: the same bytes are accepted or refused, with the same reasons.
+    pub fn pending_from_json(bytes: &[u8], now: DateTime<Utc>) -> Result<Self, String> {
+        let read = serde_json::from_slice::<PendingOnly>(bytes)
+            .map_err(|e| format!("is corrupt ({e})"))?;
+        Self {
+            last_no_reboot_install_operation_time: read.last_no_reboot_install_operation_time,
+            patch_states: read.patch_states.0,
+        }
+        .checked(now)
+    }
+
+    fn checked(self, now: DateTime<Utc>) -> Result<Self, String> {
+        let states = self;
         if states.last_no_reboot_install_operation_time < 0.0
             || !states.last_no_reboot_install_operation_time.is_finite()
             || states
@@ -484,6 +685,95 @@ impl OperationLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scan_reads_the_same_states_file_keeping_only_pending_reboots() {
+        let now = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
+        let entry = |id: &str, state: &str| {
+            format!(r#"{{"id": "{id}", "installedTime": 1789999000.5, "state": "{state}"}}"#)
+        };
+        let file = |entries: &[(&str, String)], last: &str| {
+            let entries: Vec<String> = entries
+                .iter()
+                .map(|(title, entry)| format!("\"{title}\": {entry}"))
+                .collect();
+            format!(
+                r#"{{"lastNoRebootInstallOperationTime": {last}, "patchStates": {{{}}}}}"#,
+                entries.join(", ")
+            )
+        };
+        let good = file(
+            &[
+                ("a.x86_64:1-1", entry("a.x86_64", "Installed")),
+                ("b.x86_64:2-1", entry("b.x86_64", "InstalledPendingReboot")),
+                (
+                    "c\\u002ex86_64:3-1",
+                    entry("c.x86_64", "InstalledPendingReboot"),
+                ),
+                // Given twice: the last entry counts.
+                ("d.x86_64:1-1", entry("d.x86_64", "InstalledPendingReboot")),
+                ("d.x86_64:1-1", entry("d.x86_64", "InstalledOther")),
+                ("e.x86_64:1-1", entry("e.x86_64", "InstalledOther")),
+                ("e.x86_64:1-1", entry("e.x86_64", "InstalledPendingReboot")),
+            ],
+            "1789999999.25",
+        );
+        let whole = PatchStates::from_json(good.as_bytes(), now).unwrap();
+        let pending = PatchStates::pending_from_json(good.as_bytes(), now).unwrap();
+        let mut expected = whole.clone();
+        expected
+            .patch_states
+            .retain(|_, recorded| recorded.state == PENDING_REBOOT);
+        assert_eq!(pending, expected);
+        let titles: Vec<&str> = pending.patch_states.keys().map(String::as_str).collect();
+        assert_eq!(titles, ["b.x86_64:2-1", "c.x86_64:3-1", "e.x86_64:1-1"]);
+        // What the whole read refuses, this refuses, with the same reason.
+        for bad in [
+            file(&[("a", r#"{"id": "a", "state": 3}"#.to_string())], "0"),
+            file(&[("a", r#"{"state": "Installed"}"#.to_string())], "0"),
+            file(
+                &[(
+                    "a",
+                    r#"{"id": "a", "installedTime": "x", "state": "Installed"}"#.to_string(),
+                )],
+                "0",
+            ),
+            file(&[], "-1"),
+            file(&[], "1990000000"),
+            r#"{"patchStates": null}"#.to_string(),
+            r#"{"patchStates": []}"#.to_string(),
+            "not json".to_string(),
+        ] {
+            let whole = PatchStates::from_json(bad.as_bytes(), now).unwrap_err();
+            let pending = PatchStates::pending_from_json(bad.as_bytes(), now).unwrap_err();
+            assert_eq!(
+                whole.split(" at line").next(),
+                pending.split(" at line").next(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn files_written_together_are_all_replaced_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (dir.path().join("one.json"), dir.path().join("two.json"));
+        std::fs::write(&one, "old one").unwrap();
+        write_atomically_all(&[(&one, b"new one"), (&two, b"new two")]).unwrap();
+        assert_eq!(std::fs::read_to_string(&one).unwrap(), "new one");
+        assert_eq!(std::fs::read_to_string(&two).unwrap(), "new two");
+        // The second cannot be written (its folder is a file): the first stays as it was, the
+        // error names the second, and no temporary file is left.
+        let blocked = dir.path().join("two.json").join("three.json");
+        let error = write_atomically_all(&[(&one, b"newer"), (&blocked, b"x")]).unwrap_err();
+        assert!(error.to_string().contains("three.json"), "{error}");
+        assert_eq!(std::fs::read_to_string(&one).unwrap(), "new one");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp.")), "{names:?}");
+    }
 
     /// Epoch seconds such as `1635229702.44134433` read back one bit off after a save (serde_json
     /// parses floats exactly only with `float_roundtrip`). Found by `cargo fuzz` (target

@@ -1,7 +1,8 @@
 //! Feeds our own state files arbitrary bytes: `PatchStates::from_json`
 //! (`patch-states-configuration.json`) and the install journal (`InstallJournal`, JSON).
 //! Asserts: no panic, and both round-trip: what loads, saved as the program saves it, loads
-//! again to the same value.
+//! again to the same value; and a scan's read of the states (`pending_from_json`) accepts
+//! exactly what the whole read accepts, keeping its pending-reboot entries.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,6 +10,19 @@ use patch_baseline::state::{InstallJournal, PatchStates};
 
 fuzz_target!(|data: &[u8]| {
     let now = chrono::DateTime::from_timestamp(1_790_000_000, 0).expect("a valid time");
+    match (
+        PatchStates::from_json(data, now),
+        PatchStates::pending_from_json(data, now),
+    ) {
+        (Ok(mut whole), Ok(pending)) => {
+            whole
+                .patch_states
+                .retain(|_, recorded| recorded.state == "InstalledPendingReboot");
+            assert_eq!(whole, pending, "a scan reads other pending reboots");
+        }
+        (Err(_), Err(_)) => {}
+        (whole, pending) => panic!("the reads disagree: {whole:?} against {pending:?}"),
+    }
     if let Ok(states) = PatchStates::from_json(data, now) {
         let mut saved = serde_json::to_vec_pretty(&states).expect("states serialize");
         saved.push(b'\n');

@@ -795,6 +795,14 @@ mod tests {
             format!("{header}{}", body.replace("utils", "games")),
         )
         .unwrap();
+        // An entry whose length is not its header's is stale: the index is parsed again.
+        std::fs::write(&entry, format!("{header}{body}\n")).unwrap();
+        assert_eq!(read(&cache)[0].2.as_deref(), Some("utils"));
+        std::fs::write(
+            &entry,
+            format!("{header}{}", body.replace("utils", "games")),
+        )
+        .unwrap();
         assert_eq!(read(&cache)[0].2.as_deref(), Some("games"));
         // A changed index (size) is parsed again; a read-only cache is not written.
         std::fs::write(&index, text.replace("1.0", "1.01")).unwrap();
@@ -815,7 +823,10 @@ mod tests {
             "b\tall\t2\t\t\t\na\tamd64\t9\t\t\t\n",
             "a\t\t00\t00\t200\t05\n",
         ] {
-            std::fs::write(&entry, format!("{header}{broken}")).unwrap();
+            // With the header's length the broken body's, so that the walk is what finds it.
+            let (identity, _) = header.trim_end().rsplit_once('\t').unwrap();
+            let length = broken.len();
+            std::fs::write(&entry, format!("{identity}\t{length}\n{broken}")).unwrap();
             let mut found = read_lists_in(&lists, None, &cache).unwrap();
             let mut walk = found.bodies[0].versions(0);
             walk.by_ref().for_each(drop);

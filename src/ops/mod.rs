@@ -558,9 +558,20 @@ pub(crate) fn evaluate_and_report(
         }
     }
     if let Some((paths, last_no_reboot)) = run.state {
-        record_state(&evaluation, &report_context, paths, last_no_reboot)?;
         let max_bytes = crate::history::max_bytes(&context.env);
-        for warning in crate::history::record(&evaluation, &report_context, paths, max_bytes) {
+        // The history is read and the run's record worked out while the state files are
+        // written (each write waits for the disk); the record is written only once they are.
+        let (written, history) = std::thread::scope(|scope| {
+            let writing =
+                scope.spawn(|| record_state(&evaluation, &report_context, paths, last_no_reboot));
+            let history = crate::history::prepare(&evaluation, &report_context, paths, max_bytes);
+            (writing.join(), history)
+        });
+        match written {
+            Ok(written) => written?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        for warning in history.commit() {
             let _ = writeln!(std::io::stderr(), "warning: history: {warning}");
         }
     }
@@ -599,10 +610,21 @@ pub(crate) fn record_state(
             },
         );
     }
-    states.save(paths).map_err(CliError::State)?;
+    let mut states_bytes = serde_json::to_vec_pretty(&states)
+        .map_err(|e| CliError::State(std::io::Error::other(e)))?;
+    states_bytes.push(b'\n');
     let summary = crate::report::patch_summary_item(evaluation, context);
     let mut bytes = serde_json::to_vec_pretty(&summary)
         .map_err(|e| CliError::State(std::io::Error::other(e)))?;
     bytes.push(b'\n');
-    crate::state::write_atomically(&paths.last_inventory(), &bytes).map_err(CliError::State)
+    let (states_path, inventory_path) = (paths.states(), paths.last_inventory());
+    for parent in [&states_path, &inventory_path]
+        .into_iter()
+        .filter_map(|p| p.parent())
+    {
+        std::fs::create_dir_all(parent).map_err(CliError::State)?;
+    }
+    // Both files or neither: they are replaced together, their waits for the disk overlapping.
+    crate::state::write_atomically_all(&[(&states_path, &states_bytes), (&inventory_path, &bytes)])
+        .map_err(CliError::State)
 }

@@ -40,8 +40,6 @@ pub(crate) fn run_scan(
         }
         Some(Err(busy)) => return Err(busy.into()),
     };
-    let (states, warning) = PatchStates::load(&paths, context.now);
-    warnings.extend(warning);
     // The baseline comes first: its sources decide the repositories the scan reads.
     let baseline = args
         .report
@@ -50,15 +48,31 @@ pub(crate) fn run_scan(
         .map(load_baseline)
         .transpose()?;
     let sources = baseline.as_ref().map_or(&[][..], |b| b.sources.as_slice());
-    let (mut inventory, _) = scan_system(
-        &args.system.root,
-        sources,
-        args.system.refresh(),
-        args.read_only,
-        args.report.product.as_deref(),
-        context,
-        &mut warnings,
-    )?;
+    // The recorded states are read while the system is scanned (nothing in the scan needs
+    // them), keeping only the packages installed pending a reboot (all a scan uses); their
+    // warning comes first, as it would read them first.
+    let states_at = warnings.len();
+    let ((states, warning), scanned) = std::thread::scope(|scope| {
+        let (paths, now) = (&paths, context.now);
+        let loading = scope.spawn(move || PatchStates::load_pending(paths, now));
+        let scanned = scan_system(
+            &args.system.root,
+            sources,
+            args.system.refresh(),
+            args.read_only,
+            args.report.product.as_deref(),
+            context,
+            &mut warnings,
+        );
+        let loaded = loading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (loaded, scanned)
+    });
+    let (mut inventory, _) = scanned?;
+    if let Some(warning) = warning {
+        warnings.insert(states_at, warning);
+    }
     inventory.pending_reboot = still_pending(&states, boot_time(&context.env));
     if let Some(path) = &args.save_inventory {
         inventory.expand_not_installed();

@@ -30,7 +30,7 @@ pub struct MetadataCache {
     writable: bool,
 }
 
-const VERSION: &str = "patch-baseline metadata cache 1";
+const VERSION: &str = "patch-baseline metadata cache 2";
 
 /// What an entry records of its source: the cache format, the path, size and modification time.
 /// Taken before the source is parsed, so that a source changed while it is parsed leaves an entry
@@ -99,8 +99,13 @@ impl MetadataCache {
 
     fn read_as(&self, source: &Path, kind: &str, identity: &str) -> Option<(String, usize)> {
         let text = std::fs::read_to_string(self.entry(source, kind)).ok()?;
-        let (header, _) = text.split_once('\n')?;
-        (header == identity).then(|| (text, identity.len() + 1))
+        let (header, body) = text.split_once('\n')?;
+        // The body's length ends the header: an entry cut short (entries are not synced to
+        // disk, so a crash may leave one so) is stale like any other.
+        let (recorded, length) = header.rsplit_once('\t')?;
+        let start = header.len() + 1;
+        (recorded == identity && length.parse::<usize>().ok()? == body.len())
+            .then_some((text, start))
     }
 
     /// Records `body` as the entry of `kind` for `source` as it was when `identity` was taken
@@ -111,9 +116,9 @@ impl MetadataCache {
         }
         // A cache that cannot be written is no error: the next scan parses again.
         let _ = std::fs::create_dir_all(&self.dir).and_then(|()| {
-            crate::state::write_atomically(
+            crate::state::replace_unsynced(
                 &self.entry(source, kind),
-                format!("{identity}\n{body}").as_bytes(),
+                format!("{identity}\t{}\n{body}", body.len()).as_bytes(),
             )
         });
     }
@@ -404,7 +409,26 @@ pub fn encode_notices(notices: &[Notice]) -> Option<String> {
 /// Reads a body written by [`encode_notices`]; `None` when it is not one.
 pub fn decode_notices(body: &str) -> Option<Vec<Notice>> {
     use chrono::TimeZone as _;
-    let mut notices: Vec<Notice> = Vec::new();
+    // Every list sized once: how many packages follow each advisory line, counted first (a
+    // pass over the line starts), since the lists grown by doubling were most of the memory
+    // first touched in decoding an entry.
+    let mut sizes: Vec<u32> = Vec::new();
+    for kind in std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', body.as_bytes()).map(|at| at + 1))
+        .filter_map(|start| body.as_bytes().get(start))
+    {
+        match kind {
+            b'A' => sizes.push(0),
+            b'P' => {
+                if let Some(last) = sizes.last_mut() {
+                    *last = last.saturating_add(1);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut sizes = sizes.into_iter();
+    let mut notices: Vec<Notice> = Vec::with_capacity(sizes.len());
     for line in crate::split::lines(body) {
         let mut f = crate::split::tabs(line);
         match f.next()? {
@@ -420,10 +444,17 @@ pub fn decode_notices(body: &str) -> Option<Vec<Notice>> {
                 };
                 let (issued, updated) = (time()?, time()?);
                 let list = |text: &str| -> Vec<String> {
-                    text.split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(ToString::to_string)
-                        .collect()
+                    if text.is_empty() {
+                        return Vec::new();
+                    }
+                    let mut items =
+                        Vec::with_capacity(memchr::memchr_iter(b',', text.as_bytes()).count() + 1);
+                    items.extend(
+                        text.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(ToString::to_string),
+                    );
+                    items
                 };
                 let reboot = next()? == "1";
                 let (cves, bugzillas) = (list(next()?), list(next()?));
@@ -438,7 +469,7 @@ pub fn decode_notices(body: &str) -> Option<Vec<Notice>> {
                         bugzillas,
                         reboot_suggested: reboot,
                     },
-                    packages: Vec::new(),
+                    packages: Vec::with_capacity(sizes.next().unwrap_or(0) as usize),
                 });
             }
             "P" => {
@@ -694,5 +725,44 @@ mod tests {
         // A corrupt entry is ignored.
         std::fs::write(&entry, "garbage").unwrap();
         assert_eq!(cache.primary(&source).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_entry_cut_short_is_stale() {
+        // Entries are not synced to disk: a crash may leave one with only its first lines,
+        // which would decode (whole lines) to fewer packages than the source has.
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("primary.xml");
+        let package = |name: &str| {
+            format!(
+                r#"<package type="rpm"><name>{name}</name><arch>noarch</arch><version epoch="0" ver="1" rel="1"/></package>"#
+            )
+        };
+        std::fs::write(
+            &source,
+            format!("<metadata>{}{}</metadata>", package("a"), package("b")),
+        )
+        .unwrap();
+        let cache = MetadataCache::new(dir.path(), true);
+        assert_eq!(cache.primary(&source).unwrap().len(), 2);
+        let entry = cache.entry(&source, "primary");
+        let text = std::fs::read_to_string(&entry).unwrap();
+        let (header, body) = text.split_once('\n').unwrap();
+        assert!(header.ends_with(&format!("\t{}", body.len())), "{header}");
+        let first_line = body.lines().next().unwrap();
+        assert!(decode_primary(&format!("{first_line}\n")).is_some_and(|p| p.len() == 1));
+        let reader = MetadataCache::new(dir.path(), false);
+        std::fs::write(&entry, format!("{header}\n{first_line}\n")).unwrap();
+        assert!(reader.read(&source, "primary").is_none());
+        let names: Vec<_> = reader
+            .primary(&source)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        // Whole again, it is used.
+        std::fs::write(&entry, &text).unwrap();
+        assert!(reader.read(&source, "primary").is_some());
     }
 }

@@ -295,14 +295,12 @@ pub(crate) fn link_advisories(
     // each, then one pass over the versions in their order. The versions are touched once, in
     // order, instead of hashed into a map of their own and visited again link by link: on a
     // large repository that map and those visits were memory waits, not work.
-    let listings: Vec<(u32, &(CompactString, CompactString, CompactString))> = notices
-        .iter()
-        .enumerate()
-        .flat_map(|(n, notice)| {
-            let n = u32::try_from(n).unwrap_or(NONE);
-            notice.packages.iter().map(move |package| (n, package))
-        })
-        .collect();
+    let mut listings: Vec<(u32, &(CompactString, CompactString, CompactString))> =
+        Vec::with_capacity(notices.iter().map(|n| n.packages.len()).sum());
+    listings.extend(notices.iter().enumerate().flat_map(|(n, notice)| {
+        let n = u32::try_from(n).unwrap_or(NONE);
+        notice.packages.iter().map(move |package| (n, package))
+    }));
     let hash_of = |name: &str, arch: &str, evr: &str| {
         use std::hash::BuildHasher as _;
         std::hash::BuildHasherDefault::<crate::fasthash::FastHasher>::default()
@@ -333,6 +331,11 @@ pub(crate) fn link_advisories(
             if (name.as_str(), arch.as_str(), evr.as_str()) == key {
                 let id = &notices[notice as usize].advisory.id;
                 if !version.advisories.contains(id) {
+                    // Most versions have one advisory: room for one, not the four of a
+                    // first push.
+                    if version.advisories.capacity() == 0 {
+                        version.advisories.reserve_exact(1);
+                    }
                     version.advisories.push(id.clone());
                 }
                 listed[notice as usize] = true;

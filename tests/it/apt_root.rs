@@ -1238,6 +1238,13 @@ fn approve_everything(apt: &AptRoot) -> String {
 /// read-only scan writes nothing there; a changed index is read again.
 #[test]
 fn warm_scans_read_the_lists_cache_while_the_lists_are_unchanged() {
+    /// A cache entry with `header`'s identity and `body`: the header ends with the body's
+    /// length.
+    fn entry_with_body(header: &str, body: &str) -> String {
+        let (identity, _) = header.rsplit_once('\t').unwrap();
+        format!("{identity}\t{}\n{body}", body.len())
+    }
+
     let apt = scenario();
     let cache = apt.root.join("var/cache/patch-baseline");
     let entries = || -> Vec<PathBuf> {
@@ -1283,11 +1290,16 @@ fn warm_scans_read_the_lists_cache_while_the_lists_are_unchanged() {
         .expect("an entry holds the Missing version");
     let text = std::fs::read_to_string(&edited).unwrap();
     let bumped = format!("{version}+cache1");
-    std::fs::write(
-        &edited,
-        text.replace(&format!("\t{version}\t"), &format!("\t{bumped}\t")),
-    )
-    .unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    let body = body.replace(&format!("\t{version}\t"), &format!("\t{bumped}\t"));
+    std::fs::write(&edited, entry_with_body(header, &body)).unwrap();
+    // An entry whose header's length is not its body's (cut short) is not read: the index is.
+    std::fs::write(&edited, format!("{header}\n{body}")).unwrap();
+    assert_eq!(
+        apt.scan(&["--no-refresh", "--read-only"])["packages"],
+        cold["packages"]
+    );
+    std::fs::write(&edited, entry_with_body(header, &body)).unwrap();
     let from_edited = apt.scan(&["--no-refresh", "--read-only"]);
     assert!(
         in_state(&from_edited, "Missing")
@@ -1318,14 +1330,16 @@ fn warm_scans_read_the_lists_cache_while_the_lists_are_unchanged() {
     for breakage in ["cut short", "out of order"] {
         let text = std::fs::read_to_string(&edited).unwrap();
         let (header, body) = text.split_once('\n').unwrap();
-        let broken = if breakage == "cut short" {
-            format!("{header}\n{body}zzz\tamd64\n")
+        // The header's length kept true, so that the walk is what finds the damage.
+        let broken_body = if breakage == "cut short" {
+            format!("{body}zzz\tamd64\n")
         } else {
             let mut lines: Vec<&str> = body.lines().collect();
             lines.reverse();
             assert!(lines.first() != lines.last(), "one line only: {body}");
-            format!("{header}\n{}\n", lines.join("\n"))
+            format!("{}\n", lines.join("\n"))
         };
+        let broken = entry_with_body(header, &broken_body);
         std::fs::write(&edited, &broken).unwrap();
         let scanned = apt.scan(&["--no-refresh"]);
         assert_eq!(scanned["packages"], cold["packages"], "{breakage}");
