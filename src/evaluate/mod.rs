@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -149,8 +149,26 @@ pub enum Reason<'a> {
     DeferredByWindow,
 }
 
+/// `time` as `%Y-%m-%d %H:%M:%SZ`, written from its fields (a report prints one per package,
+/// and chrono's `format` parses its pattern each time); chrono's own formatting for what the
+/// fields cannot say the same way (a year outside 0–9999, a leap second).
 fn day(time: &DateTime<Utc>) -> String {
-    time.format("%Y-%m-%d %H:%M:%SZ").to_string()
+    use chrono::{Datelike as _, Timelike as _};
+    let year = time.year();
+    if !(0..=9999).contains(&year) || time.nanosecond() >= 1_000_000_000 {
+        return time.format("%Y-%m-%d %H:%M:%SZ").to_string();
+    }
+    let mut text = String::with_capacity(20);
+    let _ = write!(
+        text,
+        "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    );
+    text
 }
 
 impl fmt::Display for Reason<'_> {
@@ -780,4 +798,29 @@ pub enum EvaluateError {
         /// The inventory's operating system.
         inventory_os: OperatingSystem,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    #[test]
+    fn days_are_written_as_chrono_writes_them() {
+        let times = [
+            Utc.timestamp_opt(0, 0).unwrap(),
+            Utc.timestamp_opt(1_796_155_954, 0).unwrap(),
+            Utc.timestamp_opt(1_796_155_954, 999_999_999).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(7, 2, 3, 4, 5, 6).unwrap(),
+            // A leap second.
+            Utc.timestamp_opt(1_483_228_799, 1_500_000_000).unwrap(),
+        ];
+        for time in times {
+            assert_eq!(day(&time), time.format("%Y-%m-%d %H:%M:%SZ").to_string());
+        }
+    }
 }

@@ -51,6 +51,7 @@ impl VersionScheme {
     /// ```
     pub fn sort_order(self, a: &str, b: &str) -> Ordering {
         match self {
+            Self::Rpm if a == b => Ordering::Equal,
             Self::Rpm => {
                 let (a, b) = (RpmEvr::parse(a), RpmEvr::parse(b));
                 a.cmp(&b)

@@ -22,7 +22,13 @@ pub struct RpmEvr<'a> {
 impl<'a> RpmEvr<'a> {
     /// Splits an EVR string; never fails.
     pub fn parse(text: &'a str) -> Self {
-        let text = text.trim();
+        // Metadata never pads its versions: trimmed only when an end is not plainly visible.
+        let text = match (text.as_bytes().first(), text.as_bytes().last()) {
+            (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => {
+                text
+            }
+            _ => text.trim(),
+        };
         let (epoch, rest) = match text.split_once(':') {
             Some((e, rest)) if e.bytes().all(|b| b.is_ascii_digit()) => {
                 (if e.is_empty() { None } else { Some(e) }, rest)
@@ -82,6 +88,11 @@ impl PartialOrd for RpmEvr<'_> {
 
 /// Compares two EVR strings as `rpm --eval '%{lua: print(rpm.vercmp(a, b))}'` does.
 pub fn compare_rpm(a: &str, b: &str) -> Ordering {
+    // The same text is the same version (the scan compares each offered version with the
+    // installed one, most often equal), without parsing either.
+    if a == b {
+        return Ordering::Equal;
+    }
     RpmEvr::parse(a).cmp(&RpmEvr::parse(b))
 }
 
@@ -177,6 +188,20 @@ pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padded_versions_compare_as_trimmed_ones() {
+        for (a, b) in [
+            (" 1.0-1", "1.0-1"),
+            ("1:2.0-3\n", "1:2.0-3"),
+            ("\u{a0}1.0-1", "1.0-1"),
+        ] {
+            assert_eq!(compare_rpm(a, b), Ordering::Equal, "{a:?} {b:?}");
+            assert_eq!(RpmEvr::parse(a), RpmEvr::parse(b), "{a:?}");
+        }
+        assert_eq!(compare_rpm("1.0-1 ", "1.0-2"), Ordering::Less);
+        assert_eq!(RpmEvr::parse("").version(), "");
+    }
     use Ordering::{Equal, Greater, Less};
 
     #[test]
