@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::model::PatchState;
+
 /// The state paths of the system under a root.
 #[derive(Debug, Clone)]
 pub struct StatePaths {
@@ -107,29 +109,47 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("`{}`: {e}", path.display())))
 }
 
+/// The temporary file beside `path` that this process writes before renaming it over `path`.
+fn temporary_of(path: &Path) -> PathBuf {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".tmp.{}", std::process::id()));
+    PathBuf::from(temporary)
+}
+
+/// The folder holding `path` (`Path::parent` of a bare name is empty: that folder is the
+/// current one).
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// Stops the process as `kill -9` would when the crash point names `path`'s file.
+fn crash_if_at(path: &Path) {
+    if let (Some(at), Some(name)) = (CRASH_AT.get(), path.file_name())
+        && at.strip_prefix("in-write:") == Some(&*name.to_string_lossy())
+    {
+        std::process::abort();
+    }
+}
+
+/// Writes `bytes` to a new `temporary` file and syncs it.
+fn write_synced(temporary: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = File::create(temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 /// [`write_atomically`], its error without the file's name (for callers that name it).
 pub(crate) fn write_atomically_unnamed(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     remove_dead_temporaries(path);
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".tmp.{}", std::process::id()));
-    let temporary = PathBuf::from(temporary);
+    let temporary = temporary_of(path);
     let result = (|| {
-        let mut file = File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        if let (Some(at), Some(name)) = (CRASH_AT.get(), path.file_name())
-            && at.strip_prefix("in-write:") == Some(&*name.to_string_lossy())
-        {
-            std::process::abort();
-        }
+        write_synced(&temporary, bytes)?;
+        crash_if_at(path);
         std::fs::rename(&temporary, path)?;
-        // `Path::parent` of a bare name is empty: that folder is the current one.
-        let parent = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        File::open(parent)?.sync_all()?;
-        Ok(())
+        File::open(folder_of(path))?.sync_all()
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temporary);
@@ -145,19 +165,10 @@ pub fn write_atomically_all(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
     let named = |path: &Path, e: std::io::Error| {
         std::io::Error::new(e.kind(), format!("`{}`: {e}", path.display()))
     };
-    let temporaries: Vec<PathBuf> = files
-        .iter()
-        .map(|(path, _)| {
-            let mut temporary = path.as_os_str().to_owned();
-            temporary.push(format!(".tmp.{}", std::process::id()));
-            PathBuf::from(temporary)
-        })
-        .collect();
+    let temporaries: Vec<PathBuf> = files.iter().map(|(path, _)| temporary_of(path)).collect();
     let write = |(path, bytes): &(&Path, &[u8]), temporary: &Path| -> std::io::Result<()> {
         remove_dead_temporaries(path);
-        let mut file = File::create(temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()
+        write_synced(temporary, bytes)
     };
     let written: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = files
@@ -189,11 +200,7 @@ pub fn write_atomically_all(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
         }
     }
     for (index, ((path, _), temporary)) in files.iter().zip(&temporaries).enumerate() {
-        if let (Some(at), Some(name)) = (CRASH_AT.get(), path.file_name())
-            && at.strip_prefix("in-write:") == Some(&*name.to_string_lossy())
-        {
-            std::process::abort();
-        }
+        crash_if_at(path);
         if let Err(e) = std::fs::rename(temporary, path) {
             remove_all(index);
             return Err(named(path, e));
@@ -201,11 +208,7 @@ pub fn write_atomically_all(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
     }
     let mut synced: Vec<&Path> = Vec::new();
     for (path, _) in files {
-        // `Path::parent` of a bare name is empty: that folder is the current one.
-        let parent = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
+        let parent = folder_of(path);
         if !synced.contains(&parent) {
             File::open(parent)
                 .and_then(|folder| folder.sync_all())
@@ -222,9 +225,7 @@ pub fn write_atomically_all(files: &[(&Path, &[u8])]) -> std::io::Result<()> {
 /// kernel's writeback makes it durable; until then it costs no wait for the disk.
 pub(crate) fn replace_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     remove_dead_temporaries(path);
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".tmp.{}", std::process::id()));
-    let temporary = PathBuf::from(temporary);
+    let temporary = temporary_of(path);
     let result = File::create(&temporary)
         .and_then(|mut file| file.write_all(bytes))
         .and_then(|()| std::fs::rename(&temporary, path));
@@ -272,9 +273,6 @@ pub struct RecordedState {
     pub state: String,
 }
 
-/// The state of a package installed pending a reboot, as the states file spells it.
-const PENDING_REBOOT: &str = "InstalledPendingReboot";
-
 /// `patch-states-configuration.json` as [`PatchStates::pending_from_json`] reads it.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -285,7 +283,7 @@ struct PendingOnly {
     patch_states: PendingEntries,
 }
 
-/// The `patchStates` entries in state [`PENDING_REBOOT`]; every other entry is read (borrowed,
+/// The `patchStates` entries of packages installed pending a reboot; every other entry is read (borrowed,
 /// not copied) only to be checked.
 #[derive(Default)]
 struct PendingEntries(BTreeMap<String, RecordedState>);
@@ -324,7 +322,7 @@ impl<'de> Deserialize<'de> for PendingEntries {
                     map.next_entry::<BorrowedTitle<'de>, BorrowedState<'de>>()?
                 {
                     // A title given twice is its last entry, as in a map read whole.
-                    if state.state == PENDING_REBOOT {
+                    if state.state == PatchState::InstalledPendingReboot.as_str() {
                         kept.insert(
                             title.into_owned(),
                             RecordedState {
@@ -438,15 +436,11 @@ impl PatchStates {
         Ok(states)
     }
 
-    /// Saves the states atomically.
-    pub fn save(&self, paths: &StatePaths) -> std::io::Result<()> {
+    /// The bytes of the states file as it is written: pretty JSON and a newline.
+    pub fn to_bytes(&self) -> std::io::Result<Vec<u8>> {
         let mut bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         bytes.push(b'\n');
-        let path = paths.states();
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        write_atomically(&path, &bytes)
+        Ok(bytes)
     }
 }
 
@@ -723,7 +717,7 @@ mod tests {
         let mut expected = whole.clone();
         expected
             .patch_states
-            .retain(|_, recorded| recorded.state == PENDING_REBOOT);
+            .retain(|_, recorded| recorded.state == PatchState::InstalledPendingReboot.as_str());
         assert_eq!(pending, expected);
         let titles: Vec<&str> = pending.patch_states.keys().map(String::as_str).collect();
         assert_eq!(titles, ["b.x86_64:2-1", "c.x86_64:3-1", "e.x86_64:1-1"]);
@@ -837,7 +831,9 @@ mod tests {
                 state: "InstalledPendingReboot".into(),
             },
         );
-        states.save(&paths).unwrap();
+        let path = paths.states();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        write_atomically(&path, &states.to_bytes().unwrap()).unwrap();
         assert_eq!(PatchStates::load(&paths, now()), (states.clone(), None));
         let (reset, warning) = PatchStates::load(&paths, now() - chrono::Duration::days(1));
         assert_eq!(reset, PatchStates::default());

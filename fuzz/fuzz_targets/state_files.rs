@@ -24,8 +24,7 @@ fuzz_target!(|data: &[u8]| {
         (whole, pending) => panic!("the reads disagree: {whole:?} against {pending:?}"),
     }
     if let Ok(states) = PatchStates::from_json(data, now) {
-        let mut saved = serde_json::to_vec_pretty(&states).expect("states serialize");
-        saved.push(b'\n');
+        let saved = states.to_bytes().expect("states serialize");
         let again = PatchStates::from_json(&saved, now)
             .unwrap_or_else(|e| panic!("saved states do not load: {e}"));
         assert_eq!(states, again, "the states file does not round-trip");

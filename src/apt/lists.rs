@@ -795,8 +795,13 @@ mod tests {
             format!("{header}{}", body.replace("utils", "games")),
         )
         .unwrap();
-        // An entry whose length is not its header's is stale: the index is parsed again.
-        std::fs::write(&entry, format!("{header}{body}\n")).unwrap();
+        // An entry whose length is not its header's is stale: the index is parsed again (the
+        // section read is the index's, not the entry's).
+        std::fs::write(
+            &entry,
+            format!("{header}{}", body.replace("utils", "games-longer")),
+        )
+        .unwrap();
         assert_eq!(read(&cache)[0].2.as_deref(), Some("utils"));
         std::fs::write(
             &entry,

@@ -292,7 +292,9 @@ pub(crate) fn still_pending(
     states
         .patch_states
         .iter()
-        .filter(|(_, recorded)| recorded.state == "InstalledPendingReboot")
+        .filter(|(_, recorded)| {
+            recorded.state == crate::model::PatchState::InstalledPendingReboot.as_str()
+        })
         .filter_map(|(title, recorded)| {
             let (name, arch) = recorded.id.rsplit_once('.')?;
             // apt names foreign-architecture packages `name:arch` in its items.
@@ -610,9 +612,7 @@ pub(crate) fn record_state(
             },
         );
     }
-    let mut states_bytes = serde_json::to_vec_pretty(&states)
-        .map_err(|e| CliError::State(std::io::Error::other(e)))?;
-    states_bytes.push(b'\n');
+    let states_bytes = states.to_bytes().map_err(CliError::State)?;
     let summary = crate::report::patch_summary_item(evaluation, context);
     let mut bytes = serde_json::to_vec_pretty(&summary)
         .map_err(|e| CliError::State(std::io::Error::other(e)))?;
